@@ -1,0 +1,386 @@
+//! Builds the Zig kernels (feature `zig-kernels`) with `zig build` and links them statically.
+//!
+//! Every flag is explicit, so the library never silently targets the build machine's CPU:
+//! `-Dtarget` from `CARGO_CFG_TARGET_*`, `-Dcpu` from `ENGRAM_ZIG_CPU` or rustc's own
+//! `target-cpu`/`target-feature` (else `baseline`), `-Doptimize` from `ENGRAM_ZIG_OPTIMIZE` or
+//! `OPT_LEVEL`, `-Dstrip` from `DEBUG`, `-j` from `NUM_JOBS`. Outputs go under `OUT_DIR`; Zig's
+//! global cache goes to `ZIG_GLOBAL_CACHE_DIR` or, by default, one shared directory in cargo's
+//! target directory (its first fill costs about 100 s of CPU, so it must not be per `OUT_DIR`).
+//!
+//! Errors are printed as plain text and the script exits with status 1: a user with no Zig
+//! gets instructions, not a panic backtrace.
+
+use std::env;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Output};
+
+/// Variables this script reads besides cargo's own; each one gets `rerun-if-env-changed`.
+const WATCHED_ENV: &[&str] = &[
+    "ZIG",
+    "PATH",
+    "ENGRAM_ZIG_CPU",
+    "ENGRAM_ZIG_OPTIMIZE",
+    "ZIG_GLOBAL_CACHE_DIR",
+    "DOCS_RS",
+];
+
+fn main() -> ExitCode {
+    println!("cargo::rerun-if-changed=build.rs");
+    // A directory: reruns when any file under it is touched, added or removed.
+    println!("cargo::rerun-if-changed=zig");
+    for var in WATCHED_ENV {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
+
+    if env::var_os("CARGO_FEATURE_ZIG_KERNELS").is_none() {
+        return ExitCode::SUCCESS;
+    }
+    if env::var_os("DOCS_RS").is_some() {
+        // rustdoc does not link, so the extern declarations need no library.
+        println!("cargo::warning=DOCS_RS is set: documenting without building the Zig kernels");
+        return ExitCode::SUCCESS;
+    }
+    match build_zig_kernels() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!(
+                "\nerror: engram-kernels could not build its Zig kernels (feature `zig-kernels`)\n"
+            );
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build_zig_kernels() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(required_env("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(required_env("OUT_DIR")?);
+    let zig_dir = manifest_dir.join("zig");
+    let pinned = pinned_zig_version(&zig_dir.join("build.zig.zon"))?;
+    let zig = find_zig(&pinned)?;
+
+    let target = zig_target()?;
+    let cpu = zig_cpu()?;
+    let optimize = zig_optimize()?;
+    let strip = env::var("DEBUG").map(|d| d == "false").unwrap_or(false);
+    let jobs = env::var("NUM_JOBS").unwrap_or_else(|_| "1".to_owned());
+    let prefix = out_dir.join("zig-out");
+    let global_cache = global_cache_dir(&out_dir);
+
+    let mut cmd = zig.command();
+    cmd.current_dir(&zig_dir)
+        .env("ZIG_GLOBAL_CACHE_DIR", &global_cache)
+        .arg("build")
+        .arg("install")
+        .arg("--prefix")
+        .arg(&prefix)
+        .arg("--cache-dir")
+        .arg(out_dir.join("zig-cache"))
+        .arg(format!("-Dtarget={target}"))
+        .arg(format!("-Dcpu={cpu}"))
+        .arg(format!("-Doptimize={optimize}"))
+        .arg(format!("-Dstrip={strip}"))
+        .arg(format!("-j{jobs}"))
+        .args(["--summary", "none"]);
+    let output = cmd
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", zig.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{} build` failed ({}) in {}.\nIts output:\n{}",
+            zig.display(),
+            output.status,
+            zig_dir.display(),
+            output_text(&output)
+        ));
+    }
+
+    let lib_dir = prefix.join("lib");
+    println!("cargo::rustc-link-search=native={}", lib_dir.display());
+    println!("cargo::rustc-link-lib=static=engram_kernels");
+    // What was asked of Zig, for `engram_kernels::zig_build_info()` and the tests that check
+    // the library was not built for the host CPU.
+    println!("cargo::rustc-env=ENGRAM_ZIG_REQUESTED_CPU={cpu}");
+    println!("cargo::rustc-env=ENGRAM_ZIG_TARGET={target}");
+    println!("cargo::rustc-env=ENGRAM_ZIG_PINNED_VERSION={pinned}");
+    Ok(())
+}
+
+fn required_env(name: &str) -> Result<String, String> {
+    env::var(name).map_err(|_| format!("cargo did not set {name}"))
+}
+
+/// The exact version in `.minimum_zig_version = "X.Y.Z"`: the one place the pin is written.
+fn pinned_zig_version(zon: &Path) -> Result<String, String> {
+    let text =
+        fs::read_to_string(zon).map_err(|e| format!("cannot read {}: {e}", zon.display()))?;
+    text.lines()
+        .find_map(|line| {
+            let rest = line.trim().strip_prefix(".minimum_zig_version")?;
+            let value = rest.trim_start().strip_prefix('=')?.trim();
+            Some(value.trim_end_matches(',').trim_matches('"').to_owned())
+        })
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("{} has no .minimum_zig_version line", zon.display()))
+}
+
+/// A way to run Zig: a program plus leading arguments (`python3 -m ziglang`).
+struct ZigCommand {
+    program: OsString,
+    leading_args: Vec<OsString>,
+}
+
+impl ZigCommand {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.leading_args);
+        cmd
+    }
+
+    fn display(&self) -> String {
+        let mut s = self.program.to_string_lossy().into_owned();
+        for arg in &self.leading_args {
+            s.push(' ');
+            s.push_str(&arg.to_string_lossy());
+        }
+        s
+    }
+
+    /// `Ok(version)` if `<cmd> version` ran, else why not.
+    fn version(&self) -> Result<String, String> {
+        let output = self
+            .command()
+            .arg("version")
+            .output()
+            .map_err(|e| e.to_string())?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        } else {
+            Err(format!(
+                "`version` failed ({}): {}",
+                output.status,
+                output_text(&output).trim()
+            ))
+        }
+    }
+}
+
+/// Finds Zig: `$ZIG` (a path, or a command such as `python3 -m ziglang`), then `zig` on PATH,
+/// then `python3 -m ziglang`. `$ZIG` is authoritative: if it is set, it must work.
+fn find_zig(pinned: &str) -> Result<ZigCommand, String> {
+    let help = install_help(pinned);
+    if let Some(value) = env::var_os("ZIG").filter(|v| !v.is_empty()) {
+        let candidate = if Path::new(&value).exists() {
+            ZigCommand {
+                program: value.clone(),
+                leading_args: Vec::new(),
+            }
+        } else {
+            let text = value.to_string_lossy().into_owned();
+            let mut words = text.split_whitespace().map(OsString::from);
+            let program = words.next().ok_or("ZIG is blank")?;
+            ZigCommand {
+                program,
+                leading_args: words.collect(),
+            }
+        };
+        return match candidate.version() {
+            Ok(v) if v == pinned => Ok(candidate),
+            Ok(v) => Err(format!(
+                "ZIG={} is Zig {v}, but engram-kernels needs exactly Zig {pinned}.\n{help}",
+                value.to_string_lossy()
+            )),
+            Err(e) => Err(format!(
+                "ZIG={} does not run as Zig: {e}\n{help}",
+                value.to_string_lossy()
+            )),
+        };
+    }
+
+    let candidates = [
+        ZigCommand {
+            program: "zig".into(),
+            leading_args: Vec::new(),
+        },
+        ZigCommand {
+            program: "python3".into(),
+            leading_args: vec!["-m".into(), "ziglang".into()],
+        },
+    ];
+    let mut tried = String::new();
+    for candidate in candidates {
+        match candidate.version() {
+            Ok(v) if v == pinned => return Ok(candidate),
+            Ok(v) => {
+                let _ = writeln!(
+                    tried,
+                    "  - `{}`: Zig {v} (need {pinned})",
+                    candidate.display()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(tried, "  - `{}`: {e}", candidate.display());
+            }
+        }
+    }
+    Err(format!(
+        "No Zig {pinned} was found. Tried, in order:\n  - $ZIG: not set\n{tried}{help}"
+    ))
+}
+
+fn install_help(pinned: &str) -> String {
+    format!(
+        "To fix it, either:\n  \
+         - install the pinned Zig from PyPI: `python3 -m pip install ziglang=={pinned}` \
+         (or run scripts/install-zig from the repository), or\n  \
+         - point the ZIG environment variable at a Zig {pinned} binary or command, \
+         e.g. ZIG=/opt/zig-{pinned}/zig or ZIG=\"python3 -m ziglang\", or\n  \
+         - build without `--features zig-kernels` to use the pure-Rust backend."
+    )
+}
+
+/// Zig's `arch-os-abi` for cargo's target, from `CARGO_CFG_TARGET_*` (works when cross-compiling).
+fn zig_target() -> Result<String, String> {
+    let arch = required_env("CARGO_CFG_TARGET_ARCH")?;
+    let os = required_env("CARGO_CFG_TARGET_OS")?;
+    let target_env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    let abi = env::var("CARGO_CFG_TARGET_ABI").unwrap_or_default();
+    let endian = env::var("CARGO_CFG_TARGET_ENDIAN").unwrap_or_default();
+    let unsupported = || {
+        format!(
+            "the target {arch}-{os}-{target_env} (abi `{abi}`) has no known Zig equivalent; \
+             build without the `zig-kernels` feature for this target"
+        )
+    };
+
+    let zig_arch = match (arch.as_str(), endian.as_str()) {
+        ("x86_64", _) => "x86_64",
+        ("x86", _) => "x86",
+        ("aarch64", "big") => "aarch64_be",
+        ("aarch64", _) => "aarch64",
+        ("arm", _) => "arm",
+        ("riscv64", _) => "riscv64",
+        ("powerpc64", "little") => "powerpc64le",
+        ("powerpc64", _) => "powerpc64",
+        ("s390x", _) => "s390x",
+        ("loongarch64", _) => "loongarch64",
+        _ => return Err(unsupported()),
+    };
+    let zig_os = match os.as_str() {
+        "linux" | "android" => "linux",
+        "macos" => "macos",
+        "ios" => "ios",
+        "windows" => "windows",
+        "freebsd" => "freebsd",
+        "netbsd" => "netbsd",
+        "openbsd" => "openbsd",
+        _ => return Err(unsupported()),
+    };
+    let zig_abi = match (os.as_str(), target_env.as_str(), abi.as_str()) {
+        ("android", _, _) => Some("android"),
+        (_, "gnu", "eabihf") => Some("gnueabihf"),
+        (_, "gnu", "eabi") => Some("gnueabi"),
+        (_, "gnu", _) => Some("gnu"),
+        (_, "musl", "eabihf") => Some("musleabihf"),
+        (_, "musl", "eabi") => Some("musleabi"),
+        (_, "musl", _) => Some("musl"),
+        (_, "msvc", _) => Some("msvc"),
+        (_, "", _) => None,
+        _ => return Err(unsupported()),
+    };
+    Ok(match zig_abi {
+        Some(abi) => format!("{zig_arch}-{zig_os}-{abi}"),
+        None => format!("{zig_arch}-{zig_os}"),
+    })
+}
+
+/// The CPU to compile for, never left to Zig's default (the host CPU, whose binaries crash
+/// elsewhere). `ENGRAM_ZIG_CPU` wins; else rustc's `-C target-cpu` and `-C target-feature`
+/// from `CARGO_ENCODED_RUSTFLAGS` are translated (`x86-64-v3` → `x86_64_v3`,
+/// `+avx2,+fma` → `+avx2+fma`); else `baseline`.
+fn zig_cpu() -> Result<String, String> {
+    if let Ok(cpu) = env::var("ENGRAM_ZIG_CPU") {
+        let cpu = cpu.trim();
+        if cpu.is_empty() || cpu.contains(char::is_whitespace) {
+            return Err(format!(
+                "ENGRAM_ZIG_CPU={cpu:?} is not a Zig CPU name (e.g. baseline, x86_64_v3)"
+            ));
+        }
+        return Ok(cpu.to_owned());
+    }
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let mut cpu = String::from("baseline");
+    let mut features = String::new();
+    let mut args = flags.split('\u{1f}').filter(|f| !f.is_empty());
+    while let Some(arg) = args.next() {
+        let codegen = match arg {
+            "-C" | "--codegen" => args.next().unwrap_or_default(),
+            _ => match arg
+                .strip_prefix("-C")
+                .or_else(|| arg.strip_prefix("--codegen="))
+            {
+                Some(rest) => rest,
+                None => continue,
+            },
+        };
+        if let Some(name) = codegen.strip_prefix("target-cpu=") {
+            cpu = name.replace(['-', '.'], "_");
+        } else if let Some(list) = codegen.strip_prefix("target-feature=") {
+            for feature in list.split(',').map(str::trim) {
+                let (sign, name) = feature.split_at(feature.len().min(1));
+                // crt-static is a linking choice, not a CPU feature.
+                if (sign == "+" || sign == "-") && !name.is_empty() && name != "crt-static" {
+                    features.push_str(sign);
+                    features.push_str(&name.replace(['-', '.'], "_"));
+                }
+            }
+        }
+    }
+    Ok(cpu + &features)
+}
+
+/// `ENGRAM_ZIG_OPTIMIZE` wins; else cargo's `OPT_LEVEL`: 0 → Debug (Zig's safety checks on,
+/// routed to the Rust panic handler), s/z → ReleaseSmall, otherwise ReleaseFast.
+fn zig_optimize() -> Result<String, String> {
+    const MODES: [&str; 4] = ["Debug", "ReleaseSafe", "ReleaseFast", "ReleaseSmall"];
+    if let Ok(mode) = env::var("ENGRAM_ZIG_OPTIMIZE") {
+        return match MODES.iter().find(|m| m.eq_ignore_ascii_case(mode.trim())) {
+            Some(m) => Ok((*m).to_owned()),
+            None => Err(format!(
+                "ENGRAM_ZIG_OPTIMIZE={mode:?} is not one of {}",
+                MODES.join(", ")
+            )),
+        };
+    }
+    Ok(match required_env("OPT_LEVEL")?.as_str() {
+        "0" => "Debug",
+        "s" | "z" => "ReleaseSmall",
+        _ => "ReleaseFast",
+    }
+    .to_owned())
+}
+
+/// `ZIG_GLOBAL_CACHE_DIR` if set; else `<cargo target dir>/zig-global-cache`, shared by every
+/// profile and feature set (OUT_DIR is `<target>[/<triple>]/<profile>/build/<pkg>-<hash>/out`).
+fn global_cache_dir(out_dir: &Path) -> PathBuf {
+    if let Some(dir) = env::var_os("ZIG_GLOBAL_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let mut ancestors = out_dir.ancestors();
+    let build_dir = ancestors.nth(2);
+    match (build_dir, ancestors.nth(1)) {
+        (Some(build), Some(target)) if build.file_name().is_some_and(|n| n == "build") => {
+            target.join("zig-global-cache")
+        }
+        _ => out_dir.join("zig-global-cache"),
+    }
+}
+
+fn output_text(output: &Output) -> String {
+    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stdout));
+    text
+}

@@ -1,0 +1,114 @@
+//! The one error type of the crate.
+
+use crate::Backend;
+
+/// Why a kernel call or a constructor refused its input. Nothing was computed or stored.
+///
+/// Every variant names what was wrong so a caller can report it as is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A slice has the wrong length for the call (e.g. the query is not `dim` long, or the
+    /// output buffer does not have one slot per row).
+    #[error("{what} has length {actual}, expected {expected}")]
+    LengthMismatch {
+        /// Which argument.
+        what: &'static str,
+        /// The length the call needs.
+        expected: usize,
+        /// The length given.
+        actual: usize,
+    },
+    /// An embedding dimension of 0.
+    #[error("the embedding dimension must be at least 1")]
+    ZeroDimension,
+    /// A flat embedding buffer whose length is not a multiple of the dimension.
+    #[error("an embedding buffer of {len} floats is not a whole number of rows of dimension {dim}")]
+    RaggedRows {
+        /// Length of the buffer.
+        len: usize,
+        /// The dimension.
+        dim: usize,
+    },
+    /// A size computation (`rows × dim`, an edge count) overflows `usize`.
+    #[error("{what} overflows the address space")]
+    SizeOverflow {
+        /// Which size.
+        what: &'static str,
+    },
+    /// CSR offsets that are not `0 = o[0] ≤ o[1] ≤ … ≤ o[N] = E`.
+    #[error("invalid CSR offsets: {reason}")]
+    InvalidOffsets {
+        /// What is wrong, with the index.
+        reason: String,
+    },
+    /// An edge target that is not a node of the graph.
+    #[error("edge {edge} points to node {target}, but the graph has {nodes} nodes")]
+    TargetOutOfRange {
+        /// Index of the edge in `targets`.
+        edge: usize,
+        /// The target given.
+        target: u32,
+        /// Number of nodes.
+        nodes: usize,
+    },
+    /// An edge (given as a list of edges) whose source is not a node of the graph.
+    #[error("edge {edge} starts at node {source_node}, but the graph has {nodes} nodes")]
+    SourceOutOfRange {
+        /// Index of the edge in the list.
+        edge: usize,
+        /// The source given.
+        source_node: u32,
+        /// Number of nodes.
+        nodes: usize,
+    },
+    /// A graph with more nodes than `u32` ids can name.
+    #[error("a graph of {nodes} nodes is too large: node ids are u32, at most {} nodes", u32::MAX as u64 + 1)]
+    TooManyNodes {
+        /// Number of nodes asked for.
+        nodes: usize,
+    },
+    /// An edge weight that is NaN, infinite or beyond ±[`MAX_ABS_WEIGHT`](crate::MAX_ABS_WEIGHT).
+    #[error("edge {edge} has weight {weight}, but weights must be finite with |w| <= 2^32")]
+    InvalidWeight {
+        /// Index of the edge.
+        edge: usize,
+        /// The weight given.
+        weight: f32,
+    },
+    /// An initial activation that is NaN or outside `[0, 1]`.
+    #[error("initial activation of node {node} is {value}, but activations must be in [0, 1]")]
+    InvalidActivation {
+        /// The node.
+        node: usize,
+        /// The value given.
+        value: f32,
+    },
+    /// A parameter outside its documented range.
+    #[error("{name} = {value} is invalid: it must be {requirement}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The documented range, in words.
+        requirement: &'static str,
+    },
+    /// The backend asked for is not compiled into this binary (or failed its self-check).
+    #[error("the {backend} backend is not available: {reason}")]
+    BackendUnavailable {
+        /// The backend asked for.
+        backend: Backend,
+        /// Why, and what to do.
+        reason: &'static str,
+    },
+    /// `ENGRAM_KERNELS` (or a parsed string) names no backend.
+    #[error("unknown kernel backend {value:?}: expected \"rust\", \"zig\" or \"auto\"")]
+    UnknownBackend {
+        /// The text given.
+        value: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,320 @@
+//! The kernel API: validation, then dispatch to one backend. The only place that chooses
+//! between backends.
+
+use std::env;
+
+use crate::backend::BackendChoice;
+use crate::embeddings::l2_norm;
+#[cfg(feature = "zig-kernels")]
+use crate::zig_backend;
+use crate::{
+    BACKEND_ENV, Backend, Csr, DecayCurve, EmbeddingsView, Error, Result, SpreadOutcome,
+    SpreadParams, SpreadWorkspace, rust_backend,
+};
+
+/// The three kernels on one chosen backend. Cheap to copy; make one (usually with
+/// [`Kernels::from_env`]) and keep it.
+///
+/// Every method checks its arguments before computing anything and returns a typed
+/// [`Error`] — leaving the output buffer untouched — rather than panicking. Outputs go into
+/// caller-provided buffers; no method allocates, except [`spread`](Self::spread) growing its
+/// workspace the first time it sees a larger graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernels {
+    backend: Backend,
+}
+
+impl Kernels {
+    /// Kernels on `backend`.
+    ///
+    /// # Errors
+    /// [`Error::BackendUnavailable`] if the backend is not compiled in (Zig without the
+    /// `zig-kernels` feature).
+    pub fn new(backend: Backend) -> Result<Self> {
+        if backend.is_compiled() {
+            Ok(Self { backend })
+        } else {
+            Err(Error::BackendUnavailable {
+                backend,
+                reason: "this binary was built without the `zig-kernels` feature \
+                         (rebuild with `--features zig-kernels`)",
+            })
+        }
+    }
+
+    /// The pure-Rust reference backend, always available.
+    pub const fn rust() -> Self {
+        Self {
+            backend: Backend::Rust,
+        }
+    }
+
+    /// The fastest backend compiled in ([`Backend::best_compiled`]), ignoring the environment.
+    pub const fn best_compiled() -> Self {
+        Self {
+            backend: Backend::best_compiled(),
+        }
+    }
+
+    /// The backend named by [`BACKEND_ENV`] (`ENGRAM_KERNELS`): `rust`, `zig`, or `auto`. Unset
+    /// or empty means `auto`, the fastest compiled in. This is the constructor applications
+    /// should use: it lets an operator roll back to Rust without a rebuild.
+    ///
+    /// # Errors
+    /// [`Error::UnknownBackend`] for any other value; [`Error::BackendUnavailable`] if it names
+    /// a backend that is not compiled in. Never silently falls back.
+    pub fn from_env() -> Result<Self> {
+        let choice = match env::var(BACKEND_ENV) {
+            Ok(value) => value.parse()?,
+            Err(env::VarError::NotPresent) => BackendChoice::Auto,
+            Err(env::VarError::NotUnicode(value)) => {
+                return Err(Error::UnknownBackend {
+                    value: value.to_string_lossy().into_owned(),
+                });
+            }
+        };
+        Self::from_choice(choice)
+    }
+
+    /// Kernels for a parsed [`BackendChoice`].
+    ///
+    /// # Errors
+    /// As [`Kernels::new`].
+    pub fn from_choice(choice: BackendChoice) -> Result<Self> {
+        match choice {
+            BackendChoice::Auto => Ok(Self::best_compiled()),
+            BackendChoice::Exactly(backend) => Self::new(backend),
+        }
+    }
+
+    /// The backend these kernels run on.
+    pub const fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// One line saying what runs the kernels, e.g.
+    /// `zig (Zig 0.17.1, x86_64-linux-gnu, cpu x86_64, ReleaseFast, 4 f32 lanes, no FMA)`.
+    pub fn describe(&self) -> String {
+        match self.backend {
+            Backend::Rust => String::from("rust (pure-Rust reference backend)"),
+            Backend::Zig => match crate::zig_build_info() {
+                Some(info) => format!(
+                    "zig (Zig {}, {}, cpu {}, {}, {} f32 lanes, {})",
+                    info.zig_version,
+                    info.target,
+                    info.cpu_model,
+                    info.optimize_mode,
+                    info.vector_lanes,
+                    if info.has_fma { "FMA" } else { "no FMA" }
+                ),
+                None => String::from("zig (not compiled in)"),
+            },
+        }
+    }
+
+    /// `out[i] = dot(query, row i)` for every row of `rows`, in f32.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `query.len() != rows.dim()` or `out.len() != rows.rows()`.
+    pub fn dot(&self, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) -> Result<()> {
+        check_similarity_shapes(query, rows, out)?;
+        match self.backend {
+            Backend::Rust => rust_backend::similarity::dot_rows(query, rows, out),
+            #[cfg(feature = "zig-kernels")]
+            Backend::Zig => zig_backend::similarity::dot_rows(query, rows, out),
+            #[cfg(not(feature = "zig-kernels"))]
+            Backend::Zig => unreachable_backend(),
+        }
+        Ok(())
+    }
+
+    /// `out[i] = cosine(query, row i)` for every row of `rows` (semantics in the crate docs:
+    /// clamped to `[-1, 1]`, 0 for a zero-norm query or row, NaN if either holds a NaN). Uses
+    /// the view's precomputed norms when it has them, so each row is read once either way.
+    ///
+    /// # Errors
+    /// As [`Kernels::dot`].
+    pub fn cosine(&self, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) -> Result<()> {
+        check_similarity_shapes(query, rows, out)?;
+        let query_norm = l2_norm(query);
+        match self.backend {
+            Backend::Rust => rust_backend::similarity::cosine_rows(query, query_norm, rows, out),
+            #[cfg(feature = "zig-kernels")]
+            Backend::Zig => zig_backend::similarity::cosine_rows(query, query_norm, rows, out),
+            #[cfg(not(feature = "zig-kernels"))]
+            Backend::Zig => unreachable_backend(),
+        }
+        Ok(())
+    }
+
+    /// Spreads `initial` activations over `graph` for `params.hops()` hops and writes the final
+    /// activations to `out` (formula in the crate docs). `initial` is not modified.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] unless `initial` and `out` have one entry per node;
+    /// [`Error::InvalidActivation`] for an initial activation outside `[0, 1]` or NaN.
+    pub fn spread(
+        &self,
+        graph: &Csr,
+        initial: &[f32],
+        params: &SpreadParams,
+        out: &mut [f32],
+        workspace: &mut SpreadWorkspace,
+    ) -> Result<SpreadOutcome> {
+        let nodes = graph.nodes();
+        check_len("initial activations", nodes, initial.len())?;
+        check_len("output activations", nodes, out.len())?;
+        if let Some(node) = initial.iter().position(|a| !(0.0..=1.0).contains(a)) {
+            return Err(Error::InvalidActivation {
+                node,
+                value: initial[node],
+            });
+        }
+        let scratch = workspace.scratch(nodes);
+        Ok(match self.backend {
+            Backend::Rust => rust_backend::spread::spread(graph, initial, params, out, scratch),
+            #[cfg(feature = "zig-kernels")]
+            Backend::Zig => zig_backend::spread::spread(graph, initial, params, out, scratch),
+            #[cfg(not(feature = "zig-kernels"))]
+            Backend::Zig => unreachable_backend(),
+        })
+    }
+
+    /// Retention now: `out[i]` is `strengths[i]` decayed by `curve` over the age
+    /// `max(0, now − last_access[i])`. Timestamps are integer seconds (Unix time, or any
+    /// epoch shared by `now` and `last_access`). Computed on read: the inputs are not changed,
+    /// so calling it twice never decays twice. A NaN strength gives NaN.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] unless the three slices have the same length.
+    pub fn retention(
+        &self,
+        strengths: &[f32],
+        last_access: &[i64],
+        now: i64,
+        curve: &DecayCurve,
+        out: &mut [f32],
+    ) -> Result<()> {
+        check_len("last-access times", strengths.len(), last_access.len())?;
+        check_len("output retentions", strengths.len(), out.len())?;
+        let shape = curve.shape();
+        match self.backend {
+            Backend::Rust => {
+                rust_backend::decay::retention_batch(strengths, last_access, now, shape, out)
+            }
+            #[cfg(feature = "zig-kernels")]
+            Backend::Zig => {
+                zig_backend::decay::retention_batch(strengths, last_access, now, shape, out)
+            }
+            #[cfg(not(feature = "zig-kernels"))]
+            Backend::Zig => unreachable_backend(),
+        }
+        Ok(())
+    }
+}
+
+fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<()> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            what,
+            expected,
+            actual,
+        })
+    }
+}
+
+fn check_similarity_shapes(query: &[f32], rows: EmbeddingsView<'_>, out: &[f32]) -> Result<()> {
+    check_len("query", rows.dim(), query.len())?;
+    check_len("output scores", rows.rows(), out.len())
+}
+
+/// `Kernels::new` refuses `Backend::Zig` when it is not compiled in, so no `Kernels` value
+/// can hold it.
+#[cfg(not(feature = "zig-kernels"))]
+fn unreachable_backend() -> ! {
+    unreachable!("Kernels with a backend that is not compiled in cannot be constructed")
+}
+
+#[cfg(all(test, feature = "zig-kernels"))]
+mod zig_dispatch_tests {
+    use super::*;
+    use crate::EmbeddingMatrix;
+    use crate::zig_backend::KERNEL_CALLS;
+
+    fn calls() -> u64 {
+        KERNEL_CALLS.with(std::cell::Cell::get)
+    }
+
+    /// Runs every kernel entry point once (six FFI-level calls) and returns the count of FFI
+    /// calls it made.
+    fn run_everything(kernels: Kernels) -> u64 {
+        let matrix = EmbeddingMatrix::from_flat(vec![1.0, 2.0, 3.0, 4.0], 2).expect("2 × 2");
+        let bare = EmbeddingsView::new(matrix.as_flat(), 2).expect("2 × 2");
+        let graph = Csr::from_edges(2, &[(0, 1, 1.0)]).expect("valid edge");
+        let power = DecayCurve::power_law(10.0, 1.0).expect("valid curve");
+        let mut out = [0.0f32; 2];
+        let before = calls();
+        kernels
+            .dot(&[1.0, 1.0], matrix.view(), &mut out)
+            .expect("valid");
+        kernels
+            .cosine(&[1.0, 1.0], matrix.view(), &mut out)
+            .expect("valid");
+        kernels.cosine(&[1.0, 1.0], bare, &mut out).expect("valid");
+        let params = SpreadParams::default();
+        kernels
+            .spread(
+                &graph,
+                &[1.0, 0.0],
+                &params,
+                &mut out,
+                &mut SpreadWorkspace::new(),
+            )
+            .expect("valid");
+        kernels
+            .retention(&[1.0; 2], &[0; 2], 5, &DecayCurve::default(), &mut out)
+            .expect("valid");
+        kernels
+            .retention(&[1.0; 2], &[0; 2], 5, &power, &mut out)
+            .expect("valid");
+        calls() - before
+    }
+
+    #[test]
+    fn zig_backend_reaches_the_zig_symbols_and_rust_backend_does_not() {
+        assert_eq!(
+            run_everything(Kernels::new(Backend::Zig).expect("compiled in")),
+            6
+        );
+        assert_eq!(run_everything(Kernels::rust()), 0);
+        assert_eq!(Kernels::best_compiled().backend(), Backend::Zig);
+    }
+
+    #[test]
+    fn rejected_input_never_reaches_zig() {
+        let zig = Kernels::new(Backend::Zig).expect("compiled in");
+        let matrix = EmbeddingMatrix::from_flat(vec![1.0; 6], 3).expect("2 × 3");
+        let graph = Csr::without_edges(2).expect("two nodes");
+        let mut out = [0.0f32; 2];
+        let before = calls();
+        assert!(zig.dot(&[1.0; 2], matrix.view(), &mut out).is_err());
+        assert!(zig.cosine(&[1.0; 3], matrix.view(), &mut out[..1]).is_err());
+        let params = SpreadParams::default();
+        let mut ws = SpreadWorkspace::new();
+        assert!(
+            zig.spread(&graph, &[1.5, 0.0], &params, &mut out, &mut ws)
+                .is_err()
+        );
+        assert!(
+            zig.spread(&graph, &[1.0], &params, &mut out, &mut ws)
+                .is_err()
+        );
+        assert!(
+            zig.retention(&[1.0; 2], &[0], 0, &DecayCurve::default(), &mut out)
+                .is_err()
+        );
+        assert_eq!(calls(), before);
+    }
+}

@@ -1,0 +1,129 @@
+//! The three hot paths of a memory graph — similarity, spreading activation and decay — behind
+//! one safe, zero-copy API, with two interchangeable backends.
+//!
+//! - [`Backend::Rust`]: pure Rust, always compiled in, the **reference**.
+//! - [`Backend::Zig`]: Zig kernels built by `build.rs` with `zig build` and linked statically,
+//!   with the `zig-kernels` feature (which makes them the default).
+//!
+//! ```
+//! use engram_kernels::{Csr, DecayCurve, EmbeddingMatrix, Kernels, SpreadParams, SpreadWorkspace};
+//!
+//! # fn main() -> Result<(), engram_kernels::Error> {
+//! let kernels = Kernels::from_env()?; // ENGRAM_KERNELS=rust|zig|auto
+//!
+//! // Similarity: one query against N rows of D floats, stored contiguously.
+//! let memories = EmbeddingMatrix::from_flat(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2)?;
+//! let mut scores = vec![0.0; memories.rows()];
+//! kernels.cosine(&[1.0, 0.0], memories.view(), &mut scores)?;
+//! assert_eq!(scores[0], 1.0);
+//!
+//! // Spreading activation over a CSR graph, from the best match.
+//! let graph = Csr::from_edges(3, &[(0, 2, 0.8), (2, 1, 0.5)])?;
+//! let mut activation = vec![0.0; 3];
+//! let params = SpreadParams::new(2, 0.5, 0.0)?;
+//! kernels.spread(&graph, &[1.0, 0.0, 0.0], &params, &mut activation, &mut SpreadWorkspace::new())?;
+//! assert!(activation[1] > 0.0); // reached through node 2
+//!
+//! // Decay: strength now, from base strength and last access (seconds).
+//! let mut retention = vec![0.0; 2];
+//! let curve = DecayCurve::exponential(3600.0)?;
+//! kernels.retention(&[1.0, 1.0], &[0, 3600], 3600, &curve, &mut retention)?;
+//! assert_eq!(retention, [0.5, 1.0]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Semantics (both backends)
+//!
+//! **Dot**: `score_i = Σ_k q_k · m_ik`, accumulated in f32.
+//!
+//! **Cosine**: `score_i = dot(q, m_i) / (‖q‖ · ‖m_i‖)`, clamped to `[-1, 1]`, where:
+//! - a NaN in the query or in row `i` gives NaN for that score (it is never turned into 0);
+//! - otherwise a zero-norm query or row gives 0;
+//! - `‖q‖` and precomputed row norms ([`EmbeddingMatrix`], [`l2_norm`]) are summed in f64, so
+//!   they do not overflow; norms computed on the fly (a view without norms) are summed in f32
+//!   in the same pass as the dot product; the ratio is formed in f64.
+//!
+//! **Spreading activation**: from `a_0` = the initial activations (each in `[0, 1]`), for
+//! `h = 1..=H`:
+//!
+//! `a_h[v] = clamp(a_{h-1}[v] + d · Σ_{(u→v)} w_uv · f(a_{h-1}[u]), 0, 1)`,
+//! `f(x) = x if x ≥ θ (and x > 0) else 0`,
+//!
+//! with `d ∈ (0, 1]` the per-hop decay and `θ ≥ 0` the firing threshold ([`SpreadParams`]).
+//! Negative weights inhibit (clamped at 0); duplicate edges count twice; self-loops are
+//! ordinary edges. Sums are accumulated in f32 in CSR edge order, then scaled by `d`.
+//! Weights are bounded by [`MAX_ABS_WEIGHT`] so no sum can overflow.
+//!
+//! **Decay** (retention, [`DecayCurve`]): `age = max(0, now − last_access)` in **seconds**
+//! (`i64`, saturating); exponential `s · 2^(−age / half_life)`; power law
+//! `s · (1 + age / scale)^(−exponent)`. Evaluated in f64, rounded once to f32.
+//!
+//! # How closely the backends agree
+//!
+//! The Rust backend is the reference; the Zig backend must agree within these bounds, which
+//! `tests/backend_agreement.rs` asserts on every random case (`ε = 2⁻²⁴`, f32's unit
+//! roundoff). The "measured" figures are the largest seen in that test's report
+//! (`cargo test --features zig-kernels --test backend_agreement -- --nocapture`).
+//!
+//! | kernel | bound asserted | why | largest measured |
+//! |---|---|---|---|
+//! | dot | `2·D·ε · Σ_k │q_k·m_ik│` | same products, summed in a different order (vector lanes, FMA): each order is within `D·ε·Σ│q·m│` of the exact sum | MEASURED_DOT |
+//! | cosine | `(3·D + 4)·ε` absolute | the dot bound divided by `‖q‖‖m‖ ≥ Σ│q·m│`, plus on-the-fly norms (`D·ε/2` each) and the final rounding | MEASURED_COSINE |
+//! | spreading | exact (bitwise) | same operations in the same order, no FMA | 0 |
+//! | decay | `2·ε · │reference│` (1 f32 ulp) | libm and Zig's `exp2`/`pow` differ by < 1 f64 ulp before the one rounding to f32 | MEASURED_DECAY |
+//!
+//! NaN agrees with NaN. Inputs whose intermediate f32 products overflow (`│x│ ≳ 1.8·10¹⁹`) or
+//! underflow to subnormals are outside these bounds; the differential harness treats them
+//! separately.
+//!
+//! # Choosing a backend
+//!
+//! [`Kernels::from_env`] reads [`BACKEND_ENV`] (`ENGRAM_KERNELS`): `rust`, `zig` or `auto`
+//! (default: Zig when compiled in). Asking for a backend that is not compiled in is an error,
+//! never a silent fallback. [`Kernels::describe`] and [`zig_build_info`] say what runs.
+
+mod backend;
+mod embeddings;
+mod error;
+mod graph;
+mod kernels;
+mod params;
+mod rust_backend;
+#[cfg(feature = "zig-kernels")]
+mod zig_backend;
+
+pub use backend::{BACKEND_ENV, Backend, BackendChoice, ZigBuildInfo};
+pub use embeddings::{EmbeddingMatrix, EmbeddingsView, l2_norm};
+pub use error::{Error, Result};
+pub use graph::{Csr, MAX_ABS_WEIGHT};
+pub use kernels::Kernels;
+pub use params::{DecayCurve, SpreadOutcome, SpreadParams, SpreadWorkspace};
+
+/// What the linked Zig library reports about itself (version, CPU model, optimize mode), or
+/// `None` when the `zig-kernels` feature is off.
+pub fn zig_build_info() -> Option<&'static ZigBuildInfo> {
+    #[cfg(feature = "zig-kernels")]
+    {
+        Some(zig_backend::build_info())
+    }
+    #[cfg(not(feature = "zig-kernels"))]
+    {
+        None
+    }
+}
+
+/// One call through the FFI boundary to a trivial Zig function (wrapping `a + b`), or `None`
+/// without the `zig-kernels` feature. For measuring call overhead; not part of any kernel.
+#[doc(hidden)]
+pub fn zig_add_u32(a: u32, b: u32) -> Option<u32> {
+    #[cfg(feature = "zig-kernels")]
+    {
+        Some(zig_backend::ffi::ek_add_u32(a, b))
+    }
+    #[cfg(not(feature = "zig-kernels"))]
+    {
+        let _ = (a, b);
+        None
+    }
+}

@@ -1,0 +1,289 @@
+//! Validated parameters of the spreading and decay kernels, and the spreading workspace.
+
+use std::fmt;
+
+use crate::{Error, Result};
+
+/// Parameters of spreading activation, validated when built.
+///
+/// For hops `h = 1..=hops`:
+/// `a_h[v] = clamp(a_{h-1}[v] + decay · Σ_{(u→v)} w_uv · f(a_{h-1}[u]), 0, 1)`,
+/// with `f(x) = x` if `x ≥ threshold`, else 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpreadParams {
+    hops: u32,
+    decay: f32,
+    threshold: f32,
+}
+
+impl SpreadParams {
+    /// Default number of hops: 3.
+    pub const DEFAULT_HOPS: u32 = 3;
+    /// Default per-hop decay factor: 0.5.
+    pub const DEFAULT_DECAY: f32 = 0.5;
+    /// Default firing threshold: 0.0 (every node with a positive activation fires).
+    pub const DEFAULT_THRESHOLD: f32 = 0.0;
+
+    /// Parameters for `hops` hops (0 returns the initial activations), a per-hop `decay` in
+    /// `(0, 1]` and a firing `threshold` that is finite and `≥ 0`. A hop costs O(N) plus the
+    /// out-edges of the nodes that fire.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `decay` or `threshold`.
+    pub fn new(hops: u32, decay: f32, threshold: f32) -> Result<Self> {
+        if !(decay > 0.0 && decay <= 1.0) {
+            return Err(Error::InvalidParameter {
+                name: "decay",
+                value: f64::from(decay),
+                requirement: "in (0, 1]",
+            });
+        }
+        if !(threshold.is_finite() && threshold >= 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "threshold",
+                value: f64::from(threshold),
+                requirement: "finite and >= 0",
+            });
+        }
+        Ok(Self {
+            hops,
+            decay,
+            threshold,
+        })
+    }
+
+    /// Number of hops.
+    pub fn hops(&self) -> u32 {
+        self.hops
+    }
+
+    /// Per-hop decay factor `d`, in `(0, 1]`.
+    pub fn decay(&self) -> f32 {
+        self.decay
+    }
+
+    /// Firing threshold `θ ≥ 0`.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+}
+
+impl Default for SpreadParams {
+    /// [`DEFAULT_HOPS`](Self::DEFAULT_HOPS), [`DEFAULT_DECAY`](Self::DEFAULT_DECAY),
+    /// [`DEFAULT_THRESHOLD`](Self::DEFAULT_THRESHOLD).
+    fn default() -> Self {
+        Self {
+            hops: Self::DEFAULT_HOPS,
+            decay: Self::DEFAULT_DECAY,
+            threshold: Self::DEFAULT_THRESHOLD,
+        }
+    }
+}
+
+/// What a spreading call did, reported identically by every backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpreadOutcome {
+    /// Edges whose source fired, summed over all hops: the work done.
+    pub edges_traversed: u64,
+    /// Nodes whose final activation is greater than 0.
+    pub active_nodes: usize,
+}
+
+/// Scratch memory for [`Kernels::spread`](crate::Kernels::spread): one f32 per node, kept
+/// between calls so that repeated spreading allocates nothing once it has grown to the
+/// largest graph seen.
+#[derive(Debug, Clone, Default)]
+pub struct SpreadWorkspace {
+    pub(crate) scratch: Vec<f32>,
+}
+
+impl SpreadWorkspace {
+    /// An empty workspace; it grows on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A workspace ready for graphs of up to `nodes` nodes.
+    pub fn with_nodes(nodes: usize) -> Self {
+        Self {
+            scratch: vec![0.0; nodes],
+        }
+    }
+
+    /// `nodes` floats of scratch, growing (and only then allocating) if needed.
+    pub(crate) fn scratch(&mut self, nodes: usize) -> &mut [f32] {
+        if self.scratch.len() < nodes {
+            self.scratch.resize(nodes, 0.0);
+        }
+        &mut self.scratch[..nodes]
+    }
+}
+
+/// A forgetting curve: how a memory's base strength `s` decays with its age (seconds since
+/// last access, never negative). Validated when built.
+///
+/// - exponential: `s · 2^(−age / half_life)`
+/// - power law: `s · (1 + age / scale)^(−exponent)`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecayCurve {
+    shape: CurveShape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum CurveShape {
+    Exponential { half_life_secs: f64 },
+    PowerLaw { scale_secs: f64, exponent: f64 },
+}
+
+impl DecayCurve {
+    /// The default half-life of [`Default`]: one week, in seconds.
+    pub const DEFAULT_HALF_LIFE_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+    /// Exponential forgetting: strength halves every `half_life_secs` seconds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `half_life_secs` is finite and `> 0`.
+    pub fn exponential(half_life_secs: f64) -> Result<Self> {
+        positive_finite("half_life_secs", half_life_secs)?;
+        Ok(Self {
+            shape: CurveShape::Exponential { half_life_secs },
+        })
+    }
+
+    /// Power-law forgetting: `(1 + age / scale_secs)^(−exponent)`, which falls fast at first
+    /// and keeps a long tail.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless both are finite and `> 0`.
+    pub fn power_law(scale_secs: f64, exponent: f64) -> Result<Self> {
+        positive_finite("scale_secs", scale_secs)?;
+        positive_finite("exponent", exponent)?;
+        Ok(Self {
+            shape: CurveShape::PowerLaw {
+                scale_secs,
+                exponent,
+            },
+        })
+    }
+
+    /// The half-life, if this is an exponential curve.
+    pub fn half_life_secs(&self) -> Option<f64> {
+        match self.shape {
+            CurveShape::Exponential { half_life_secs } => Some(half_life_secs),
+            CurveShape::PowerLaw { .. } => None,
+        }
+    }
+
+    /// `(scale_secs, exponent)`, if this is a power-law curve.
+    pub fn power_law_params(&self) -> Option<(f64, f64)> {
+        match self.shape {
+            CurveShape::PowerLaw {
+                scale_secs,
+                exponent,
+            } => Some((scale_secs, exponent)),
+            CurveShape::Exponential { .. } => None,
+        }
+    }
+
+    pub(crate) fn shape(&self) -> CurveShape {
+        self.shape
+    }
+}
+
+impl Default for DecayCurve {
+    /// Exponential with a half-life of [`DEFAULT_HALF_LIFE_SECS`](Self::DEFAULT_HALF_LIFE_SECS)
+    /// (one week).
+    fn default() -> Self {
+        Self {
+            shape: CurveShape::Exponential {
+                half_life_secs: Self::DEFAULT_HALF_LIFE_SECS,
+            },
+        }
+    }
+}
+
+impl fmt::Display for DecayCurve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.shape {
+            CurveShape::Exponential { half_life_secs } => {
+                write!(f, "exponential (half-life {half_life_secs} s)")
+            }
+            CurveShape::PowerLaw {
+                scale_secs,
+                exponent,
+            } => {
+                write!(f, "power law (scale {scale_secs} s, exponent {exponent})")
+            }
+        }
+    }
+}
+
+fn positive_finite(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            requirement: "finite and > 0",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_params_reject_out_of_range_values() {
+        for decay in [0.0, -0.5, 1.0001, f32::NAN, f32::INFINITY] {
+            assert!(
+                matches!(
+                    SpreadParams::new(1, decay, 0.0),
+                    Err(Error::InvalidParameter { name: "decay", .. })
+                ),
+                "decay {decay}"
+            );
+        }
+        for threshold in [-0.001, f32::NAN, f32::INFINITY] {
+            assert!(
+                matches!(
+                    SpreadParams::new(1, 1.0, threshold),
+                    Err(Error::InvalidParameter {
+                        name: "threshold",
+                        ..
+                    })
+                ),
+                "threshold {threshold}"
+            );
+        }
+        let p = SpreadParams::new(0, 1.0, 2.0).expect("edges of the valid range");
+        assert_eq!((p.hops(), p.decay(), p.threshold()), (0, 1.0, 2.0));
+    }
+
+    #[test]
+    fn decay_curves_reject_non_positive_or_non_finite_values() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(DecayCurve::exponential(bad).is_err(), "half-life {bad}");
+            assert!(DecayCurve::power_law(bad, 1.0).is_err(), "scale {bad}");
+            assert!(DecayCurve::power_law(1.0, bad).is_err(), "exponent {bad}");
+        }
+        let c = DecayCurve::power_law(60.0, 0.5).expect("valid");
+        assert_eq!(c.power_law_params(), Some((60.0, 0.5)));
+        assert_eq!(c.half_life_secs(), None);
+        assert_eq!(DecayCurve::default().half_life_secs(), Some(604_800.0));
+    }
+
+    #[test]
+    fn workspace_grows_once_and_reuses() {
+        let mut ws = SpreadWorkspace::new();
+        assert_eq!(ws.scratch(10).len(), 10);
+        let ptr = ws.scratch.as_ptr();
+        assert_eq!(ws.scratch(4).len(), 4);
+        assert_eq!(
+            ws.scratch.as_ptr(),
+            ptr,
+            "a smaller graph must not reallocate"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Dot and cosine of one query against every row of an [`EmbeddingsView`].
+
+use crate::EmbeddingsView;
+
+/// Independent accumulators: enough for the compiler to vectorize the loop (a single f32 sum
+/// cannot be reordered, so it would not) and to hide the add latency.
+const LANES: usize = 16;
+
+/// Sum of `a[i] * b[i]` with [`LANES`] accumulators, added pairwise, then the tail in order.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let (a_chunks, a_tail) = a.as_chunks::<LANES>();
+    let (b_chunks, b_tail) = b.as_chunks::<LANES>();
+    let mut acc = [0.0f32; LANES];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut sum = pairwise_sum(acc);
+    for (x, y) in a_tail.iter().zip(b_tail) {
+        sum += x * y;
+    }
+    sum
+}
+
+/// `(dot(q, row), Σ row[i]²)` in one pass over `row`.
+pub(crate) fn dot_and_squared_norm(q: &[f32], row: &[f32]) -> (f32, f32) {
+    debug_assert_eq!(q.len(), row.len());
+    const HALF: usize = LANES / 2;
+    let (q_chunks, q_tail) = q.as_chunks::<HALF>();
+    let (r_chunks, r_tail) = row.as_chunks::<HALF>();
+    let mut dot = [0.0f32; LANES];
+    let mut sq = [0.0f32; LANES];
+    for (x, r) in q_chunks.iter().zip(r_chunks) {
+        for i in 0..HALF {
+            dot[i] += x[i] * r[i];
+            sq[i] += r[i] * r[i];
+        }
+    }
+    let (mut d, mut s) = (pairwise_sum(dot), pairwise_sum(sq));
+    for (x, r) in q_tail.iter().zip(r_tail) {
+        d += x * r;
+        s += r * r;
+    }
+    (d, s)
+}
+
+fn pairwise_sum<const N: usize>(mut acc: [f32; N]) -> f32 {
+    let mut width = N;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] += acc[i + width];
+        }
+    }
+    acc[0]
+}
+
+/// The cosine rule: NaN in any part gives NaN; else a zero norm gives 0; else the ratio,
+/// formed in f64 (where a product of two f32 norms can neither overflow nor underflow),
+/// clamped to `[-1, 1]`. A NaN ratio (∞/∞) stays NaN.
+pub(crate) fn cosine_score(dot: f32, query_norm: f32, row_norm: f32) -> f32 {
+    if dot.is_nan() || query_norm.is_nan() || row_norm.is_nan() {
+        return f32::NAN;
+    }
+    if query_norm == 0.0 || row_norm == 0.0 {
+        return 0.0;
+    }
+    let ratio = (f64::from(dot) / (f64::from(query_norm) * f64::from(row_norm))) as f32;
+    ratio.clamp(-1.0, 1.0)
+}
+
+/// `out[i] = dot(query, row i)`. Lengths were checked by the caller.
+pub(crate) fn dot_rows(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+    for (row, score) in rows.as_flat().chunks_exact(rows.dim()).zip(out) {
+        *score = dot(query, row);
+    }
+}
+
+/// `out[i] = cosine(query, row i)`, with the view's norms when it has them.
+pub(crate) fn cosine_rows(
+    query: &[f32],
+    query_norm: f32,
+    rows: EmbeddingsView<'_>,
+    out: &mut [f32],
+) {
+    let flat_rows = rows.as_flat().chunks_exact(rows.dim());
+    match rows.norms() {
+        Some(norms) => {
+            for ((row, &norm), score) in flat_rows.zip(norms).zip(out) {
+                *score = cosine_score(dot(query, row), query_norm, norm);
+            }
+        }
+        None => {
+            for (row, score) in flat_rows.zip(out) {
+                let (d, sq) = dot_and_squared_norm(query, row);
+                *score = cosine_score(d, query_norm, sq.sqrt());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_handles_body_and_tail() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32).collect();
+        let b = vec![2.0f32; 37];
+        assert_eq!(dot(&a, &b), 2.0 * (0..37).sum::<i32>() as f32);
+        assert_eq!(dot(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn fused_pass_matches_separate_sums() {
+        let q: Vec<f32> = (0..19).map(|i| (i as f32 * 0.37).sin()).collect();
+        let r: Vec<f32> = (0..19).map(|i| (i as f32 * 0.11).cos()).collect();
+        let (d, sq) = dot_and_squared_norm(&q, &r);
+        assert!((d - dot(&q, &r)).abs() < 1e-5);
+        assert!((sq - dot(&r, &r)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn cosine_rule_orders_nan_then_zero_then_clamp() {
+        assert!(cosine_score(f32::NAN, 0.0, 1.0).is_nan());
+        assert!(cosine_score(1.0, 1.0, f32::NAN).is_nan());
+        assert_eq!(cosine_score(0.0, 0.0, 1.0), 0.0);
+        assert_eq!(cosine_score(5.0, 1.0, 0.0), 0.0);
+        assert_eq!(cosine_score(1.0000001, 1.0, 1.0), 1.0);
+        assert_eq!(cosine_score(-3.0, 1.0, 1.0), -1.0);
+        assert!(cosine_score(f32::INFINITY, f32::INFINITY, 1.0).is_nan());
+        // Norms whose f32 product (2^-140) is subnormal: formed in f64, the ratio is exact.
+        let tiny = 2f32.powi(-70);
+        assert_eq!(cosine_score(tiny * tiny, tiny, tiny), 1.0);
+        assert_eq!(
+            cosine_score(f32::from_bits(1), 2f32.powi(-75), 2f32.powi(-74)),
+            1.0
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! Similarity through `ek_dot_f32` / `ek_cosine_f32`.
+
+use super::ffi;
+use crate::EmbeddingsView;
+
+/// `out[i] = dot(query, row i)`.
+pub(crate) fn dot_rows(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+    assert!(query.len() == rows.dim() && out.len() == rows.rows());
+    super::count_call();
+    // SAFETY: query has `dim` floats and out has `rows` (asserted); the view holds exactly
+    // rows × dim floats (EmbeddingsView invariant) and dim > 0. `out` is a unique borrow, so
+    // it overlaps neither input.
+    unsafe {
+        ffi::ek_dot_f32(
+            query.as_ptr(),
+            rows.as_flat().as_ptr(),
+            rows.rows(),
+            rows.dim(),
+            out.as_mut_ptr(),
+        );
+    }
+}
+
+/// `out[i] = cosine(query, row i)`, with the view's norms if it has them.
+pub(crate) fn cosine_rows(
+    query: &[f32],
+    query_norm: f32,
+    rows: EmbeddingsView<'_>,
+    out: &mut [f32],
+) {
+    assert!(query.len() == rows.dim() && out.len() == rows.rows());
+    let norms = rows.norms().map_or(std::ptr::null(), <[f32]>::as_ptr);
+    super::count_call();
+    // SAFETY: as in `dot_rows`; `norms` is null or has `rows` floats (EmbeddingsView invariant).
+    unsafe {
+        ffi::ek_cosine_f32(
+            query.as_ptr(),
+            query_norm,
+            rows.as_flat().as_ptr(),
+            norms,
+            rows.rows(),
+            rows.dim(),
+            out.as_mut_ptr(),
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! C ABI of the engram-kernels Zig library.
+//!
+//! Every exported function trusts its caller: the Rust wrappers in
+//! `src/zig_backend/` validate lengths, indices and parameters before calling.
+//! The contract of each function is written above it, and mirrored by the
+//! `extern "C"` declarations in `src/zig_backend/ffi.rs`.
+const std = @import("std");
+const builtin = @import("builtin");
+
+pub const similarity = @import("similarity.zig");
+pub const spread = @import("spread.zig");
+pub const decay = @import("decay.zig");
+
+/// Bumped whenever an exported signature or struct layout changes; the Rust
+/// side checks it (`ZIG_ABI_VERSION` in `src/zig_backend/ffi.rs`).
+pub const abi_version: u32 = 1;
+
+/// Defined in Rust (`src/zig_backend/mod.rs`): prints a clear message and aborts.
+extern fn engram_kernels_zig_panic(msg_ptr: [*]const u8, msg_len: usize) noreturn;
+
+fn panicToRust(msg: []const u8, first_trace_addr: ?usize) noreturn {
+    _ = first_trace_addr;
+    engram_kernels_zig_panic(msg.ptr, msg.len);
+}
+
+/// A safety-check failure (Debug/ReleaseSafe) must not unwind into Rust or print a
+/// bare trace: it goes to the Rust handler. Zig's own unit tests have no Rust side,
+/// so they keep the default handler.
+pub const panic = if (builtin.is_test)
+    std.debug.FullPanic(std.debug.defaultPanic)
+else
+    std.debug.FullPanic(panicToRust);
+
+/// What the library was built as, for `engram_kernels::zig_build_info()`.
+pub const BuildInfo = extern struct {
+    abi_version: u32,
+    has_fma: bool,
+    zig_version_ptr: [*]const u8,
+    zig_version_len: usize,
+    cpu_model_ptr: [*]const u8,
+    cpu_model_len: usize,
+    optimize_mode_ptr: [*]const u8,
+    optimize_mode_len: usize,
+    vector_lanes: u32,
+};
+
+/// Fills `out` with static strings (valid for the life of the program).
+export fn ek_build_info(out: *BuildInfo) void {
+    const mode = @tagName(builtin.mode);
+    out.* = .{
+        .abi_version = abi_version,
+        .has_fma = similarity.has_fma,
+        .zig_version_ptr = builtin.zig_version_string.ptr,
+        .zig_version_len = builtin.zig_version_string.len,
+        .cpu_model_ptr = builtin.cpu.model.name.ptr,
+        .cpu_model_len = builtin.cpu.model.name.len,
+        .optimize_mode_ptr = mode.ptr,
+        .optimize_mode_len = mode.len,
+        .vector_lanes = similarity.lanes,
+    };
+}
+
+/// A trivial export, used to measure the cost of one FFI call.
+export fn ek_add_u32(a: u32, b: u32) u32 {
+    return a +% b;
+}
+
+comptime {
+    // Reference the kernel files so their `export`s are compiled in.
+    _ = similarity;
+    _ = spread;
+    _ = decay;
+}
+
+test {
+    std.testing.refAllDecls(@This());
+}
