@@ -123,7 +123,8 @@ pub struct ZigBuildInfo {
     pub requested_cpu: &'static str,
     /// The `-Dtarget` value build.rs passed, e.g. `x86_64-linux-gnu`.
     pub target: &'static str,
-    /// Zig's optimize mode: `Debug`, `ReleaseSafe`, `ReleaseFast` or `ReleaseSmall`.
+    /// Zig's optimize mode as Zig 0.17 names it: `debug`, `safe`, `fast` or `small` (the
+    /// `-Doptimize=` values `Debug`, `ReleaseSafe`, `ReleaseFast`, `ReleaseSmall`).
     pub optimize_mode: &'static str,
     /// Whether the kernels use fused multiply-add (only when the target CPU has it).
     pub has_fma: bool,

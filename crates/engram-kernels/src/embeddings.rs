@@ -34,7 +34,7 @@ impl<'a> EmbeddingsView<'a> {
         if dim == 0 {
             return Err(Error::ZeroDimension);
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::RaggedRows {
                 len: data.len(),
                 dim,
