@@ -73,7 +73,8 @@ fn build_zig_kernels() -> Result<(), String> {
     let target = zig_target()?;
     let cpu = zig_cpu()?;
     let optimize = zig_optimize()?;
-    let strip = env::var("DEBUG").map(|d| d == "false").unwrap_or(false);
+    // Cargo's DEBUG says whether debug info is wanted; Zig's equivalent is -Dstrip.
+    let strip = env::var("DEBUG").is_ok_and(|d| matches!(d.as_str(), "false" | "0" | "none"));
     let jobs = env::var("NUM_JOBS").unwrap_or_else(|_| "1".to_owned());
     let prefix = out_dir.join("zig-out");
     let global_cache = global_cache_dir(&out_dir);
