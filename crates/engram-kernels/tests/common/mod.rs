@@ -1,20 +1,67 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the backends to run, the property-test
+//! configuration, a seeded generator, and the f64 oracle.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use engram_kernels::{Backend, Kernels};
+pub mod oracle;
 
-/// Kernels for every backend compiled into this test binary, reference first. Prints which
-/// backends are skipped and why, so a run never silently tests less than it seems to.
+use std::io::Write;
+use std::sync::Once;
+
+use engram_kernels::{Backend, Kernels};
+use proptest::test_runner::{Config, FileFailurePersistence};
+
+/// Kernels for every backend compiled into this test binary, reference first. Each backend
+/// that is skipped is reported once per test binary on stderr (written directly, so the test harness does not
+/// swallow it), so a run never silently tests less than it seems to.
 pub fn every_backend() -> Vec<Kernels> {
-    for backend in Backend::ALL.into_iter().filter(|b| !b.is_compiled()) {
-        eprintln!("note: skipping the {backend} backend: not compiled in (enable `zig-kernels`)");
-    }
+    static REPORT_SKIPS: Once = Once::new();
+    REPORT_SKIPS.call_once(|| {
+        for backend in Backend::ALL.into_iter().filter(|b| !b.is_compiled()) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: skipping the {backend} backend: not compiled in (enable the zig-kernels feature)"
+            );
+        }
+    });
     Backend::compiled()
         .map(|b| Kernels::new(b).expect("compiled backends are available"))
         .collect()
 }
 
-/// A small deterministic generator (SplitMix64) for seeded sweeps whose numbers are quoted.
+/// Property-test cases per test: `PROPTEST_CASES` when set (e.g. fewer under valgrind, more
+/// for a long run), else 10,000.
+pub fn proptest_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// The property-test configuration: [`proptest_cases`] cases, and shrunk failures kept in
+/// `tests/regressions/<file>.txt`, where they are replayed first on every later run.
+pub fn proptest_config(regression_file: &'static str) -> Config {
+    Config {
+        cases: proptest_cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regression_file))),
+        ..Config::default()
+    }
+}
+
+/// The path of a regression file for `proptest_config`, resolved at compile time.
+#[macro_export]
+macro_rules! regression_file {
+    ($name:literal) => {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/regressions/",
+            $name,
+            ".txt"
+        )
+    };
+}
+
+/// A small deterministic generator (SplitMix64): fast enough to fill large random inputs from
+/// one seed that proptest chooses, records and shrinks.
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
@@ -40,5 +87,15 @@ impl SplitMix64 {
     /// Uniform in [-1, 1).
     pub fn next_f32_signed(&mut self) -> f32 {
         2.0 * self.next_f32_unit() - 1.0
+    }
+
+    /// Uniform in [0, n); n > 0.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f32) -> bool {
+        self.next_f32_unit() < p
     }
 }
