@@ -61,26 +61,36 @@
 //!
 //! # How closely the backends agree
 //!
-//! The Rust backend is the reference; the Zig backend must agree within these bounds, which
-//! `tests/backend_agreement.rs` asserts on every random case (`ε = 2⁻²⁴`, f32's unit
-//! roundoff). The "largest measured" column is the worst case seen by that file's
-//! `measured_disagreement_report` over 402,880 outputs (D from 1 to 2048), for the Zig code
-//! built for the x86-64 baseline (4 lanes, no FMA) / for x86-64-v3 (8 lanes, FMA), on
-//! 2026-11-22:
-//! `cargo test -p engram-kernels --release --features zig-kernels --test backend_agreement -- --nocapture`
+//! The Rust backend is the reference, and both backends are checked against an independent f64
+//! oracle (`tests/common/oracle.rs`) on every property-test case (`tests/differential.rs`;
+//! `ε = 2⁻²⁴` is f32's unit roundoff, `D` the dimension). The bounds hold for any finite input
+//! whose sums cannot overflow f32: subnormals and underflow are covered by an absolute term
+//! of `2⁻¹⁵⁰` per product.
+//!
+//! | kernel | each backend vs the exact (f64) result | why | Zig vs Rust, largest measured |
+//! |---|---|---|---|
+//! | dot | `(D+2)·ε·Σ_k │q_k·m_ik│ + D·2⁻¹⁵⁰` | any summation order of D rounded products (Higham's γ_D) | 3.9% / 4.4% of twice the bound |
+//! | cosine | the dot bound ÷ `‖q‖‖m‖`, plus the norms' relative errors (`ε` for precomputed f64 norms; about `(D/2+3)·ε` for f32 norms computed on the fly) and `3ε`, in all at most `(1.5·D + 8)·ε` for normal inputs | the dot bound, divided by `‖q‖‖m‖ ≥ Σ│q·m│` | 1.0 ε / 1.5 ε |
+//! | spreading | a per-node bound propagated through the hops: each f32 sum of `k` inputs adds `(k+1)·ε·Σ│w·x│`, errors in the inputs are carried with their weights, and clamping never adds any | f32 sums vs exact sums | 0: the backends agree bit for bit (same operations in the same order, no FMA) |
+//! | decay | `ε·│r│ + 2⁻¹⁵⁰` | evaluated in f64 and rounded once to f32 | 0 (identical) |
+//!
+//! The measured column is the worst case in `measured_disagreement_between_backends`
+//! (402,880 outputs with D from 1 to 2048). The two figures are for Zig code built for the
+//! x86-64 baseline (4 lanes, no FMA) and for x86-64-v3 (8 lanes, FMA), measured on 2026-11-22:
+//! `cargo test -p engram-kernels --release --features zig-kernels --test differential measured -- --nocapture`
 //! (add `RUSTFLAGS="-C target-cpu=x86-64-v3"` for the second).
 //!
-//! | kernel | bound asserted | why | largest measured |
-//! |---|---|---|---|
-//! | dot | `2·D·ε · Σ_k │q_k·m_ik│` | same products, summed in a different order (vector lanes, FMA): each order is within `D·ε·Σ│q·m│` of the exact sum | 4.4% / 4.9% of the bound |
-//! | cosine | `(3·D + 4)·ε` absolute | the dot bound divided by `‖q‖‖m‖ ≥ Σ│q·m│`, plus on-the-fly norms (`D·ε/2` each) and the final rounding | 1.0 ε / 1.5 ε |
-//! | spreading | exact (bitwise) | same operations in the same order, no FMA | 0 |
-//! | decay | `2·ε · │reference│` (1 f32 ulp) | libm and Zig's `exp2`/`pow` differ by < 1 f64 ulp before the one rounding to f32 | 0 (identical) |
-//!
-//! NaN agrees with NaN. The similarity bounds assume every product `q_k·m_ik` and partial
-//! sum is a normal, finite f32 (magnitudes roughly between 10⁻¹⁹ and 10¹⁹): products that
-//! overflow to ∞ or round to subnormals lose the relative accuracy the bounds rely on, and the
-//! two backends may then differ by more (or one give ∞/NaN where the other does not).
+//! **Outside that domain:**
+//! - A NaN anywhere in the query or a row makes that score NaN (dot and cosine). A ±∞ makes the
+//!   dot ±∞ or NaN and the cosine NaN.
+//! - When a sum overflows f32 (elements beyond about 10¹⁹), the dot may be ±∞ or NaN, depending on
+//!   the summation order, so the backends may differ.
+//! - When a vector's L2 norm is beyond `f32::MAX` (elements near 3·10³⁸, which rounds the norm to
+//!   ∞) or below the smallest normal f32, the cosine is only guaranteed to be NaN or in `[-1, 1]`.
+//!   It can be a wrong 0: a finite dot divided by an infinite norm.
+//! - Spreading results are compared with the oracle except when a node's activation lies within
+//!   its error bound of a positive threshold. Then f32 and f64 may legitimately disagree about
+//!   whether it fires, and only the agreement between the backends is checked.
 //!
 //! # Choosing a backend
 //!
