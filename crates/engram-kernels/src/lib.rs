@@ -102,6 +102,8 @@ mod backend;
 mod embeddings;
 mod error;
 mod graph;
+#[cfg(test)]
+mod hostile_input_tests;
 mod kernels;
 mod params;
 mod rust_backend;

@@ -1,0 +1,381 @@
+//! Every public function, with every kind of bad input it can receive: each must return its
+//! documented error, leave its output buffer alone, and never reach the Zig code (proved with
+//! the FFI call counter that exists in test builds).
+//!
+//! These are unit tests rather than integration tests because the counter is private.
+
+use crate::{
+    Backend, BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error, Kernels,
+    MAX_ABS_WEIGHT, SpreadParams, SpreadWorkspace,
+};
+
+const UNTOUCHED: f32 = -777.0;
+
+/// FFI kernel calls made by this thread so far (always 0 without the Zig backend).
+fn zig_calls() -> u64 {
+    #[cfg(feature = "zig-kernels")]
+    {
+        crate::zig_backend::KERNEL_CALLS.with(std::cell::Cell::get)
+    }
+    #[cfg(not(feature = "zig-kernels"))]
+    {
+        0
+    }
+}
+
+fn every_backend() -> Vec<Kernels> {
+    Backend::compiled()
+        .map(|b| Kernels::new(b).expect("compiled in"))
+        .collect()
+}
+
+/// Asserts that `$call` returns `Err` matching `$pattern` without any call into Zig.
+macro_rules! rejects {
+    ($call:expr, $pattern:pat) => {{
+        let before = zig_calls();
+        let result = $call;
+        assert!(
+            matches!(result, Err($pattern)),
+            "{} gave {:?}",
+            stringify!($call),
+            result
+        );
+        assert_eq!(
+            zig_calls(),
+            before,
+            "{} reached the Zig code",
+            stringify!($call)
+        );
+    }};
+}
+
+#[test]
+fn similarity_rejects_every_wrong_length() {
+    let matrix = EmbeddingMatrix::from_flat(vec![0.5; 12], 4).expect("3 × 4");
+    let bare = EmbeddingsView::new(matrix.as_flat(), 4).expect("3 × 4");
+    for k in every_backend() {
+        for view in [matrix.view(), bare] {
+            for query in [&[][..], &[1.0; 3][..], &[1.0; 5][..], &[1.0; 12][..]] {
+                let mut out = [UNTOUCHED; 3];
+                rejects!(
+                    k.dot(query, view, &mut out),
+                    Error::LengthMismatch { what: "query", .. }
+                );
+                rejects!(
+                    k.cosine(query, view, &mut out),
+                    Error::LengthMismatch { what: "query", .. }
+                );
+                assert_eq!(out, [UNTOUCHED; 3]);
+            }
+            for len in [0usize, 2, 4, 12] {
+                let mut out = vec![UNTOUCHED; len];
+                rejects!(
+                    k.dot(&[1.0; 4], view, &mut out),
+                    Error::LengthMismatch {
+                        what: "output scores",
+                        ..
+                    }
+                );
+                rejects!(
+                    k.cosine(&[1.0; 4], view, &mut out),
+                    Error::LengthMismatch {
+                        what: "output scores",
+                        ..
+                    }
+                );
+                assert!(out.iter().all(|&x| x == UNTOUCHED));
+            }
+        }
+    }
+}
+
+#[test]
+fn spread_rejects_wrong_lengths_and_every_bad_activation() {
+    let graph = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 0.5)]).expect("valid");
+    let params = SpreadParams::default();
+    for k in every_backend() {
+        let mut ws = SpreadWorkspace::new();
+        let mut out = [UNTOUCHED; 3];
+        for initial in [&[][..], &[0.5; 2][..], &[0.5; 4][..]] {
+            rejects!(
+                k.spread(&graph, initial, &params, &mut out, &mut ws),
+                Error::LengthMismatch {
+                    what: "initial activations",
+                    ..
+                }
+            );
+        }
+        for len in [0usize, 2, 4] {
+            let mut wrong = vec![UNTOUCHED; len];
+            rejects!(
+                k.spread(&graph, &[0.5; 3], &params, &mut wrong, &mut ws),
+                Error::LengthMismatch {
+                    what: "output activations",
+                    ..
+                }
+            );
+        }
+        for bad in [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -1e-30,
+            1.000_000_1,
+            2.0,
+            f32::MAX,
+        ] {
+            for node in 0..3 {
+                let mut initial = [0.5; 3];
+                initial[node] = bad;
+                let before = zig_calls();
+                match k.spread(&graph, &initial, &params, &mut out, &mut ws) {
+                    Err(Error::InvalidActivation { node: n, .. }) => assert_eq!(n, node),
+                    other => panic!("activation {bad} at node {node}: {other:?}"),
+                }
+                assert_eq!(zig_calls(), before);
+            }
+        }
+        assert_eq!(out, [UNTOUCHED; 3]);
+    }
+}
+
+#[test]
+fn retention_rejects_every_length_mismatch() {
+    let curves = [
+        DecayCurve::default(),
+        DecayCurve::power_law(10.0, 1.0).expect("valid"),
+    ];
+    for k in every_backend() {
+        for curve in &curves {
+            let mut out = [UNTOUCHED; 2];
+            for last in [&[][..], &[0][..], &[0; 3][..]] {
+                rejects!(
+                    k.retention(&[1.0; 2], last, 0, curve, &mut out),
+                    Error::LengthMismatch {
+                        what: "last-access times",
+                        ..
+                    }
+                );
+            }
+            for len in [0usize, 1, 3] {
+                let mut wrong = vec![UNTOUCHED; len];
+                rejects!(
+                    k.retention(&[1.0; 2], &[0; 2], 0, curve, &mut wrong),
+                    Error::LengthMismatch {
+                        what: "output retentions",
+                        ..
+                    }
+                );
+            }
+            rejects!(
+                k.retention(&[], &[0], 0, curve, &mut []),
+                Error::LengthMismatch {
+                    what: "last-access times",
+                    ..
+                }
+            );
+            assert_eq!(out, [UNTOUCHED; 2]);
+        }
+    }
+}
+
+#[test]
+fn embedding_constructors_reject_bad_shapes_and_overflowing_sizes() {
+    rejects!(EmbeddingsView::new(&[], 0), Error::ZeroDimension);
+    rejects!(EmbeddingsView::new(&[1.0; 3], 0), Error::ZeroDimension);
+    rejects!(
+        EmbeddingsView::new(&[1.0; 7], 2),
+        Error::RaggedRows { len: 7, dim: 2 }
+    );
+    rejects!(
+        EmbeddingsView::new(&[1.0; 3], 4),
+        Error::RaggedRows { len: 3, dim: 4 }
+    );
+    let view = EmbeddingsView::new(&[1.0; 6], 3).expect("2 × 3");
+    for norms in [&[][..], &[1.0][..], &[1.0; 3][..]] {
+        rejects!(
+            view.with_norms(norms),
+            Error::LengthMismatch {
+                what: "row norms",
+                ..
+            }
+        );
+    }
+    rejects!(EmbeddingMatrix::new(0), Error::ZeroDimension);
+    rejects!(EmbeddingMatrix::with_capacity(0, 10), Error::ZeroDimension);
+    rejects!(
+        EmbeddingMatrix::with_capacity(usize::MAX, 2),
+        Error::SizeOverflow { .. }
+    );
+    rejects!(
+        EmbeddingMatrix::with_capacity(2, usize::MAX / 2 + 1),
+        Error::SizeOverflow { .. }
+    );
+    rejects!(
+        EmbeddingMatrix::from_flat(vec![1.0; 5], 0),
+        Error::ZeroDimension
+    );
+    rejects!(
+        EmbeddingMatrix::from_flat(vec![1.0; 5], 3),
+        Error::RaggedRows { .. }
+    );
+    let mut m = EmbeddingMatrix::new(3).expect("dim 3");
+    for row in [&[][..], &[1.0; 2][..], &[1.0; 4][..]] {
+        rejects!(m.push(row), Error::LengthMismatch { what: "row", .. });
+    }
+    assert!(m.is_empty(), "a rejected push must store nothing");
+}
+
+#[test]
+fn csr_rejects_every_malformed_graph() {
+    rejects!(
+        Csr::new(vec![], vec![], vec![]),
+        Error::InvalidOffsets { .. }
+    );
+    rejects!(
+        Csr::new(vec![1], vec![], vec![]),
+        Error::InvalidOffsets { .. }
+    );
+    rejects!(
+        Csr::new(vec![0, 2, 1, 2], vec![0, 0], vec![1.0; 2]),
+        Error::InvalidOffsets { .. }
+    );
+    rejects!(
+        Csr::new(vec![0, 1, 1], vec![0, 0], vec![1.0; 2]),
+        Error::InvalidOffsets { .. }
+    ); // ends early
+    rejects!(
+        Csr::new(vec![0, 3], vec![0, 0], vec![1.0; 2]),
+        Error::InvalidOffsets { .. }
+    ); // ends late
+    rejects!(
+        Csr::new(vec![0, u64::MAX], vec![0], vec![1.0]),
+        Error::InvalidOffsets { .. }
+    );
+    rejects!(
+        Csr::new(vec![0, 2], vec![0, 0], vec![1.0]),
+        Error::LengthMismatch {
+            what: "weights",
+            ..
+        }
+    );
+    rejects!(
+        Csr::new(vec![0, 2], vec![0, 0], vec![1.0; 3]),
+        Error::LengthMismatch {
+            what: "weights",
+            ..
+        }
+    );
+    rejects!(
+        Csr::new(vec![0, 1, 1], vec![2], vec![1.0]),
+        Error::TargetOutOfRange {
+            edge: 0,
+            target: 2,
+            nodes: 2
+        }
+    );
+    rejects!(
+        Csr::new(vec![0, 1], vec![u32::MAX], vec![1.0]),
+        Error::TargetOutOfRange { .. }
+    );
+    for bad in [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        MAX_ABS_WEIGHT * 2.0,
+        -MAX_ABS_WEIGHT * 2.0,
+        f32::MAX,
+    ] {
+        rejects!(
+            Csr::new(vec![0, 2], vec![0, 0], vec![1.0, bad]),
+            Error::InvalidWeight { edge: 1, .. }
+        );
+        rejects!(
+            Csr::from_edges(1, &[(0, 0, 1.0), (0, 0, bad)]),
+            Error::InvalidWeight { edge: 1, .. }
+        );
+    }
+    rejects!(
+        Csr::from_edges(2, &[(0, 1, 1.0), (2, 0, 1.0)]),
+        Error::SourceOutOfRange { edge: 1, .. }
+    );
+    rejects!(
+        Csr::from_edges(2, &[(0, 2, 1.0)]),
+        Error::TargetOutOfRange { edge: 0, .. }
+    );
+    rejects!(
+        Csr::from_edges(0, &[(0, 0, 1.0)]),
+        Error::SourceOutOfRange { .. }
+    );
+    if usize::BITS > 32 {
+        let too_many = u32::MAX as usize + 2;
+        rejects!(Csr::without_edges(too_many), Error::TooManyNodes { .. });
+        rejects!(Csr::without_edges(usize::MAX), Error::TooManyNodes { .. });
+        rejects!(Csr::from_edges(too_many, &[]), Error::TooManyNodes { .. });
+    }
+}
+
+#[test]
+fn parameters_reject_every_out_of_range_value() {
+    for decay in [
+        0.0,
+        -0.0,
+        -0.5,
+        1.000_000_1,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ] {
+        rejects!(
+            SpreadParams::new(1, decay, 0.0),
+            Error::InvalidParameter { name: "decay", .. }
+        );
+    }
+    for threshold in [-1e-30, -1.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        rejects!(
+            SpreadParams::new(1, 0.5, threshold),
+            Error::InvalidParameter {
+                name: "threshold",
+                ..
+            }
+        );
+    }
+    for bad in [0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        rejects!(
+            DecayCurve::exponential(bad),
+            Error::InvalidParameter {
+                name: "half_life_secs",
+                ..
+            }
+        );
+        rejects!(
+            DecayCurve::power_law(bad, 1.0),
+            Error::InvalidParameter {
+                name: "scale_secs",
+                ..
+            }
+        );
+        rejects!(
+            DecayCurve::power_law(1.0, bad),
+            Error::InvalidParameter {
+                name: "exponent",
+                ..
+            }
+        );
+    }
+}
+
+#[test]
+fn backend_choices_reject_unknown_or_missing_backends() {
+    for text in ["gpu", "rusty", "zig2", "r u s t", "\u{0}"] {
+        rejects!(text.parse::<BackendChoice>(), Error::UnknownBackend { .. });
+    }
+    if !Backend::Zig.is_compiled() {
+        rejects!(Kernels::new(Backend::Zig), Error::BackendUnavailable { .. });
+        rejects!(
+            Kernels::from_choice(BackendChoice::Exactly(Backend::Zig)),
+            Error::BackendUnavailable { .. }
+        );
+    }
+}
