@@ -144,3 +144,15 @@ pub fn zig_add_u32(a: u32, b: u32) -> Option<u32> {
         None
     }
 }
+
+/// **Test-only: aborts the process.** Makes the Zig library panic on purpose, so that a test
+/// (`tests/zig_panic.rs`, in a child process) can check that a Zig panic reaches the Rust
+/// handler, which prints a clear message and aborts. No kernel path calls it.
+#[doc(hidden)]
+#[cfg(feature = "zig-kernels")]
+pub fn __test_only_force_zig_panic() -> ! {
+    // SAFETY: takes no arguments and touches no memory; it panics into the Rust handler,
+    // which aborts.
+    unsafe { zig_backend::ffi::ek_test_force_panic() };
+    unreachable!("the Zig panic handler aborts and never returns")
+}

@@ -31,6 +31,9 @@ pub(crate) struct SpreadTotals {
 unsafe extern "C" {
     pub(crate) fn ek_build_info(out: *mut BuildInfo);
 
+    /// Panics on purpose (test-only; see `__test_only_force_zig_panic`).
+    pub(crate) fn ek_test_force_panic();
+
     /// Wrapping add; reads no memory, so it is safe to call.
     pub(crate) safe fn ek_add_u32(a: u32, b: u32) -> u32;
 

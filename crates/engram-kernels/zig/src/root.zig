@@ -65,6 +65,12 @@ export fn ek_add_u32(a: u32, b: u32) u32 {
     return a +% b;
 }
 
+/// Panics on purpose, for the test that checks a Zig panic reaches the Rust handler
+/// (`tests/zig_panic.rs`). Nothing in the crate calls it.
+export fn ek_test_force_panic() void {
+    @panic("deliberate panic, forced by engram-kernels' panic-handler test");
+}
+
 comptime {
     // Reference the kernel files so their `export`s are compiled in.
     _ = similarity;
