@@ -556,3 +556,39 @@ fn measured_disagreement_between_backends() {
     println!("  decay:  worst = {decay_worst:.2} ε relative (bound: 2 ε)");
     assert!(dot_worst <= 1.0 && cos_worst <= 1.0 && decay_worst <= 2.0);
 }
+
+/// Large N, which the property cases keep in the hundreds to stay fast: 50,000 rows of an odd
+/// dimension, against the oracle on every backend, with both norm modes.
+#[test]
+fn fifty_thousand_rows_match_the_oracle() {
+    let (rows, dim) = (50_000, 19);
+    let mut rng = SplitMix64::new(0x1a7e_0050);
+    let query: Vec<f32> = (0..dim).map(|_| rng.next_f32_signed()).collect();
+    let flat: Vec<f32> = (0..rows * dim).map(|_| rng.next_f32_signed()).collect();
+    let matrix = EmbeddingMatrix::from_flat(flat.clone(), dim).expect("whole rows");
+    let bare = EmbeddingsView::new(&flat, dim).expect("whole rows");
+    for k in common::every_backend() {
+        for (view, precomputed) in [(matrix.view(), true), (bare, false)] {
+            let mut out = vec![f32::NAN; rows];
+            k.cosine(&query, view, &mut out).expect("valid shapes");
+            for (i, row) in flat.chunks_exact(dim).enumerate() {
+                let expected = oracle::cosine(&query, row, precomputed);
+                assert!(
+                    expected.admits(out[i], true),
+                    "{} row {i}: {} vs {expected:?}",
+                    k.backend(),
+                    out[i]
+                );
+            }
+        }
+        let mut out = vec![f32::NAN; rows];
+        k.dot(&query, bare, &mut out).expect("valid shapes");
+        for (i, row) in flat.chunks_exact(dim).enumerate() {
+            assert!(
+                oracle::dot(&query, row).admits(out[i], false),
+                "{} row {i}",
+                k.backend()
+            );
+        }
+    }
+}
