@@ -1,9 +1,12 @@
 //! Builds the Zig kernels (feature `zig-kernels`) with `zig build` and links them statically.
 //!
-//! Every flag is explicit, so the library never silently targets the build machine's CPU:
-//! `-Dtarget` from `CARGO_CFG_TARGET_*`, `-Dcpu` from `ENGRAM_ZIG_CPU` or rustc's own
-//! `target-cpu`/`target-feature` (else `baseline`), `-Doptimize` from `ENGRAM_ZIG_OPTIMIZE` or
-//! `OPT_LEVEL`, `-Dstrip` from `DEBUG`, `-j` from `NUM_JOBS`. Outputs go under `OUT_DIR`; Zig's
+//! Every flag is explicit, so no library silently targets the build machine's CPU:
+//! `-Dtarget` from `CARGO_CFG_TARGET_*`; `-Dlevels` (one library per CPU level, each with
+//! its symbols suffixed by the level: x86-64 gets baseline, x86_64_v3 and x86_64_v4, other
+//! architectures baseline; `ENGRAM_ZIG_LEVELS` narrows the list); `-Doptimize` from
+//! `ENGRAM_ZIG_OPTIMIZE` or `OPT_LEVEL`; `-Dstrip` from `DEBUG`; `-j` from `NUM_JOBS`. The
+//! crate learns which levels exist from `cfg(engram_zig_level = "...")` and picks the best
+//! the CPU supports at run time. Outputs go under `OUT_DIR`; Zig's
 //! global cache goes to `ZIG_GLOBAL_CACHE_DIR` or, by default, one shared directory in cargo's
 //! target directory (its first fill costs about 100 s of CPU, so it must not be per `OUT_DIR`).
 //!
@@ -21,14 +24,22 @@ use std::process::{Command, ExitCode, Output};
 const WATCHED_ENV: &[&str] = &[
     "ZIG",
     "PATH",
-    "ENGRAM_ZIG_CPU",
+    "ENGRAM_ZIG_LEVELS",
     "ENGRAM_ZIG_OPTIMIZE",
     "ZIG_GLOBAL_CACHE_DIR",
     "DOCS_RS",
 ];
 
+/// The CPU levels the crate knows (Zig CPU model names), per architecture; the Rust side has an
+/// extern table for each (`src/zig_backend/ffi.rs`).
+const X86_64_LEVELS: &[&str] = &["baseline", "x86_64_v3", "x86_64_v4"];
+const OTHER_LEVELS: &[&str] = &["baseline"];
+
 fn main() -> ExitCode {
     println!("cargo::rerun-if-changed=build.rs");
+    println!(
+        "cargo::rustc-check-cfg=cfg(engram_zig_level, values(\"baseline\", \"x86_64_v3\", \"x86_64_v4\"))"
+    );
     // A directory: reruns when any file under it is touched, added or removed.
     println!("cargo::rerun-if-changed=zig");
     for var in WATCHED_ENV {
@@ -42,11 +53,7 @@ fn main() -> ExitCode {
         // rustdoc does not link, so the extern declarations need no library; the crate still
         // reads these variables with env!.
         println!("cargo::warning=DOCS_RS is set: documenting without building the Zig kernels");
-        for var in [
-            "ENGRAM_ZIG_REQUESTED_CPU",
-            "ENGRAM_ZIG_TARGET",
-            "ENGRAM_ZIG_PINNED_VERSION",
-        ] {
+        for var in ["ENGRAM_ZIG_TARGET", "ENGRAM_ZIG_PINNED_VERSION"] {
             println!("cargo::rustc-env={var}=(not built: documentation build)");
         }
         return ExitCode::SUCCESS;
@@ -71,7 +78,7 @@ fn build_zig_kernels() -> Result<(), String> {
     let zig = find_zig(&pinned)?;
 
     let target = zig_target()?;
-    let cpu = zig_cpu()?;
+    let levels = zig_levels()?;
     let optimize = zig_optimize()?;
     // Cargo's DEBUG says whether debug info is wanted; Zig's equivalent is -Dstrip.
     let strip = env::var("DEBUG").is_ok_and(|d| matches!(d.as_str(), "false" | "0" | "none"));
@@ -89,7 +96,7 @@ fn build_zig_kernels() -> Result<(), String> {
         .arg("--cache-dir")
         .arg(out_dir.join("zig-cache"))
         .arg(format!("-Dtarget={target}"))
-        .arg(format!("-Dcpu={cpu}"))
+        .arg(format!("-Dlevels={}", levels.join(",")))
         .arg(format!("-Doptimize={optimize}"))
         .arg(format!("-Dstrip={strip}"))
         .arg(format!("-j{jobs}"))
@@ -109,10 +116,10 @@ fn build_zig_kernels() -> Result<(), String> {
 
     let lib_dir = prefix.join("lib");
     println!("cargo::rustc-link-search=native={}", lib_dir.display());
-    println!("cargo::rustc-link-lib=static=engram_kernels");
-    // What was asked of Zig, for `engram_kernels::zig_build_info()` and the tests that check
-    // the library was not built for the host CPU.
-    println!("cargo::rustc-env=ENGRAM_ZIG_REQUESTED_CPU={cpu}");
+    for level in &levels {
+        println!("cargo::rustc-link-lib=static=engram_kernels_{level}");
+        println!("cargo::rustc-cfg=engram_zig_level=\"{level}\"");
+    }
     println!("cargo::rustc-env=ENGRAM_ZIG_TARGET={target}");
     println!("cargo::rustc-env=ENGRAM_ZIG_PINNED_VERSION={pinned}");
     Ok(())
@@ -306,49 +313,37 @@ fn zig_target() -> Result<String, String> {
     })
 }
 
-/// The CPU to compile for, never left to Zig's default (the host CPU, whose binaries crash
-/// elsewhere). `ENGRAM_ZIG_CPU` wins; else rustc's `-C target-cpu` and `-C target-feature`
-/// from `CARGO_ENCODED_RUSTFLAGS` are translated (`x86-64-v3` → `x86_64_v3`,
-/// `+avx2,+fma` → `+avx2+fma`); else `baseline`.
-fn zig_cpu() -> Result<String, String> {
-    if let Ok(cpu) = env::var("ENGRAM_ZIG_CPU") {
-        let cpu = cpu.trim();
-        if cpu.is_empty() || cpu.contains(char::is_whitespace) {
+/// The CPU levels to build: every level the crate knows for the target architecture, or the
+/// subset named in `ENGRAM_ZIG_LEVELS` (comma-separated, e.g. `baseline,x86_64_v3`). Each
+/// level is an explicit Zig CPU model, never Zig's default (the build machine's CPU).
+fn zig_levels() -> Result<Vec<String>, String> {
+    let known = match required_env("CARGO_CFG_TARGET_ARCH")?.as_str() {
+        "x86_64" => X86_64_LEVELS,
+        _ => OTHER_LEVELS,
+    };
+    let Ok(wanted) = env::var("ENGRAM_ZIG_LEVELS") else {
+        return Ok(known.iter().map(|l| (*l).to_owned()).collect());
+    };
+    let mut levels = Vec::new();
+    for level in wanted.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        let level = level.replace('-', "_");
+        if !known.contains(&level.as_str()) {
             return Err(format!(
-                "ENGRAM_ZIG_CPU={cpu:?} is not a Zig CPU name (e.g. baseline, x86_64_v3)"
+                "ENGRAM_ZIG_LEVELS names `{level}`, but the levels for this target are: {}",
+                known.join(", ")
             ));
         }
-        return Ok(cpu.to_owned());
-    }
-    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let mut cpu = String::from("baseline");
-    let mut features = String::new();
-    let mut args = flags.split('\u{1f}').filter(|f| !f.is_empty());
-    while let Some(arg) = args.next() {
-        let codegen = match arg {
-            "-C" | "--codegen" => args.next().unwrap_or_default(),
-            _ => match arg
-                .strip_prefix("-C")
-                .or_else(|| arg.strip_prefix("--codegen="))
-            {
-                Some(rest) => rest,
-                None => continue,
-            },
-        };
-        if let Some(name) = codegen.strip_prefix("target-cpu=") {
-            cpu = name.replace(['-', '.'], "_");
-        } else if let Some(list) = codegen.strip_prefix("target-feature=") {
-            for feature in list.split(',').map(str::trim) {
-                let (sign, name) = feature.split_at(feature.len().min(1));
-                // crt-static is a linking choice, not a CPU feature.
-                if (sign == "+" || sign == "-") && !name.is_empty() && name != "crt-static" {
-                    features.push_str(sign);
-                    features.push_str(&name.replace(['-', '.'], "_"));
-                }
-            }
+        if !levels.contains(&level) {
+            levels.push(level);
         }
     }
-    Ok(cpu + &features)
+    if levels.is_empty() {
+        return Err(format!(
+            "ENGRAM_ZIG_LEVELS is empty; choose from: {}",
+            known.join(", ")
+        ));
+    }
+    Ok(levels)
 }
 
 /// `ENGRAM_ZIG_OPTIMIZE` wins; else cargo's `OPT_LEVEL`: 0 → Debug (Zig's safety checks on,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, Result};
+use crate::{CpuLevel, Error, Result};
 
 /// The environment variable that chooses the backend at run time, read by
 /// [`Kernels::from_env`](crate::Kernels::from_env): `rust`, `zig`, or `auto` (the default when
@@ -106,27 +106,28 @@ impl FromStr for Backend {
     }
 }
 
-/// What the linked Zig library reports about itself (see [`zig_build_info`](crate::zig_build_info)).
+/// What one CPU level's Zig library reports about itself (see
+/// [`zig_build_info`](crate::zig_build_info)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ZigBuildInfo {
+    /// The CPU level this library was built for.
+    pub level: CpuLevel,
     /// ABI version the library was compiled with (must match the Rust declarations).
     pub abi_version: u32,
     /// The Zig compiler that built the library, e.g. `0.17.1`.
     pub zig_version: &'static str,
     /// The version this crate pins (from `zig/build.zig.zon`); equals `zig_version`.
     pub pinned_version: &'static str,
-    /// The CPU model the code was compiled for, as Zig names it (`x86_64` for the baseline,
-    /// `x86_64_v3`, ...). Never the build machine's CPU unless asked for with `native`.
+    /// The CPU model the code was compiled for, as Zig names it (`x86_64` for the x86-64
+    /// baseline, `x86_64_v3`, `x86_64_v4`, `generic` on aarch64). Never the build machine's.
     pub cpu_model: &'static str,
-    /// The `-Dcpu` value build.rs passed (see the README's build section).
-    pub requested_cpu: &'static str,
     /// The `-Dtarget` value build.rs passed, e.g. `x86_64-linux-gnu`.
     pub target: &'static str,
     /// Zig's optimize mode as Zig 0.17 names it: `debug`, `safe`, `fast` or `small` (the
     /// `-Doptimize=` values `Debug`, `ReleaseSafe`, `ReleaseFast`, `ReleaseSmall`).
     pub optimize_mode: &'static str,
-    /// Whether the kernels use fused multiply-add (only when the target CPU has it).
+    /// Whether the kernels use fused multiply-add (only when the level has it).
     pub has_fma: bool,
     /// f32 lanes per SIMD vector in the similarity kernels.
     pub vector_lanes: u32,

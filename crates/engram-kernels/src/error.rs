@@ -1,6 +1,6 @@
 //! The one error type of the crate.
 
-use crate::Backend;
+use crate::{Backend, CpuLevel};
 
 /// Why a kernel call or a constructor refused its input. Nothing was computed or stored.
 ///
@@ -101,6 +101,25 @@ pub enum Error {
         backend: Backend,
         /// Why, and what to do.
         reason: &'static str,
+    },
+    /// The CPU level asked for cannot run here: this CPU lacks its instructions, or (for Zig)
+    /// the binary was built without it (`ENGRAM_ZIG_LEVELS`).
+    #[error("CPU level {level} is not available for the {backend} backend: {reason}")]
+    CpuLevelUnavailable {
+        /// The backend asked for.
+        backend: Backend,
+        /// The level asked for.
+        level: CpuLevel,
+        /// Why.
+        reason: &'static str,
+    },
+    /// `ENGRAM_KERNELS_LEVEL` (or a parsed string) names no CPU level.
+    #[error(
+        "unknown CPU level {value:?}: expected \"baseline\", \"x86-64-v3\", \"x86-64-v4\" or \"auto\""
+    )]
+    UnknownCpuLevel {
+        /// The text given.
+        value: String,
     },
     /// `ENGRAM_KERNELS` (or a parsed string) names no backend.
     #[error("unknown kernel backend {value:?}: expected \"rust\", \"zig\" or \"auto\"")]

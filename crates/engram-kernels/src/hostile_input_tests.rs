@@ -5,8 +5,8 @@
 //! These are unit tests rather than integration tests because the counter is private.
 
 use crate::{
-    Backend, BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error, Kernels,
-    MAX_ABS_WEIGHT, SpreadParams, SpreadWorkspace,
+    Backend, BackendChoice, CpuLevel, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error,
+    Kernels, LevelChoice, MAX_ABS_WEIGHT, SpreadParams, SpreadWorkspace,
 };
 
 const UNTOUCHED: f32 = -777.0;
@@ -371,11 +371,20 @@ fn backend_choices_reject_unknown_or_missing_backends() {
     for text in ["gpu", "rusty", "zig2", "r u s t", "\u{0}"] {
         rejects!(text.parse::<BackendChoice>(), Error::UnknownBackend { .. });
     }
+    for text in ["avx1024", "v5", "x86-64-v9"] {
+        rejects!(text.parse::<LevelChoice>(), Error::UnknownCpuLevel { .. });
+    }
     if !Backend::Zig.is_compiled() {
         rejects!(Kernels::new(Backend::Zig), Error::BackendUnavailable { .. });
         rejects!(
-            Kernels::from_choice(BackendChoice::Exactly(Backend::Zig)),
+            Kernels::from_choice(BackendChoice::Exactly(Backend::Zig), LevelChoice::Auto),
             Error::BackendUnavailable { .. }
+        );
+    }
+    for level in CpuLevel::ALL.into_iter().filter(|l| !l.is_supported()) {
+        rejects!(
+            Kernels::with_level(Backend::Rust, level),
+            Error::CpuLevelUnavailable { .. }
         );
     }
 }

@@ -4,67 +4,79 @@
 use std::env;
 
 use crate::backend::BackendChoice;
+use crate::cpu::LevelChoice;
 use crate::embeddings::l2_norm;
 #[cfg(feature = "zig-kernels")]
 use crate::zig_backend;
 use crate::{
-    BACKEND_ENV, Backend, Csr, DecayCurve, EmbeddingsView, Error, Result, SpreadOutcome,
-    SpreadParams, SpreadWorkspace, rust_backend,
+    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, LEVEL_ENV, Result,
+    SpreadOutcome, SpreadParams, SpreadWorkspace, rust_backend,
 };
 
-/// The three kernels on one chosen backend. Cheap to copy; make one (usually with
-/// [`Kernels::from_env`]) and keep it.
+/// The three kernels on one chosen backend and CPU level. Cheap to copy; make one (usually
+/// with [`Kernels::from_env`]) and keep it.
 ///
-/// Every method checks its arguments before computing anything and returns a typed
-/// [`Error`] — leaving the output buffer untouched — rather than panicking. Outputs go into
-/// caller-provided buffers; no method allocates, except [`spread`](Self::spread) growing its
-/// workspace the first time it sees a larger graph.
+/// A `Kernels` value only ever holds a backend that is compiled in and a CPU level that this
+/// CPU supports (and, for Zig, that was built), so every call can use that level's
+/// instructions. Every method checks its arguments before computing anything and returns a
+/// typed [`Error`] — leaving the output buffer untouched — rather than panicking. Outputs go
+/// into caller-provided buffers; no method allocates, except [`spread`](Self::spread) growing
+/// its workspace the first time it sees a larger graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     backend: Backend,
+    level: CpuLevel,
 }
 
 impl Kernels {
-    /// Kernels on `backend`.
+    /// Kernels on `backend`, at the best CPU level it has for this CPU.
     ///
     /// # Errors
     /// [`Error::BackendUnavailable`] if the backend is not compiled in (Zig without the
     /// `zig-kernels` feature).
     pub fn new(backend: Backend) -> Result<Self> {
-        if backend.is_compiled() {
-            Ok(Self { backend })
-        } else {
-            Err(Error::BackendUnavailable {
-                backend,
-                reason: "this binary was built without the `zig-kernels` feature \
-                         (rebuild with `--features zig-kernels`)",
-            })
-        }
+        Self::from_choice(BackendChoice::Exactly(backend), LevelChoice::Auto)
     }
 
-    /// The pure-Rust reference backend, always available.
-    pub const fn rust() -> Self {
-        Self {
-            backend: Backend::Rust,
-        }
-    }
-
-    /// The fastest backend compiled in ([`Backend::best_compiled`]), ignoring the environment.
-    pub const fn best_compiled() -> Self {
-        Self {
-            backend: Backend::best_compiled(),
-        }
-    }
-
-    /// The backend named by [`BACKEND_ENV`] (`ENGRAM_KERNELS`): `rust`, `zig`, or `auto`. Unset
-    /// or empty means `auto`, the fastest compiled in. This is the constructor applications
-    /// should use: it lets an operator roll back to Rust without a rebuild.
+    /// Kernels on `backend` at exactly `level`.
     ///
     /// # Errors
-    /// [`Error::UnknownBackend`] for any other value; [`Error::BackendUnavailable`] if it names
-    /// a backend that is not compiled in. Never silently falls back.
+    /// [`Error::BackendUnavailable`] as [`Kernels::new`]; [`Error::CpuLevelUnavailable`] if
+    /// this CPU lacks the level's instructions, or the Zig library was built without it.
+    pub fn with_level(backend: Backend, level: CpuLevel) -> Result<Self> {
+        Self::from_choice(BackendChoice::Exactly(backend), LevelChoice::Exactly(level))
+    }
+
+    /// The pure-Rust reference backend at the best level for this CPU; always available.
+    pub fn rust() -> Self {
+        Self {
+            backend: Backend::Rust,
+            level: CpuLevel::detect(),
+        }
+    }
+
+    /// The fastest backend compiled in ([`Backend::best_compiled`]) at its best level,
+    /// ignoring the environment.
+    pub fn best_compiled() -> Self {
+        let backend = Backend::best_compiled();
+        Self {
+            backend,
+            level: best_level(backend),
+        }
+    }
+
+    /// The backend named by [`BACKEND_ENV`] (`ENGRAM_KERNELS`: `rust`, `zig` or `auto`) at the
+    /// CPU level named by [`LEVEL_ENV`] (`ENGRAM_KERNELS_LEVEL`: `baseline`, `x86-64-v3`,
+    /// `x86-64-v4` or `auto`). Unset or empty means `auto`: the fastest backend compiled in, at
+    /// the best level for this CPU. This is the constructor applications should use: it lets
+    /// an operator roll back to Rust, or to a lower level, without a rebuild.
+    ///
+    /// # Errors
+    /// [`Error::UnknownBackend`] / [`Error::UnknownCpuLevel`] for any other value;
+    /// [`Error::BackendUnavailable`] / [`Error::CpuLevelUnavailable`] if the choice cannot run
+    /// here. Never silently falls back.
     pub fn from_env() -> Result<Self> {
-        let choice = match env::var(BACKEND_ENV) {
+        let backend = match env::var(BACKEND_ENV) {
             Ok(value) => value.parse()?,
             Err(env::VarError::NotPresent) => BackendChoice::Auto,
             Err(env::VarError::NotUnicode(value)) => {
@@ -73,18 +85,65 @@ impl Kernels {
                 });
             }
         };
-        Self::from_choice(choice)
+        let level = match env::var(LEVEL_ENV) {
+            Ok(value) => value.parse()?,
+            Err(env::VarError::NotPresent) => LevelChoice::Auto,
+            Err(env::VarError::NotUnicode(value)) => {
+                return Err(Error::UnknownCpuLevel {
+                    value: value.to_string_lossy().into_owned(),
+                });
+            }
+        };
+        Self::from_choice(backend, level)
     }
 
-    /// Kernels for a parsed [`BackendChoice`].
+    /// Kernels for a parsed backend and level choice.
     ///
     /// # Errors
-    /// As [`Kernels::new`].
-    pub fn from_choice(choice: BackendChoice) -> Result<Self> {
-        match choice {
-            BackendChoice::Auto => Ok(Self::best_compiled()),
-            BackendChoice::Exactly(backend) => Self::new(backend),
-        }
+    /// As [`Kernels::with_level`].
+    pub fn from_choice(backend: BackendChoice, level: LevelChoice) -> Result<Self> {
+        let backend = match backend {
+            BackendChoice::Auto => Backend::best_compiled(),
+            BackendChoice::Exactly(backend) if !backend.is_compiled() => {
+                return Err(Error::BackendUnavailable {
+                    backend,
+                    reason: "this binary was built without the `zig-kernels` feature \
+                             (rebuild with `--features zig-kernels`)",
+                });
+            }
+            BackendChoice::Exactly(backend) => backend,
+        };
+        let level = match level {
+            LevelChoice::Auto => best_level(backend),
+            LevelChoice::Exactly(level) if !level.is_supported() => {
+                return Err(Error::CpuLevelUnavailable {
+                    backend,
+                    level,
+                    reason: "this CPU does not have its instructions",
+                });
+            }
+            LevelChoice::Exactly(level) if !level_is_built(backend, level) => {
+                return Err(Error::CpuLevelUnavailable {
+                    backend,
+                    level,
+                    reason: "the Zig kernels were built without it (see ENGRAM_ZIG_LEVELS)",
+                });
+            }
+            LevelChoice::Exactly(level) => level,
+        };
+        Ok(Self { backend, level })
+    }
+
+    /// Every backend and CPU level that can run here, reference first: what the tests and
+    /// benchmarks compare.
+    pub fn all_available() -> Vec<Kernels> {
+        Backend::compiled()
+            .flat_map(|backend| {
+                CpuLevel::supported()
+                    .filter(move |&level| level_is_built(backend, level))
+                    .map(move |level| Kernels { backend, level })
+            })
+            .collect()
     }
 
     /// The backend these kernels run on.
@@ -92,14 +151,20 @@ impl Kernels {
         self.backend
     }
 
+    /// The CPU level these kernels run at.
+    pub const fn level(&self) -> CpuLevel {
+        self.level
+    }
+
     /// One line saying what runs the kernels, e.g.
-    /// `zig (Zig 0.17.1, x86_64-linux-gnu, cpu x86_64, ReleaseFast, 4 f32 lanes, no FMA)`.
+    /// `zig x86-64-v3 (Zig 0.17.1, x86_64-linux-gnu, cpu x86_64_v3, fast, 8 f32 lanes, FMA)`.
     pub fn describe(&self) -> String {
         match self.backend {
-            Backend::Rust => String::from("rust (pure-Rust reference backend)"),
-            Backend::Zig => match crate::zig_build_info() {
+            Backend::Rust => format!("rust {} (pure-Rust reference backend)", self.level),
+            Backend::Zig => match crate::zig_build_info(self.level) {
                 Some(info) => format!(
-                    "zig (Zig {}, {}, cpu {}, {}, {} f32 lanes, {})",
+                    "zig {} (Zig {}, {}, cpu {}, {}, {} f32 lanes, {})",
+                    self.level,
                     info.zig_version,
                     info.target,
                     info.cpu_model,
@@ -107,7 +172,7 @@ impl Kernels {
                     info.vector_lanes,
                     if info.has_fma { "FMA" } else { "no FMA" }
                 ),
-                None => String::from("zig (not compiled in)"),
+                None => format!("zig {} (not compiled in)", self.level),
             },
         }
     }
@@ -119,9 +184,11 @@ impl Kernels {
     pub fn dot(&self, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) -> Result<()> {
         check_similarity_shapes(query, rows, out)?;
         match self.backend {
-            Backend::Rust => rust_backend::similarity::dot_rows(query, rows, out),
+            Backend::Rust => rust_backend::similarity::dot_rows(self.level, query, rows, out),
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => zig_backend::similarity::dot_rows(query, rows, out),
+            Backend::Zig => {
+                zig_backend::similarity::dot_rows(zig_backend::fns(self.level), query, rows, out)
+            }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),
         }
@@ -138,9 +205,14 @@ impl Kernels {
         check_similarity_shapes(query, rows, out)?;
         let query_norm = l2_norm(query);
         match self.backend {
-            Backend::Rust => rust_backend::similarity::cosine_rows(query, query_norm, rows, out),
+            Backend::Rust => {
+                rust_backend::similarity::cosine_rows(self.level, query, query_norm, rows, out)
+            }
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => zig_backend::similarity::cosine_rows(query, query_norm, rows, out),
+            Backend::Zig => {
+                let fns = zig_backend::fns(self.level);
+                zig_backend::similarity::cosine_rows(fns, query, query_norm, rows, out)
+            }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),
         }
@@ -174,7 +246,10 @@ impl Kernels {
         Ok(match self.backend {
             Backend::Rust => rust_backend::spread::spread(graph, initial, params, out, scratch),
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => zig_backend::spread::spread(graph, initial, params, out, scratch),
+            Backend::Zig => {
+                let fns = zig_backend::fns(self.level);
+                zig_backend::spread::spread(fns, graph, initial, params, out, scratch)
+            }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),
         })
@@ -204,12 +279,36 @@ impl Kernels {
             }
             #[cfg(feature = "zig-kernels")]
             Backend::Zig => {
-                zig_backend::decay::retention_batch(strengths, last_access, now, shape, out)
+                let fns = zig_backend::fns(self.level);
+                zig_backend::decay::retention_batch(fns, strengths, last_access, now, shape, out)
             }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),
         }
         Ok(())
+    }
+}
+
+/// The best level `backend` can run here: for Rust the CPU's own level; for Zig the highest
+/// level that was built and that the CPU supports (the baseline always is).
+fn best_level(backend: Backend) -> CpuLevel {
+    CpuLevel::supported()
+        .filter(|&level| level_is_built(backend, level))
+        .last()
+        .unwrap_or(CpuLevel::Baseline)
+}
+
+/// Whether `backend` has code for `level` in this binary.
+fn level_is_built(backend: Backend, level: CpuLevel) -> bool {
+    match backend {
+        Backend::Rust => true,
+        #[cfg(feature = "zig-kernels")]
+        Backend::Zig => zig_backend::is_built(level),
+        #[cfg(not(feature = "zig-kernels"))]
+        Backend::Zig => {
+            let _ = level;
+            false
+        }
     }
 }
 
@@ -284,11 +383,14 @@ mod zig_dispatch_tests {
 
     #[test]
     fn zig_backend_reaches_the_zig_symbols_and_rust_backend_does_not() {
-        assert_eq!(
-            run_everything(Kernels::new(Backend::Zig).expect("compiled in")),
-            6
-        );
-        assert_eq!(run_everything(Kernels::rust()), 0);
+        for kernels in Kernels::all_available() {
+            let expected = if kernels.backend() == Backend::Zig {
+                6
+            } else {
+                0
+            };
+            assert_eq!(run_everything(kernels), expected, "{}", kernels.describe());
+        }
         assert_eq!(Kernels::best_compiled().backend(), Backend::Zig);
     }
 }

@@ -69,16 +69,18 @@
 //!
 //! | kernel | each backend vs the exact (f64) result | why | Zig vs Rust, largest measured |
 //! |---|---|---|---|
-//! | dot | `(D+2)·ε·Σ_k │q_k·m_ik│ + D·2⁻¹⁵⁰` | any summation order of D rounded products (Higham's γ_D) | 3.9% / 4.4% of twice the bound |
-//! | cosine | the dot bound ÷ `‖q‖‖m‖`, plus the norms' relative errors (`ε` for precomputed f64 norms; about `(D/2+3)·ε` for f32 norms computed on the fly) and `3ε`, in all at most `(1.5·D + 8)·ε` for normal inputs | the dot bound, divided by `‖q‖‖m‖ ≥ Σ│q·m│` | 1.0 ε / 1.5 ε |
+//! | dot | `(D+2)·ε·Σ_k │q_k·m_ik│ + D·2⁻¹⁵⁰` | any summation order of D rounded products (Higham's γ_D) | 3.9% / 4.4% / 4.4% of twice the bound |
+//! | cosine | the dot bound ÷ `‖q‖‖m‖`, plus the norms' relative errors (`ε` for precomputed f64 norms; about `(D/2+3)·ε` for f32 norms computed on the fly) and `3ε`, in all at most `(1.5·D + 8)·ε` for normal inputs | the dot bound, divided by `‖q‖‖m‖ ≥ Σ│q·m│` | 1.0 ε / 1.5 ε / 1.5 ε |
 //! | spreading | a per-node bound propagated through the hops: each f32 sum of `k` inputs adds `(k+1)·ε·Σ│w·x│`, errors in the inputs are carried with their weights, and clamping never adds any | f32 sums vs exact sums | 0: the backends agree bit for bit (same operations in the same order, no FMA) |
 //! | decay | `ε·│r│ + 2⁻¹⁵⁰` | evaluated in f64 and rounded once to f32 | 0 (identical) |
 //!
-//! The measured column is the worst case in `measured_disagreement_between_backends`
-//! (402,880 outputs with D from 1 to 2048). The two figures are for Zig code built for the
-//! x86-64 baseline (4 lanes, no FMA) and for x86-64-v3 (8 lanes, FMA), measured on 2026-11-22:
-//! `cargo test -p engram-kernels --release --features zig-kernels --test differential measured -- --nocapture`
-//! (add `RUSTFLAGS="-C target-cpu=x86-64-v3"` for the second).
+//! The measured column is the worst case in `measured_disagreement_with_the_reference`
+//! (402,880 outputs, D from 1 to 2048), for the Zig baseline, x86-64-v3 and x86-64-v4 levels
+//! against the Rust baseline, all in one process, measured on 2026-11-22:
+//! `cargo test -p engram-kernels --release --features zig-kernels --test differential measured -- --nocapture`.
+//! The Rust backend's own levels give results that are bit for bit the same as its baseline.
+//! Its v3/v4 code is the same source compiled with wider vectors, and Rust never fuses or
+//! reorders floating-point operations.
 //!
 //! **Outside that domain:**
 //! - A NaN anywhere in the query or a row makes that score NaN (dot and cosine). A ±∞ makes the
@@ -92,13 +94,18 @@
 //!   its error bound of a positive threshold. Then f32 and f64 may legitimately disagree about
 //!   whether it fires, and only the agreement between the backends is checked.
 //!
-//! # Choosing a backend
+//! # Choosing a backend and a CPU level
 //!
-//! [`Kernels::from_env`] reads [`BACKEND_ENV`] (`ENGRAM_KERNELS`): `rust`, `zig` or `auto`
-//! (default: Zig when compiled in). Asking for a backend that is not compiled in is an error,
-//! never a silent fallback. [`Kernels::describe`] and [`zig_build_info`] say what runs.
+//! [`Kernels::from_env`] reads [`BACKEND_ENV`] (`ENGRAM_KERNELS`: `rust`, `zig` or `auto`)
+//! and [`LEVEL_ENV`] (`ENGRAM_KERNELS_LEVEL`: `baseline`, `x86-64-v3`, `x86-64-v4` or `auto`).
+//! The default is Zig when it is compiled in, at the best [`CpuLevel`] this CPU supports,
+//! detected once at run time. The binary holds code for every level of its architecture, so it
+//! runs on any CPU of that architecture. Asking for a backend that is not compiled in, or for a
+//! level the CPU lacks, is an error, never a silent fallback. [`Kernels::describe`],
+//! [`zig_levels_built`] and [`zig_build_info`] say what runs.
 
 mod backend;
+mod cpu;
 mod embeddings;
 mod error;
 mod graph;
@@ -111,32 +118,53 @@ mod rust_backend;
 mod zig_backend;
 
 pub use backend::{BACKEND_ENV, Backend, BackendChoice, ZigBuildInfo};
+pub use cpu::{CpuLevel, LEVEL_ENV, LevelChoice};
 pub use embeddings::{EmbeddingMatrix, EmbeddingsView, l2_norm};
 pub use error::{Error, Result};
 pub use graph::{Csr, MAX_ABS_WEIGHT};
 pub use kernels::Kernels;
 pub use params::{DecayCurve, SpreadOutcome, SpreadParams, SpreadWorkspace};
 
-/// What the linked Zig library reports about itself (version, CPU model, optimize mode), or
-/// `None` when the `zig-kernels` feature is off.
-pub fn zig_build_info() -> Option<&'static ZigBuildInfo> {
+/// The CPU levels whose Zig kernels are built into this binary, lowest first (none without
+/// the `zig-kernels` feature). Which of them this CPU can run: [`CpuLevel::is_supported`].
+pub fn zig_levels_built() -> Vec<CpuLevel> {
     #[cfg(feature = "zig-kernels")]
     {
-        Some(zig_backend::build_info())
+        CpuLevel::ALL
+            .into_iter()
+            .filter(|l| zig_backend::is_built(*l))
+            .collect()
     }
     #[cfg(not(feature = "zig-kernels"))]
     {
+        Vec::new()
+    }
+}
+
+/// What the Zig library of `level` reports about itself (Zig version, CPU model, optimize
+/// mode, ...), or `None` without the `zig-kernels` feature, if that level was not built, or if
+/// this CPU cannot run it.
+pub fn zig_build_info(level: CpuLevel) -> Option<&'static ZigBuildInfo> {
+    #[cfg(feature = "zig-kernels")]
+    {
+        zig_backend::build_info(level)
+    }
+    #[cfg(not(feature = "zig-kernels"))]
+    {
+        let _ = level;
         None
     }
 }
 
-/// One call through the FFI boundary to a trivial Zig function (wrapping `a + b`), or `None`
-/// without the `zig-kernels` feature. For measuring call overhead; not part of any kernel.
+/// One call through the FFI boundary to a trivial Zig function (wrapping `a + b`, baseline
+/// level), or `None` without the `zig-kernels` feature. For measuring call overhead; not part
+/// of any kernel.
 #[doc(hidden)]
 pub fn zig_add_u32(a: u32, b: u32) -> Option<u32> {
     #[cfg(feature = "zig-kernels")]
     {
-        Some(zig_backend::ffi::ek_add_u32(a, b))
+        // SAFETY: a wrapping add that touches no memory; the baseline level runs on every CPU.
+        Some(unsafe { (zig_backend::fns(CpuLevel::Baseline).add_u32)(a, b) })
     }
     #[cfg(not(feature = "zig-kernels"))]
     {
@@ -152,7 +180,7 @@ pub fn zig_add_u32(a: u32, b: u32) -> Option<u32> {
 #[cfg(feature = "zig-kernels")]
 pub fn __test_only_force_zig_panic() -> ! {
     // SAFETY: takes no arguments and touches no memory; it panics into the Rust handler,
-    // which aborts.
-    unsafe { zig_backend::ffi::ek_test_force_panic() };
+    // which aborts. The baseline level runs on every CPU.
+    unsafe { (zig_backend::fns(CpuLevel::Baseline).test_force_panic)() };
     unreachable!("the Zig panic handler aborts and never returns")
 }

@@ -1,7 +1,7 @@
 //! Choosing the backend from `ENGRAM_KERNELS`. The only test in its binary, because it sets
 //! environment variables (which must not race with other threads).
 
-use engram_kernels::{BACKEND_ENV, Backend, Error, Kernels};
+use engram_kernels::{BACKEND_ENV, Backend, CpuLevel, Error, Kernels, LEVEL_ENV};
 
 #[test]
 fn engram_kernels_env_selects_or_rejects() {
@@ -32,6 +32,34 @@ fn engram_kernels_env_selects_or_rejects() {
     }
     // SAFETY: as above.
     unsafe { std::env::remove_var(BACKEND_ENV) };
+
+    let level = |value: &str| {
+        // SAFETY: as above.
+        unsafe { std::env::set_var(LEVEL_ENV, value) };
+        Kernels::from_env()
+    };
+    assert_eq!(level("baseline").map(|k| k.level()), Ok(CpuLevel::Baseline));
+    assert_eq!(
+        level("auto").map(|k| k.level()),
+        Ok(Kernels::best_compiled().level())
+    );
+    assert_eq!(
+        level("avx9000"),
+        Err(Error::UnknownCpuLevel {
+            value: "avx9000".into()
+        })
+    );
+    for l in CpuLevel::ALL {
+        match level(l.name()) {
+            Ok(k) => assert!(l.is_supported() && k.level() == l),
+            Err(e) => assert!(
+                matches!(e, Error::CpuLevelUnavailable { level, .. } if level == l),
+                "{e}"
+            ),
+        }
+    }
+    // SAFETY: as above.
+    unsafe { std::env::remove_var(LEVEL_ENV) };
     assert_eq!(
         Kernels::from_env().map(|k| k.backend()),
         Ok(Backend::best_compiled())

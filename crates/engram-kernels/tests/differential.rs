@@ -477,84 +477,88 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // The figures quoted in the crate docs
 
-/// A seeded sweep that prints the largest disagreement between the Zig backend and the Rust
-/// reference, as a fraction of each bound, and fails if any exceeds it. The crate docs quote
-/// its output; reproduce with
+/// A seeded sweep that prints, for every backend and CPU level that can run here, the largest
+/// disagreement with the Rust baseline as a fraction of each bound, and fails if any exceeds
+/// it. The crate docs quote its output; reproduce with
 /// `cargo test -p engram-kernels --release --features zig-kernels --test differential measured -- --nocapture`.
 #[test]
-#[cfg_attr(
-    not(feature = "zig-kernels"),
-    ignore = "needs the zig-kernels feature: nothing to compare with"
-)]
-fn measured_disagreement_between_backends() {
-    let zig = Kernels::new(Backend::Zig).expect("compiled in");
-    let rust = Kernels::rust();
-    let mut rng = SplitMix64::new(0x5eed_2026);
-    let (mut dot_worst, mut cos_worst, mut cos_abs_worst, mut decay_worst) =
-        (0f64, 0f64, 0f64, 0f64);
-    let mut compared = 0usize;
-    for dim in [
-        1usize, 3, 7, 16, 17, 64, 100, 127, 128, 384, 768, 769, 1024, 1536, 2048,
-    ] {
-        let rows = 64;
-        let query: Vec<f32> = (0..dim).map(|_| rng.next_f32_signed()).collect();
-        let flat: Vec<f32> = (0..dim * rows).map(|_| rng.next_f32_signed()).collect();
-        let matrix = EmbeddingMatrix::from_flat(flat.clone(), dim).expect("whole rows");
-        let bare = EmbeddingsView::new(&flat, dim).expect("whole rows");
-        let (mut r, mut z) = (vec![0.0; rows], vec![0.0; rows]);
-        rust.dot(&query, bare, &mut r).expect("valid");
-        zig.dot(&query, bare, &mut z).expect("valid");
-        for (i, row) in flat.chunks_exact(dim).enumerate() {
-            let abs: f64 = query
-                .iter()
-                .zip(row)
-                .map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs())
-                .sum();
-            let bound = 2.0 * (dim as f64 + 2.0) * EPS * abs;
-            dot_worst = dot_worst.max((f64::from(r[i]) - f64::from(z[i])).abs() / bound);
-        }
-        for view in [matrix.view(), bare] {
-            rust.cosine(&query, view, &mut r).expect("valid");
-            zig.cosine(&query, view, &mut z).expect("valid");
-            for i in 0..rows {
-                let d = (f64::from(r[i]) - f64::from(z[i])).abs();
-                cos_worst = cos_worst.max(d / ((3 * dim + 16) as f64 * EPS));
-                cos_abs_worst = cos_abs_worst.max(d / EPS);
+fn measured_disagreement_with_the_reference() {
+    let reference = Kernels::with_level(Backend::Rust, engram_kernels::CpuLevel::Baseline)
+        .expect("always available");
+    for subject in common::every_backend() {
+        let mut rng = SplitMix64::new(0x5eed_2026);
+        let (mut dot_worst, mut cos_worst, mut cos_abs_worst, mut decay_worst) =
+            (0f64, 0f64, 0f64, 0f64);
+        let mut compared = 0usize;
+        for dim in [
+            1usize, 3, 7, 16, 17, 64, 100, 127, 128, 384, 768, 769, 1024, 1536, 2048,
+        ] {
+            let rows = 64;
+            let query: Vec<f32> = (0..dim).map(|_| rng.next_f32_signed()).collect();
+            let flat: Vec<f32> = (0..dim * rows).map(|_| rng.next_f32_signed()).collect();
+            let matrix = EmbeddingMatrix::from_flat(flat.clone(), dim).expect("whole rows");
+            let bare = EmbeddingsView::new(&flat, dim).expect("whole rows");
+            let (mut r, mut z) = (vec![0.0; rows], vec![0.0; rows]);
+            reference.dot(&query, bare, &mut r).expect("valid");
+            subject.dot(&query, bare, &mut z).expect("valid");
+            for (i, row) in flat.chunks_exact(dim).enumerate() {
+                let abs: f64 = query
+                    .iter()
+                    .zip(row)
+                    .map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs())
+                    .sum();
+                let bound = 2.0 * (dim as f64 + 2.0) * EPS * abs;
+                dot_worst = dot_worst.max((f64::from(r[i]) - f64::from(z[i])).abs() / bound);
             }
+            for view in [matrix.view(), bare] {
+                reference.cosine(&query, view, &mut r).expect("valid");
+                subject.cosine(&query, view, &mut z).expect("valid");
+                for i in 0..rows {
+                    let d = (f64::from(r[i]) - f64::from(z[i])).abs();
+                    cos_worst = cos_worst.max(d / ((3 * dim + 16) as f64 * EPS));
+                    cos_abs_worst = cos_abs_worst.max(d / EPS);
+                }
+            }
+            compared += 3 * rows;
         }
-        compared += 3 * rows;
-    }
-    let n = 100_000;
-    let strengths: Vec<f32> = (0..n).map(|_| rng.next_f32_unit()).collect();
-    let last: Vec<i64> = (0..n).map(|_| rng.below(400_000_000) as i64).collect();
-    for curve in [
-        DecayCurve::exponential(3600.0),
-        DecayCurve::exponential(604_800.0),
-        DecayCurve::power_law(60.0, 0.5),
-        DecayCurve::power_law(86_400.0, 1.7),
-    ] {
-        let curve = curve.expect("valid curve");
-        let (mut r, mut z) = (vec![0.0; n], vec![0.0; n]);
-        rust.retention(&strengths, &last, 400_000_000, &curve, &mut r)
-            .expect("valid");
-        zig.retention(&strengths, &last, 400_000_000, &curve, &mut z)
-            .expect("valid");
-        for i in (0..n).filter(|&i| r[i] != 0.0) {
-            decay_worst = decay_worst
-                .max((f64::from(r[i]) - f64::from(z[i])).abs() / (f64::from(r[i]).abs() * EPS));
+        let n = 100_000;
+        let strengths: Vec<f32> = (0..n).map(|_| rng.next_f32_unit()).collect();
+        let last: Vec<i64> = (0..n).map(|_| rng.below(400_000_000) as i64).collect();
+        for curve in [
+            DecayCurve::exponential(3600.0),
+            DecayCurve::exponential(604_800.0),
+            DecayCurve::power_law(60.0, 0.5),
+            DecayCurve::power_law(86_400.0, 1.7),
+        ] {
+            let curve = curve.expect("valid curve");
+            let (mut r, mut z) = (vec![0.0; n], vec![0.0; n]);
+            reference
+                .retention(&strengths, &last, 400_000_000, &curve, &mut r)
+                .expect("valid");
+            subject
+                .retention(&strengths, &last, 400_000_000, &curve, &mut z)
+                .expect("valid");
+            for i in (0..n).filter(|&i| r[i] != 0.0) {
+                decay_worst = decay_worst
+                    .max((f64::from(r[i]) - f64::from(z[i])).abs() / (f64::from(r[i]).abs() * EPS));
+            }
+            compared += n;
         }
-        compared += n;
+        println!(
+            "{} vs rust baseline, {compared} outputs (ε = 2^-24):",
+            subject.describe()
+        );
+        println!("  dot:    worst = {dot_worst:.4} of the bound 2·(D+2)·ε·Σ|q·m|");
+        println!(
+            "  cosine: worst = {cos_worst:.4} of the bound (3D+16)·ε, i.e. {cos_abs_worst:.1} ε absolute"
+        );
+        println!("  decay:  worst = {decay_worst:.2} ε relative (bound: 2 ε)");
+        assert!(
+            dot_worst <= 1.0 && cos_worst <= 1.0 && decay_worst <= 2.0,
+            "{}",
+            subject.describe()
+        );
     }
-    println!(
-        "Zig vs Rust over {compared} outputs ({}; ε = 2^-24):",
-        zig.describe()
-    );
-    println!("  dot:    worst = {dot_worst:.4} of the bound 2·(D+2)·ε·Σ|q·m|");
-    println!(
-        "  cosine: worst = {cos_worst:.4} of the bound (3D+16)·ε, i.e. {cos_abs_worst:.1} ε absolute"
-    );
-    println!("  decay:  worst = {decay_worst:.2} ε relative (bound: 2 ε)");
-    assert!(dot_worst <= 1.0 && cos_worst <= 1.0 && decay_worst <= 2.0);
 }
 
 /// Large N, which the property cases keep in the hundreds to stay fast: 50,000 rows of an odd

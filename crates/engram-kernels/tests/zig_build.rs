@@ -1,58 +1,90 @@
-//! What the linked Zig library says about how it was built: the pinned Zig, the CPU that
-//! build.rs asked for (never the build machine's by default), and a working FFI call.
+//! What the linked Zig libraries say about how they were built: the pinned Zig, one library
+//! per CPU level with that level's CPU model (never the build machine's), and the runtime
+//! choice of the best level this CPU supports.
 
-use engram_kernels::{Backend, Kernels, zig_add_u32, zig_build_info};
+use engram_kernels::{Backend, CpuLevel, Kernels, zig_add_u32, zig_build_info, zig_levels_built};
 
 #[test]
 #[cfg_attr(not(feature = "zig-kernels"), ignore = "needs the zig-kernels feature")]
-fn library_was_built_by_the_pinned_zig() {
-    let info = zig_build_info().expect("the zig-kernels feature is on");
+fn every_level_was_built_by_the_pinned_zig_for_its_own_cpu_model() {
     let zon = include_str!("../zig/build.zig.zon");
-    assert!(zon.contains(&format!(".minimum_zig_version = \"{}\"", info.zig_version)));
-    assert_eq!(info.zig_version, info.pinned_version);
-    assert_eq!(info.abi_version, 1);
-}
-
-#[test]
-#[cfg_attr(not(feature = "zig-kernels"), ignore = "needs the zig-kernels feature")]
-fn library_targets_the_requested_cpu_not_the_host() {
-    let info = zig_build_info().expect("the zig-kernels feature is on");
-    assert_ne!(info.requested_cpu, "", "build.rs must always pass -Dcpu");
-    let model = info
-        .requested_cpu
-        .split(['+', '-'])
-        .next()
-        .unwrap_or_default();
-    if model == "baseline" {
-        // Zig's baseline model for each architecture we build on.
-        let expected: &[&str] = match std::env::consts::ARCH {
-            "x86_64" => &["x86_64"],
-            "aarch64" => &["generic", "cortex_a35", "apple_m1"],
-            _ => &[],
-        };
-        assert!(
-            expected.is_empty() || expected.contains(&info.cpu_model),
-            "requested baseline, got cpu model {} (the host's?)",
-            info.cpu_model
-        );
-    } else if model != "native" {
-        assert_eq!(info.cpu_model, model);
-    }
-    // The target Zig compiled for is the one cargo compiles for.
+    let built = zig_levels_built();
     assert!(
-        info.target.starts_with(std::env::consts::ARCH),
-        "{}",
-        info.target
+        built.contains(&CpuLevel::Baseline),
+        "the baseline level is always built"
     );
+    if cfg!(target_arch = "x86_64") && std::env::var_os("ENGRAM_ZIG_LEVELS").is_none() {
+        assert_eq!(built, CpuLevel::ALL, "x86-64 builds every level by default");
+    }
+    for level in built {
+        let Some(info) = zig_build_info(level) else {
+            assert!(
+                !level.is_supported(),
+                "{level} is built and supported but has no info"
+            );
+            eprintln!("note: not inspecting {level}: this CPU cannot run it");
+            continue;
+        };
+        assert!(zon.contains(&format!(".minimum_zig_version = \"{}\"", info.zig_version)));
+        assert_eq!(info.zig_version, info.pinned_version);
+        assert_eq!(info.abi_version, 1);
+        assert_eq!(info.level, level);
+        let expected_model = match (std::env::consts::ARCH, level) {
+            ("x86_64", CpuLevel::Baseline) => "x86_64",
+            (_, CpuLevel::X86_64V3) => "x86_64_v3",
+            (_, CpuLevel::X86_64V4) => "x86_64_v4",
+            _ => info.cpu_model, // other architectures: whatever Zig calls its baseline
+        };
+        assert_eq!(
+            info.cpu_model, expected_model,
+            "{level} was built for the wrong CPU"
+        );
+        assert!(
+            info.target.starts_with(std::env::consts::ARCH),
+            "{}",
+            info.target
+        );
+        // FMA only where the level has it, so the baseline never calls fmaf per lane.
+        assert_eq!(
+            info.has_fma,
+            level != CpuLevel::Baseline || std::env::consts::ARCH == "aarch64"
+        );
+    }
 }
 
 #[test]
 #[cfg_attr(not(feature = "zig-kernels"), ignore = "needs the zig-kernels feature")]
-fn zig_is_the_default_and_describes_itself() {
+fn zig_is_the_default_at_the_best_supported_level() {
     assert_eq!(Backend::best_compiled(), Backend::Zig);
-    let description = Kernels::best_compiled().describe();
-    assert!(description.starts_with("zig (Zig 0.17.1"), "{description}");
+    let best = Kernels::best_compiled();
+    let expected = CpuLevel::supported()
+        .filter(|l| zig_levels_built().contains(l))
+        .last();
+    assert_eq!(Some(best.level()), expected);
+    let description = best.describe();
+    assert!(
+        description.starts_with(&format!("zig {} (Zig 0.17.1", best.level())),
+        "{description}"
+    );
     assert_eq!(zig_add_u32(u32::MAX, 3), Some(2));
+}
+
+#[test]
+fn unsupported_levels_are_refused_not_downgraded() {
+    for backend in Backend::compiled() {
+        for level in CpuLevel::ALL {
+            match Kernels::with_level(backend, level) {
+                Ok(k) => {
+                    assert!(level.is_supported() && k.level() == level && k.backend() == backend)
+                }
+                Err(e) => assert!(
+                    !level.is_supported()
+                        || (backend == Backend::Zig && !zig_levels_built().contains(&level)),
+                    "{backend} {level} refused: {e}"
+                ),
+            }
+        }
+    }
 }
 
 #[test]
@@ -61,11 +93,9 @@ fn zig_is_the_default_and_describes_itself() {
     ignore = "only meaningful without the zig-kernels feature"
 )]
 fn without_the_feature_there_is_no_zig() {
-    assert!(zig_build_info().is_none());
+    assert!(zig_levels_built().is_empty());
+    assert!(CpuLevel::ALL.iter().all(|l| zig_build_info(*l).is_none()));
     assert_eq!(zig_add_u32(1, 2), None);
     assert_eq!(Backend::best_compiled(), Backend::Rust);
-    assert_eq!(
-        Kernels::best_compiled().describe(),
-        "rust (pure-Rust reference backend)"
-    );
+    assert!(Kernels::best_compiled().describe().starts_with("rust "));
 }

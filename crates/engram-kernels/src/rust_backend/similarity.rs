@@ -1,12 +1,18 @@
 //! Dot and cosine of one query against every row of an [`EmbeddingsView`].
+//!
+//! One body, compiled once per CPU level: the x86-64-v3/v4 versions are the same inlined code
+//! under `#[target_feature]`, so the compiler may use wider vectors. Rust never fuses or
+//! reorders floating-point operations on its own, so every level gives bit-identical results
+//! (a test checks it) and the reference stays one reference.
 
-use crate::EmbeddingsView;
+use crate::{CpuLevel, EmbeddingsView};
 
 /// Independent accumulators: enough for the compiler to vectorize the loop (a single f32 sum
 /// cannot be reordered, so it would not) and to hide the add latency.
 const LANES: usize = 16;
 
 /// Sum of `a[i] * b[i]` with [`LANES`] accumulators, added pairwise, then the tail in order.
+#[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let (a_chunks, a_tail) = a.as_chunks::<LANES>();
@@ -25,6 +31,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `(dot(q, row), Σ row[i]²)` in one pass over `row`.
+#[inline(always)]
 pub(crate) fn dot_and_squared_norm(q: &[f32], row: &[f32]) -> (f32, f32) {
     debug_assert_eq!(q.len(), row.len());
     const HALF: usize = LANES / 2;
@@ -46,6 +53,7 @@ pub(crate) fn dot_and_squared_norm(q: &[f32], row: &[f32]) -> (f32, f32) {
     (d, s)
 }
 
+#[inline(always)]
 fn pairwise_sum<const N: usize>(mut acc: [f32; N]) -> f32 {
     let mut width = N;
     while width > 1 {
@@ -71,20 +79,49 @@ pub(crate) fn cosine_score(dot: f32, query_norm: f32, row_norm: f32) -> f32 {
     ratio.clamp(-1.0, 1.0)
 }
 
-/// `out[i] = dot(query, row i)`. Lengths were checked by the caller.
-pub(crate) fn dot_rows(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
-    for (row, score) in rows.as_flat().chunks_exact(rows.dim()).zip(out) {
-        *score = dot(query, row);
+/// `out[i] = dot(query, row i)` at `level`, which this CPU supports (a `Kernels` invariant).
+/// Lengths were checked by the caller.
+pub(crate) fn dot_rows(level: CpuLevel, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Kernels only holds levels this CPU supports (checked at construction), so
+        // every instruction the level enables exists.
+        CpuLevel::X86_64V4 => unsafe { x86::dot_rows_v4(query, rows, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        CpuLevel::X86_64V3 => unsafe { x86::dot_rows_v3(query, rows, out) },
+        _ => dot_rows_body(query, rows, out),
     }
 }
 
-/// `out[i] = cosine(query, row i)`, with the view's norms when it has them.
+/// `out[i] = cosine(query, row i)` at `level`, with the view's norms when it has them.
 pub(crate) fn cosine_rows(
+    level: CpuLevel,
     query: &[f32],
     query_norm: f32,
     rows: EmbeddingsView<'_>,
     out: &mut [f32],
 ) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `dot_rows`: the level is supported by this CPU.
+        CpuLevel::X86_64V4 => unsafe { x86::cosine_rows_v4(query, query_norm, rows, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        CpuLevel::X86_64V3 => unsafe { x86::cosine_rows_v3(query, query_norm, rows, out) },
+        _ => cosine_rows_body(query, query_norm, rows, out),
+    }
+}
+
+#[inline(always)]
+fn dot_rows_body(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+    for (row, score) in rows.as_flat().chunks_exact(rows.dim()).zip(out) {
+        *score = dot(query, row);
+    }
+}
+
+#[inline(always)]
+fn cosine_rows_body(query: &[f32], query_norm: f32, rows: EmbeddingsView<'_>, out: &mut [f32]) {
     let flat_rows = rows.as_flat().chunks_exact(rows.dim());
     match rows.norms() {
         Some(norms) => {
@@ -101,9 +138,75 @@ pub(crate) fn cosine_rows(
     }
 }
 
+/// The bodies above compiled for x86-64-v3 and v4. The feature lists are the psABI levels;
+/// FMA is enabled but never used, since Rust does not contract `a * b + c` on its own.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{EmbeddingsView, cosine_rows_body, dot_rows_body};
+
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
+    pub(super) fn dot_rows_v3(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+        dot_rows_body(query, rows, out);
+    }
+
+    #[target_feature(
+        enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
+    )]
+    pub(super) fn dot_rows_v4(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+        dot_rows_body(query, rows, out);
+    }
+
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
+    pub(super) fn cosine_rows_v3(
+        query: &[f32],
+        norm: f32,
+        rows: EmbeddingsView<'_>,
+        out: &mut [f32],
+    ) {
+        cosine_rows_body(query, norm, rows, out);
+    }
+
+    #[target_feature(
+        enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
+    )]
+    pub(super) fn cosine_rows_v4(
+        query: &[f32],
+        norm: f32,
+        rows: EmbeddingsView<'_>,
+        out: &mut [f32],
+    ) {
+        cosine_rows_body(query, norm, rows, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_supported_level_gives_bit_identical_results() {
+        let dim = 389;
+        let query: Vec<f32> = (0..dim)
+            .map(|i| ((i * 7919) % 1000) as f32 / 333.0 - 1.5)
+            .collect();
+        let flat: Vec<f32> = (0..dim * 9)
+            .map(|i| ((i * 104_729) % 997) as f32 / 250.0 - 2.0)
+            .collect();
+        let view = EmbeddingsView::new(&flat, dim).expect("9 rows");
+        let run = |level| {
+            let (mut d, mut c) = (vec![0.0; 9], vec![0.0; 9]);
+            dot_rows(level, &query, view, &mut d);
+            cosine_rows(level, &query, crate::l2_norm(&query), view, &mut c);
+            (
+                d.iter().chain(&c).map(|x| x.to_bits()).collect::<Vec<_>>(),
+                d,
+            )
+        };
+        let (reference, _) = run(CpuLevel::Baseline);
+        for level in CpuLevel::supported() {
+            assert_eq!(run(level).0, reference, "{level} differs from the baseline");
+        }
+    }
 
     #[test]
     fn dot_handles_body_and_tail() {

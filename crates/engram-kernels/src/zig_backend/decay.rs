@@ -1,10 +1,11 @@
 //! Retention through `ek_decay_exponential` / `ek_decay_power_law`.
 
-use super::ffi;
+use super::ffi::LevelFns;
 use crate::params::CurveShape;
 
 /// `out[i] = retention(strengths[i], age of last_access[i] at now)`.
 pub(crate) fn retention_batch(
+    fns: &LevelFns,
     strengths: &[f32],
     last_access: &[i64],
     now: i64,
@@ -16,17 +17,18 @@ pub(crate) fn retention_batch(
     let (s, t, o) = (strengths.as_ptr(), last_access.as_ptr(), out.as_mut_ptr());
     super::count_call();
     // SAFETY: the three slices have n elements (asserted) and `out` is a unique borrow; the
-    // curve's parameters are finite and > 0 (DecayCurve invariant).
+    // curve's parameters are finite and > 0 (DecayCurve invariant); `fns` is a level this CPU
+    // supports.
     unsafe {
         match shape {
             CurveShape::Exponential { half_life_secs } => {
-                ffi::ek_decay_exponential(s, t, n, now, half_life_secs, o);
+                (fns.decay_exponential)(s, t, n, now, half_life_secs, o);
             }
             CurveShape::PowerLaw {
                 scale_secs,
                 exponent,
             } => {
-                ffi::ek_decay_power_law(s, t, n, now, scale_secs, exponent, o);
+                (fns.decay_power_law)(s, t, n, now, scale_secs, exponent, o);
             }
         }
     }

@@ -14,7 +14,7 @@ pub(crate) mod spread;
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use crate::ZigBuildInfo;
+use crate::{CpuLevel, ZigBuildInfo};
 
 #[cfg(test)]
 thread_local! {
@@ -51,28 +51,51 @@ extern "C" fn engram_kernels_zig_panic(msg_ptr: *const u8, msg_len: usize) -> ! 
     std::process::abort()
 }
 
-/// What the linked library reports about itself, read once.
-pub(crate) fn build_info() -> &'static ZigBuildInfo {
-    static INFO: OnceLock<ZigBuildInfo> = OnceLock::new();
-    INFO.get_or_init(|| {
+/// The functions of `level`; `Kernels` only holds a Zig level that was built and that the CPU
+/// supports, so this cannot fail for a `Kernels` value.
+pub(crate) fn fns(level: CpuLevel) -> &'static ffi::LevelFns {
+    match ffi::level_fns(level) {
+        Some(fns) => fns,
+        None => unreachable!("Kernels never holds a Zig level that was not built"),
+    }
+}
+
+/// Whether the library of `level` was built into this binary (no call into it).
+pub(crate) fn is_built(level: CpuLevel) -> bool {
+    ffi::level_fns(level).is_some()
+}
+
+/// What the library of `level` reports about itself (read once), or `None` if that level was
+/// not built into this binary or this CPU cannot run it (its code may use any instruction of
+/// the level, even to fill a struct).
+pub(crate) fn build_info(level: CpuLevel) -> Option<&'static ZigBuildInfo> {
+    static INFO: [OnceLock<ZigBuildInfo>; CpuLevel::ALL.len()] =
+        [const { OnceLock::new() }; CpuLevel::ALL.len()];
+    if !level.is_supported() {
+        return None;
+    }
+    let fns = ffi::level_fns(level)?;
+    let slot = CpuLevel::ALL.iter().position(|l| *l == level)?;
+    Some(INFO[slot].get_or_init(|| {
         let mut raw = std::mem::MaybeUninit::<ffi::BuildInfo>::uninit();
-        // SAFETY: ek_build_info writes every field of the struct it is given.
+        // SAFETY: ek_build_info_<level> writes every field of the struct it is given, and this
+        // CPU supports the level (checked above).
         let raw = unsafe {
-            ffi::ek_build_info(raw.as_mut_ptr());
+            (fns.build_info)(raw.as_mut_ptr());
             raw.assume_init()
         };
         ZigBuildInfo {
+            level,
             abi_version: raw.abi_version,
             zig_version: static_str(raw.zig_version_ptr, raw.zig_version_len),
             cpu_model: static_str(raw.cpu_model_ptr, raw.cpu_model_len),
             optimize_mode: static_str(raw.optimize_mode_ptr, raw.optimize_mode_len),
             has_fma: raw.has_fma,
             vector_lanes: raw.vector_lanes,
-            requested_cpu: env!("ENGRAM_ZIG_REQUESTED_CPU"),
             target: env!("ENGRAM_ZIG_TARGET"),
             pinned_version: env!("ENGRAM_ZIG_PINNED_VERSION"),
         }
-    })
+    }))
 }
 
 fn static_str(ptr: *const u8, len: usize) -> &'static str {
@@ -87,10 +110,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn linked_library_speaks_our_abi_and_pinned_version() {
-        let info = build_info();
-        assert_eq!(info.abi_version, ffi::ZIG_ABI_VERSION);
-        assert_eq!(info.zig_version, info.pinned_version);
-        assert_eq!(ffi::ek_add_u32(u32::MAX, 2), 1);
+    fn every_linked_level_speaks_our_abi_and_pinned_version() {
+        let mut built = 0;
+        for level in CpuLevel::supported().filter(|l| is_built(*l)) {
+            let info = build_info(level).expect("built and supported");
+            built += 1;
+            assert_eq!(info.abi_version, ffi::ZIG_ABI_VERSION, "{level}");
+            assert_eq!(info.zig_version, info.pinned_version, "{level}");
+            // SAFETY: a wrapping add, on a level this CPU supports.
+            assert_eq!(unsafe { (fns(level).add_u32)(u32::MAX, 2) }, 1);
+        }
+        assert!(built >= 1, "no Zig level was linked");
+        assert!(
+            is_built(CpuLevel::Baseline),
+            "the baseline level is always built"
+        );
     }
 }

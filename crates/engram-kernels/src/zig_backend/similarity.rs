@@ -1,17 +1,17 @@
 //! Similarity through `ek_dot_f32` / `ek_cosine_f32`.
 
-use super::ffi;
+use super::ffi::LevelFns;
 use crate::EmbeddingsView;
 
 /// `out[i] = dot(query, row i)`.
-pub(crate) fn dot_rows(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+pub(crate) fn dot_rows(fns: &LevelFns, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
     assert!(query.len() == rows.dim() && out.len() == rows.rows());
     super::count_call();
     // SAFETY: query has `dim` floats and out has `rows` (asserted); the view holds exactly
     // rows × dim floats (EmbeddingsView invariant) and dim > 0. `out` is a unique borrow, so
-    // it overlaps neither input.
+    // it overlaps neither input. `fns` is a level this CPU supports (Kernels invariant).
     unsafe {
-        ffi::ek_dot_f32(
+        (fns.dot)(
             query.as_ptr(),
             rows.as_flat().as_ptr(),
             rows.rows(),
@@ -23,6 +23,7 @@ pub(crate) fn dot_rows(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32])
 
 /// `out[i] = cosine(query, row i)`, with the view's norms if it has them.
 pub(crate) fn cosine_rows(
+    fns: &LevelFns,
     query: &[f32],
     query_norm: f32,
     rows: EmbeddingsView<'_>,
@@ -33,7 +34,7 @@ pub(crate) fn cosine_rows(
     super::count_call();
     // SAFETY: as in `dot_rows`; `norms` is null or has `rows` floats (EmbeddingsView invariant).
     unsafe {
-        ffi::ek_cosine_f32(
+        (fns.cosine)(
             query.as_ptr(),
             query_norm,
             rows.as_flat().as_ptr(),

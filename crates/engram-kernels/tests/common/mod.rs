@@ -7,25 +7,28 @@ pub mod oracle;
 use std::io::Write;
 use std::sync::Once;
 
-use engram_kernels::{Backend, Kernels};
+use engram_kernels::{Backend, CpuLevel, Kernels};
 use proptest::test_runner::{Config, FileFailurePersistence};
 
-/// Kernels for every backend compiled into this test binary, reference first. Each backend
-/// that is skipped is reported once per test binary on stderr (written directly, so the test harness does not
-/// swallow it), so a run never silently tests less than it seems to.
+/// Kernels for every backend and CPU level that can run here, reference first. Each
+/// combination that is skipped is reported, with the reason, once per test binary on stderr
+/// (written directly, so the test harness does not swallow it): a run never silently tests
+/// less than it seems to.
 pub fn every_backend() -> Vec<Kernels> {
     static REPORT_SKIPS: Once = Once::new();
     REPORT_SKIPS.call_once(|| {
-        for backend in Backend::ALL.into_iter().filter(|b| !b.is_compiled()) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: skipping the {backend} backend: not compiled in (enable the zig-kernels feature)"
-            );
+        let mut stderr = std::io::stderr();
+        for backend in Backend::ALL {
+            for level in CpuLevel::ALL {
+                let reason = match Kernels::with_level(backend, level) {
+                    Ok(_) => continue,
+                    Err(e) => e.to_string(),
+                };
+                let _ = writeln!(stderr, "note: skipping {backend} at {level}: {reason}");
+            }
         }
     });
-    Backend::compiled()
-        .map(|b| Kernels::new(b).expect("compiled backends are available"))
-        .collect()
+    Kernels::all_available()
 }
 
 /// Property-test cases per test: `PROPTEST_CASES` when set (e.g. fewer under valgrind, more

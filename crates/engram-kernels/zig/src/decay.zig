@@ -11,14 +11,14 @@ inline fn ageSeconds(now: i64, last_access: i64) f64 {
 
 /// out[i] = strengths[i] * 2^(-age_i / half_life).
 /// Contract: strengths, last_access and out have n entries; half_life finite and > 0.
-export fn ek_decay_exponential(
+pub fn exponential(
     strengths: [*]const f32,
     last_access: [*]const i64,
     n: usize,
     now: i64,
     half_life: f64,
     out: [*]f32,
-) void {
+) callconv(.c) void {
     for (0..n) |i| {
         const age = ageSeconds(now, last_access[i]);
         out[i] = @floatCast(@as(f64, strengths[i]) * std.math.exp2(-age / half_life));
@@ -26,8 +26,8 @@ export fn ek_decay_exponential(
 }
 
 /// out[i] = strengths[i] * (1 + age_i / scale)^(-exponent).
-/// Contract: as ek_decay_exponential; scale and exponent finite and > 0.
-export fn ek_decay_power_law(
+/// Contract: as `exponential`; scale and exponent finite and > 0.
+pub fn powerLaw(
     strengths: [*]const f32,
     last_access: [*]const i64,
     n: usize,
@@ -35,7 +35,7 @@ export fn ek_decay_power_law(
     scale: f64,
     exponent: f64,
     out: [*]f32,
-) void {
+) callconv(.c) void {
     for (0..n) |i| {
         const age = ageSeconds(now, last_access[i]);
         out[i] = @floatCast(@as(f64, strengths[i]) * std.math.pow(f64, 1 + age / scale, -exponent));
@@ -48,7 +48,7 @@ test "one half-life halves, the future does not grow" {
     const s = [_]f32{ 0.8, 0.8, 0.8 };
     const t = [_]i64{ 0, -3600, 7200 };
     var out: [3]f32 = undefined;
-    ek_decay_exponential(&s, &t, 3, 0, 3600, &out);
+    exponential(&s, &t, 3, 0, 3600, &out);
     try testing.expectEqual(@as(f32, 0.8), out[0]);
     try testing.expectEqual(@as(f32, 0.4), out[1]);
     try testing.expectEqual(@as(f32, 0.8), out[2]);
@@ -58,10 +58,10 @@ test "power law at age = scale with exponent 1 halves" {
     const s = [_]f32{1};
     const t = [_]i64{std.math.minInt(i64)};
     var out: [1]f32 = undefined;
-    ek_decay_power_law(&s, &t, 1, 100, 100, 1, &out);
+    powerLaw(&s, &t, 1, 100, 100, 1, &out);
     // Saturated age (i64 max seconds) gives a tiny but finite retention.
     try testing.expect(out[0] >= 0 and out[0] < 1e-15);
     const t2 = [_]i64{0};
-    ek_decay_power_law(&s, &t2, 1, 100, 100, 1, &out);
+    powerLaw(&s, &t2, 1, 100, 100, 1, &out);
     try testing.expectEqual(@as(f32, 0.5), out[0]);
 }

@@ -1,11 +1,17 @@
-//! C ABI of the engram-kernels Zig library.
+//! C ABI of the engram-kernels Zig library, for one CPU level.
 //!
-//! Every exported function trusts its caller: the Rust wrappers in
+//! The library is built once per CPU level (see build.zig); every exported symbol carries the
+//! level as a suffix (`ek_dot_f32_baseline`, `ek_dot_f32_x86_64_v3`, ...), so all levels can be
+//! linked into one binary. Every exported function trusts its caller: the Rust wrappers in
 //! `src/zig_backend/` validate lengths, indices and parameters before calling.
 //! The contract of each function is written above it, and mirrored by the
 //! `extern "C"` declarations in `src/zig_backend/ffi.rs`.
 const std = @import("std");
 const builtin = @import("builtin");
+const build_options = @import("build_options");
+
+/// Appended to every exported name: `_` and the level, e.g. `_x86_64_v3`.
+const suffix = "_" ++ build_options.level;
 
 pub const similarity = @import("similarity.zig");
 pub const spread = @import("spread.zig");
@@ -45,7 +51,7 @@ pub const BuildInfo = extern struct {
 };
 
 /// Fills `out` with static strings (valid for the life of the program).
-export fn ek_build_info(out: *BuildInfo) void {
+fn buildInfo(out: *BuildInfo) callconv(.c) void {
     const mode = @tagName(builtin.mode);
     out.* = .{
         .abi_version = abi_version,
@@ -61,21 +67,25 @@ export fn ek_build_info(out: *BuildInfo) void {
 }
 
 /// A trivial export, used to measure the cost of one FFI call.
-export fn ek_add_u32(a: u32, b: u32) u32 {
+fn addU32(a: u32, b: u32) callconv(.c) u32 {
     return a +% b;
 }
 
 /// Panics on purpose, for the test that checks a Zig panic reaches the Rust handler
 /// (`tests/zig_panic.rs`). Nothing in the crate calls it.
-export fn ek_test_force_panic() void {
+fn testForcePanic() callconv(.c) void {
     @panic("deliberate panic, forced by engram-kernels' panic-handler test");
 }
 
 comptime {
-    // Reference the kernel files so their `export`s are compiled in.
-    _ = similarity;
-    _ = spread;
-    _ = decay;
+    @export(&buildInfo, .{ .name = "ek_build_info" ++ suffix });
+    @export(&addU32, .{ .name = "ek_add_u32" ++ suffix });
+    @export(&testForcePanic, .{ .name = "ek_test_force_panic" ++ suffix });
+    @export(&similarity.dotRows, .{ .name = "ek_dot_f32" ++ suffix });
+    @export(&similarity.cosineRows, .{ .name = "ek_cosine_f32" ++ suffix });
+    @export(&spread.spread, .{ .name = "ek_spread_f32" ++ suffix });
+    @export(&decay.exponential, .{ .name = "ek_decay_exponential" ++ suffix });
+    @export(&decay.powerLaw, .{ .name = "ek_decay_power_law" ++ suffix });
 }
 
 test {

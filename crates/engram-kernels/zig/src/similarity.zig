@@ -91,7 +91,7 @@ pub fn cosineScore(dot: f32, query_norm: f32, row_norm: f32) f32 {
 
 /// out[i] = dot(query, rows[i]) for i < n_rows.
 /// Contract: query has `dim` elements, rows has n_rows*dim, out has n_rows; dim > 0.
-export fn ek_dot_f32(query: [*]const f32, rows: [*]const f32, n_rows: usize, dim: usize, out: [*]f32) void {
+pub fn dotRows(query: [*]const f32, rows: [*]const f32, n_rows: usize, dim: usize, out: [*]f32) callconv(.c) void {
     for (0..n_rows) |r| {
         out[r] = dotProduct(query, rows + r * dim, dim);
     }
@@ -100,8 +100,8 @@ export fn ek_dot_f32(query: [*]const f32, rows: [*]const f32, n_rows: usize, dim
 /// out[i] = cosine(query, rows[i]) for i < n_rows, with `query_norm` = ‖query‖ computed
 /// by the caller, and `row_norms` either null (computed here, in the same pass as the
 /// dot) or n_rows precomputed norms.
-/// Contract: as ek_dot_f32, plus row_norms (when not null) has n_rows elements.
-export fn ek_cosine_f32(
+/// Contract: as `dotRows`, plus row_norms (when not null) has n_rows elements.
+pub fn cosineRows(
     query: [*]const f32,
     query_norm: f32,
     rows: [*]const f32,
@@ -109,7 +109,7 @@ export fn ek_cosine_f32(
     n_rows: usize,
     dim: usize,
     out: [*]f32,
-) void {
+) callconv(.c) void {
     if (row_norms) |norms| {
         for (0..n_rows) |r| {
             out[r] = cosineScore(dotProduct(query, rows + r * dim, dim), query_norm, norms[r]);
@@ -134,7 +134,7 @@ test "dot covers vector body and scalar tail" {
         expected += a[i] * 2;
     }
     var out: [1]f32 = undefined;
-    ek_dot_f32(&a, &b, 1, 37, &out);
+    dotRows(&a, &b, 1, 37, &out);
     try testing.expectEqual(expected, out[0]);
 }
 
@@ -147,7 +147,7 @@ test "cosine of parallel, opposite, orthogonal and zero rows" {
         0,  0,  0, // zero norm
     };
     var out: [4]f32 = undefined;
-    ek_cosine_f32(&q, @sqrt(@as(f32, 14)), &rows, null, 4, 3, &out);
+    cosineRows(&q, @sqrt(@as(f32, 14)), &rows, null, 4, 3, &out);
     try testing.expectApproxEqAbs(@as(f32, 1), out[0], 1e-6);
     try testing.expectApproxEqAbs(@as(f32, -1), out[1], 1e-6);
     try testing.expectApproxEqAbs(@as(f32, 0), out[2], 1e-6);
@@ -158,7 +158,7 @@ test "cosine propagates NaN even against a zero query" {
     const q = [_]f32{ 0, 0 };
     const rows = [_]f32{ std.math.nan(f32), 1, 1, 1 };
     var out: [2]f32 = undefined;
-    ek_cosine_f32(&q, 0, &rows, null, 2, 2, &out);
+    cosineRows(&q, 0, &rows, null, 2, 2, &out);
     try testing.expect(std.math.isNan(out[0]));
     try testing.expectEqual(@as(f32, 0), out[1]);
 }
@@ -170,8 +170,8 @@ test "precomputed norms give the same answer as on-the-fly norms" {
     var a: [2]f32 = undefined;
     var b: [2]f32 = undefined;
     const qn = @sqrt(@as(f32, 0.25 + 1 + 4 + 0.0625 + 9));
-    ek_cosine_f32(&q, qn, &rows, &norms, 2, 5, &a);
-    ek_cosine_f32(&q, qn, &rows, null, 2, 5, &b);
+    cosineRows(&q, qn, &rows, &norms, 2, 5, &a);
+    cosineRows(&q, qn, &rows, null, 2, 5, &b);
     try testing.expectApproxEqRel(a[0], b[0], 1e-6);
     try testing.expectApproxEqRel(a[1], b[1], 1e-6);
 }

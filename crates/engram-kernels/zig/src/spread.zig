@@ -24,7 +24,7 @@ fn clampUnit(x: f32) f32 {
 /// Contract: offsets has n_nodes+1 non-decreasing entries starting at 0, targets and weights
 /// have offsets[n_nodes] entries, every target < n_nodes, weights finite with |w| <= 2^32;
 /// initial, out and scratch have n_nodes entries and do not overlap each other.
-export fn ek_spread_f32(
+pub fn spread(
     offsets: [*]const u64,
     targets: [*]const u32,
     weights: [*]const f32,
@@ -36,7 +36,7 @@ export fn ek_spread_f32(
     out: [*]f32,
     scratch: [*]f32,
     totals: *SpreadTotals,
-) void {
+) callconv(.c) void {
     @memcpy(out[0..n_nodes], initial[0..n_nodes]);
     var src = out;
     var dst = scratch;
@@ -77,7 +77,7 @@ test "two hops along a chain with decay" {
     var out: [3]f32 = undefined;
     var scratch: [3]f32 = undefined;
     var totals: SpreadTotals = undefined;
-    ek_spread_f32(&offsets, &targets, &weights, 3, &initial, 2, 0.5, 0, &out, &scratch, &totals);
+    spread(&offsets, &targets, &weights, 3, &initial, 2, 0.5, 0, &out, &scratch, &totals);
     // hop 1: a = {1, 0.5, 0}; hop 2: a1 = 0.5 + 0.5*1 = 1, a2 = 0 + 0.5*0.5*0.5 = 0.125
     try testing.expectEqual(@as(f32, 1), out[0]);
     try testing.expectEqual(@as(f32, 1), out[1]);
@@ -94,10 +94,10 @@ test "inhibition clamps at zero and threshold stops firing" {
     var out: [2]f32 = undefined;
     var scratch: [2]f32 = undefined;
     var totals: SpreadTotals = undefined;
-    ek_spread_f32(&offsets, &targets, &weights, 2, &initial, 1, 1, 0.5, &out, &scratch, &totals);
+    spread(&offsets, &targets, &weights, 2, &initial, 1, 1, 0.5, &out, &scratch, &totals);
     try testing.expectEqual(@as(f32, 0), out[1]);
     // A threshold just above the activation: node 0 does not fire.
-    ek_spread_f32(&offsets, &targets, &weights, 2, &initial, 1, 1, 0.5000001, &out, &scratch, &totals);
+    spread(&offsets, &targets, &weights, 2, &initial, 1, 1, 0.5000001, &out, &scratch, &totals);
     try testing.expectEqual(@as(f32, 0.25), out[1]);
     try testing.expectEqual(@as(u64, 0), totals.edges_traversed);
 }
@@ -107,6 +107,6 @@ test "zero hops copies the input" {
     var out: [0]f32 = undefined;
     var scratch: [0]f32 = undefined;
     var totals: SpreadTotals = undefined;
-    ek_spread_f32(&offsets, &[_]u32{}, &[_]f32{}, 0, &[_]f32{}, 3, 1, 0, &out, &scratch, &totals);
+    spread(&offsets, &[_]u32{}, &[_]f32{}, 0, &[_]f32{}, 3, 1, 0, &out, &scratch, &totals);
     try testing.expectEqual(@as(u64, 0), totals.active_nodes);
 }

@@ -1,0 +1,163 @@
+//! CPU levels: which instruction sets a kernel may use, detected once at run time.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use crate::{Error, Result};
+
+/// The environment variable that forces a CPU level, read by
+/// [`Kernels::from_env`](crate::Kernels::from_env): `baseline`, `x86-64-v3`, `x86-64-v4`, or
+/// `auto` (the default when unset or empty: the best level the CPU supports). Forcing a level
+/// the CPU lacks is an error, never a silent downgrade.
+pub const LEVEL_ENV: &str = "ENGRAM_KERNELS_LEVEL";
+
+/// A CPU level: a set of instructions the kernels may use. The binary contains code for every
+/// level of its architecture, and picks one at run time, so it runs on any CPU of that
+/// architecture and is fast on new ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum CpuLevel {
+    /// Every CPU of the architecture: SSE2 on x86-64 (4 f32 lanes, no FMA), NEON on aarch64.
+    Baseline,
+    /// x86-64-v3: AVX2, FMA, BMI1/2 (Haswell and Zen 1 onwards).
+    X86_64V3,
+    /// x86-64-v4: AVX-512 F/BW/CD/DQ/VL (Skylake-SP, Ice Lake, Zen 4 onwards).
+    X86_64V4,
+}
+
+impl CpuLevel {
+    /// Every level, lowest first.
+    pub const ALL: [CpuLevel; 3] = [CpuLevel::Baseline, CpuLevel::X86_64V3, CpuLevel::X86_64V4];
+
+    /// The name used by [`LEVEL_ENV`] and [`FromStr`] (rustc's spelling: `x86-64-v3`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            CpuLevel::Baseline => "baseline",
+            CpuLevel::X86_64V3 => "x86-64-v3",
+            CpuLevel::X86_64V4 => "x86-64-v4",
+        }
+    }
+
+    /// Whether this CPU can run code of this level (detected once, then cached).
+    pub fn is_supported(self) -> bool {
+        self <= Self::detect()
+    }
+
+    /// The highest level this CPU supports.
+    pub fn detect() -> CpuLevel {
+        static DETECTED: OnceLock<CpuLevel> = OnceLock::new();
+        *DETECTED.get_or_init(detect_uncached)
+    }
+
+    /// The levels this CPU supports, lowest first.
+    pub fn supported() -> impl Iterator<Item = CpuLevel> {
+        Self::ALL.into_iter().filter(|l| l.is_supported())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect_uncached() -> CpuLevel {
+    // The x86-64 psABI level definitions; `is_x86_feature_detected!` also checks that the OS
+    // saves the AVX/AVX-512 registers.
+    let v3 = is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("bmi1")
+        && is_x86_feature_detected!("bmi2")
+        && is_x86_feature_detected!("lzcnt")
+        && is_x86_feature_detected!("movbe")
+        && is_x86_feature_detected!("f16c");
+    let v4 = v3
+        && is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512cd")
+        && is_x86_feature_detected!("avx512dq")
+        && is_x86_feature_detected!("avx512vl");
+    if v4 {
+        CpuLevel::X86_64V4
+    } else if v3 {
+        CpuLevel::X86_64V3
+    } else {
+        CpuLevel::Baseline
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect_uncached() -> CpuLevel {
+    CpuLevel::Baseline
+}
+
+impl fmt::Display for CpuLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A level choice as written in [`LEVEL_ENV`]: a level, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelChoice {
+    /// The best level the CPU supports (and, for Zig, that was built).
+    Auto,
+    /// Exactly this level, or an error.
+    Exactly(CpuLevel),
+}
+
+impl FromStr for LevelChoice {
+    type Err = Error;
+
+    /// Case-insensitive `baseline`, `x86-64-v3` (or `x86_64_v3`, `v3`), `x86-64-v4` (or
+    /// `x86_64_v4`, `v4`) or `auto`; empty means `auto`.
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase().replace('_', "-");
+        Ok(match t.as_str() {
+            "" | "auto" => LevelChoice::Auto,
+            "baseline" => LevelChoice::Exactly(CpuLevel::Baseline),
+            "x86-64-v3" | "v3" => LevelChoice::Exactly(CpuLevel::X86_64V3),
+            "x86-64-v4" | "v4" => LevelChoice::Exactly(CpuLevel::X86_64V4),
+            _ => {
+                return Err(Error::UnknownCpuLevel {
+                    value: s.to_owned(),
+                });
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_is_always_supported_and_levels_are_ordered() {
+        assert!(CpuLevel::Baseline.is_supported());
+        assert_eq!(CpuLevel::supported().next(), Some(CpuLevel::Baseline));
+        assert!(CpuLevel::detect().is_supported());
+        assert!(CpuLevel::Baseline < CpuLevel::X86_64V3 && CpuLevel::X86_64V3 < CpuLevel::X86_64V4);
+        if !cfg!(target_arch = "x86_64") {
+            assert_eq!(CpuLevel::detect(), CpuLevel::Baseline);
+        }
+    }
+
+    #[test]
+    fn level_names_parse() {
+        assert_eq!(
+            "X86_64_V3".parse(),
+            Ok(LevelChoice::Exactly(CpuLevel::X86_64V3))
+        );
+        assert_eq!("v4".parse(), Ok(LevelChoice::Exactly(CpuLevel::X86_64V4)));
+        assert_eq!(
+            " baseline ".parse(),
+            Ok(LevelChoice::Exactly(CpuLevel::Baseline))
+        );
+        assert_eq!("".parse(), Ok(LevelChoice::Auto));
+        for level in CpuLevel::ALL {
+            assert_eq!(level.name().parse(), Ok(LevelChoice::Exactly(level)));
+        }
+        assert_eq!(
+            "avx1024".parse::<LevelChoice>(),
+            Err(Error::UnknownCpuLevel {
+                value: "avx1024".into()
+            })
+        );
+    }
+}
