@@ -84,6 +84,26 @@ pub enum Error {
         /// The value given.
         value: f32,
     },
+    /// A seed whose node is not in the graph.
+    #[error("seed {seed} names node {node}, but the graph has {nodes} nodes")]
+    SeedOutOfRange {
+        /// Index of the seed.
+        seed: usize,
+        /// The node given.
+        node: u32,
+        /// Number of nodes.
+        nodes: usize,
+    },
+    /// The same node given twice as a seed.
+    #[error("node {node} is given twice as a seed (seeds {first} and {second})")]
+    DuplicateSeed {
+        /// The node.
+        node: u32,
+        /// Index of its first seed.
+        first: usize,
+        /// Index of the repeat.
+        second: usize,
+    },
     /// A parameter outside its documented range.
     #[error("{name} = {value} is invalid: it must be {requirement}")]
     InvalidParameter {

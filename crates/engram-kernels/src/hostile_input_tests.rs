@@ -6,7 +6,7 @@
 
 use crate::{
     Backend, BackendChoice, CpuLevel, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error,
-    Kernels, LevelChoice, MAX_ABS_WEIGHT, SpreadParams, SpreadWorkspace,
+    Kernels, LevelChoice, MAX_ABS_WEIGHT, Seed, SpreadParams, SpreadWorkspace,
 };
 
 const UNTOUCHED: f32 = -777.0;
@@ -138,6 +138,68 @@ fn spread_rejects_wrong_lengths_and_every_bad_activation() {
         }
         assert_eq!(out, [UNTOUCHED; 3]);
     }
+}
+
+#[test]
+fn sparse_spreading_rejects_bad_seeds() {
+    let graph = Csr::from_edges(3, &[(0, 1, 1.0)]).expect("valid");
+    let params = SpreadParams::default();
+    for k in every_backend() {
+        let mut ws = SpreadWorkspace::new();
+        rejects!(
+            k.spread_from_seeds(&graph, &[Seed::new(3, 0.5)], &params, &mut ws),
+            Error::SeedOutOfRange {
+                seed: 0,
+                node: 3,
+                nodes: 3
+            }
+        );
+        rejects!(
+            k.spread_from_seeds(
+                &graph,
+                &[Seed::new(0, 0.5), Seed::new(u32::MAX, 0.5)],
+                &params,
+                &mut ws
+            ),
+            Error::SeedOutOfRange { seed: 1, .. }
+        );
+        for bad in [f32::NAN, -0.1, 1.5, f32::INFINITY] {
+            rejects!(
+                k.spread_from_seeds(
+                    &graph,
+                    &[Seed::new(1, 0.5), Seed::new(2, bad)],
+                    &params,
+                    &mut ws
+                ),
+                Error::InvalidActivation { node: 1, .. }
+            );
+        }
+        rejects!(
+            k.spread_from_seeds(
+                &graph,
+                &[Seed::new(2, 0.5), Seed::new(0, 1.0), Seed::new(2, 0.1)],
+                &params,
+                &mut ws
+            ),
+            Error::DuplicateSeed {
+                node: 2,
+                first: 0,
+                second: 2
+            }
+        );
+        // After all those refusals the workspace still works and is clean.
+        let ok = k
+            .spread_from_seeds(&graph, &[Seed::new(0, 1.0)], &params, &mut ws)
+            .expect("valid");
+        assert_eq!(ok.nodes(), &[0, 1]);
+        assert!(ws.marked.iter().all(|&m| m == 0) && ws.current.iter().all(|&a| a == 0.0));
+    }
+    let empty = Csr::without_edges(0).expect("valid");
+    let mut ws = SpreadWorkspace::new();
+    rejects!(
+        Kernels::rust().spread_from_seeds(&empty, &[Seed::new(0, 1.0)], &params, &mut ws),
+        Error::SeedOutOfRange { .. }
+    );
 }
 
 #[test]

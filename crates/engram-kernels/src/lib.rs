@@ -55,6 +55,16 @@
 //! ordinary edges. Sums are accumulated in f32 in CSR edge order, then scaled by `d`.
 //! Weights are bounded by [`MAX_ABS_WEIGHT`] so no sum can overflow.
 //!
+//! [`Kernels::spread`] takes and returns dense activation vectors (cost O(H·N) plus the
+//! edges of firing nodes). [`Kernels::spread_from_seeds`] takes a few [`Seed`]s and returns
+//! the active nodes sparsely. Its cost follows the edges it touches, not the size of the
+//! graph. On this project's 2-core machine (2026-11-22), 10 seeds and 3 hops over 1M nodes and
+//! 10M edges took 0.15 ms with Rust and 0.35–0.41 ms with Zig, against 5–6.4 ms for a dense
+//! pass; reproduce with
+//! `cargo run --release --features zig-kernels --example spread_cost`. Both forms give the same
+//! values bit for bit: firing nodes are visited in ascending order in both, and
+//! `tests/differential.rs` checks it.
+//!
 //! **Decay** (retention, [`DecayCurve`]): `age = max(0, now − last_access)` in **seconds**
 //! (`i64`, saturating); exponential `s · 2^(−age / half_life)`; power law
 //! `s · (1 + age / scale)^(−exponent)`. Evaluated in f64, rounded once to f32.
@@ -123,7 +133,9 @@ pub use embeddings::{EmbeddingMatrix, EmbeddingsView, l2_norm};
 pub use error::{Error, Result};
 pub use graph::{Csr, MAX_ABS_WEIGHT};
 pub use kernels::Kernels;
-pub use params::{DecayCurve, SpreadOutcome, SpreadParams, SpreadWorkspace};
+pub use params::{
+    DecayCurve, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
+};
 
 /// The CPU levels whose Zig kernels are built into this binary, lowest first (none without
 /// the `zig-kernels` feature). Which of them this CPU can run: [`CpuLevel::is_supported`].

@@ -89,12 +89,26 @@ pub struct SpreadOutcome {
     pub active_nodes: usize,
 }
 
-/// Scratch memory for [`Kernels::spread`](crate::Kernels::spread): one f32 per node, kept
-/// between calls so that repeated spreading allocates nothing once it has grown to the
-/// largest graph seen.
+/// Scratch memory for [`Kernels::spread`] and [`Kernels::spread_from_seeds`], kept between
+/// calls so that repeated spreading allocates nothing once it has grown to the largest graph
+/// seen. Its per-node buffers are all zero between calls, which is what lets a sparse call
+/// touch only the nodes it reaches.
+///
+/// [`Kernels::spread`]: crate::Kernels::spread
+/// [`Kernels::spread_from_seeds`]: crate::Kernels::spread_from_seeds
 #[derive(Debug, Clone, Default)]
 pub struct SpreadWorkspace {
     pub(crate) scratch: Vec<f32>,
+    // Sparse state: `current`, `next` and `marked` are all zero between calls.
+    pub(crate) current: Vec<f32>,
+    pub(crate) next: Vec<f32>,
+    pub(crate) marked: Vec<u8>,
+    pub(crate) active: Vec<u32>,
+    pub(crate) touched: Vec<u32>,
+    pub(crate) result_nodes: Vec<u32>,
+    pub(crate) result_activations: Vec<f32>,
+    /// How many entries of the result lists the last sparse call filled.
+    pub(crate) result_len: usize,
 }
 
 impl SpreadWorkspace {
@@ -103,11 +117,12 @@ impl SpreadWorkspace {
         Self::default()
     }
 
-    /// A workspace ready for graphs of up to `nodes` nodes.
+    /// A workspace ready for graphs of up to `nodes` nodes (dense and sparse spreading).
     pub fn with_nodes(nodes: usize) -> Self {
-        Self {
-            scratch: vec![0.0; nodes],
-        }
+        let mut workspace = Self::default();
+        workspace.scratch(nodes);
+        workspace.grow_sparse(nodes);
+        workspace
     }
 
     /// `nodes` floats of scratch, growing (and only then allocating) if needed.
@@ -116,6 +131,85 @@ impl SpreadWorkspace {
             self.scratch.resize(nodes, 0.0);
         }
         &mut self.scratch[..nodes]
+    }
+
+    /// Makes the sparse buffers hold at least `nodes` entries (new entries are zero, keeping
+    /// the all-zero invariant) and the lists room for `nodes` ids.
+    pub(crate) fn grow_sparse(&mut self, nodes: usize) {
+        if self.current.len() < nodes {
+            self.current.resize(nodes, 0.0);
+            self.next.resize(nodes, 0.0);
+            self.marked.resize(nodes, 0);
+        }
+        for list in [&mut self.active, &mut self.touched, &mut self.result_nodes] {
+            list.reserve(nodes.saturating_sub(list.len()));
+        }
+        self.result_activations
+            .reserve(nodes.saturating_sub(self.result_activations.len()));
+    }
+}
+
+/// A starting point of [`Kernels::spread_from_seeds`](crate::Kernels::spread_from_seeds): a
+/// node and its initial activation, in `[0, 1]`. `#[repr(C)]` so that a slice of seeds
+/// crosses to the Zig kernels as is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seed {
+    /// The node, `< N`.
+    pub node: u32,
+    /// Its initial activation, in `[0, 1]`.
+    pub activation: f32,
+}
+
+impl Seed {
+    /// A seed.
+    pub const fn new(node: u32, activation: f32) -> Self {
+        Self { node, activation }
+    }
+}
+
+/// The result of [`Kernels::spread_from_seeds`](crate::Kernels::spread_from_seeds): the nodes
+/// whose final activation is positive, in ascending order, with their activations. It borrows
+/// the workspace, so reading it allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SparseActivations<'w> {
+    pub(crate) nodes: &'w [u32],
+    pub(crate) activations: &'w [f32],
+    pub(crate) outcome: SpreadOutcome,
+}
+
+impl<'w> SparseActivations<'w> {
+    /// The active nodes, ascending.
+    pub fn nodes(&self) -> &'w [u32] {
+        self.nodes
+    }
+
+    /// Their activations, in `(0, 1]`, in the same order as [`nodes`](Self::nodes).
+    pub fn activations(&self) -> &'w [f32] {
+        self.activations
+    }
+
+    /// `(node, activation)` pairs, ascending by node.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + 'w {
+        self.nodes
+            .iter()
+            .copied()
+            .zip(self.activations.iter().copied())
+    }
+
+    /// Number of active nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no node is active.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Work done and active-node count, as [`Kernels::spread`](crate::Kernels::spread) reports.
+    pub fn outcome(&self) -> SpreadOutcome {
+        self.outcome
     }
 }
 

@@ -14,7 +14,7 @@ mod common;
 use common::SplitMix64;
 use common::oracle::{self, EPS, Expect};
 use engram_kernels::{
-    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels, MAX_ABS_WEIGHT,
+    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels, MAX_ABS_WEIGHT, Seed,
     SpreadParams, SpreadWorkspace,
 };
 use proptest::prelude::*;
@@ -452,6 +452,56 @@ proptest! {
             }
             if let Some(active) = truth.active_nodes {
                 prop_assert_eq!(reference_outcome.active_nodes, active);
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_spreading_equals_dense_spreading_bit_for_bit(case in spread_case(), order_seed in any::<u64>()) {
+        let input = case.generate();
+        let n = input.graph.nodes();
+        // The nonzero initial activations as seeds, in a shuffled order.
+        let mut seeds: Vec<Seed> = input.initial.iter().enumerate()
+            .filter(|(_, a)| **a > 0.0)
+            .map(|(v, a)| Seed::new(v as u32, *a))
+            .collect();
+        let mut rng = SplitMix64::new(order_seed);
+        for i in (1..seeds.len()).rev() {
+            seeds.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        // Half the cases start from at most three seeds, as a recall does, so that hops run
+        // sparse until the frontier grows; the others start from every nonzero activation.
+        if rng.chance(0.5) {
+            seeds.truncate(3);
+        }
+        let mut initial = vec![0.0f32; n];
+        for s in &seeds {
+            initial[s.node as usize] = s.activation;
+        }
+        // Seeds of activation 0 are allowed and change nothing.
+        if n > 0 && !seeds.iter().any(|s| s.node == 0) {
+            seeds.push(Seed::new(0, 0.0));
+        }
+        let mut dense = vec![0.0f32; n];
+        let reference = Kernels::rust()
+            .spread(&input.graph, &initial, &input.params, &mut dense, &mut SpreadWorkspace::new())
+            .expect("valid input");
+        // One workspace for every backend and for a second, smaller graph in between: it must
+        // come back all zero after every call.
+        let mut workspace = SpreadWorkspace::new();
+        let small = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 1.0)]).expect("valid");
+        for k in common::every_backend() {
+            for _ in 0..2 {
+                let sparse = k.spread_from_seeds(&input.graph, &seeds, &input.params, &mut workspace).expect("valid seeds");
+                prop_assert_eq!(sparse.outcome(), reference, "{}", k.describe());
+                prop_assert!(sparse.nodes().windows(2).all(|w| w[0] < w[1]), "nodes not ascending");
+                let mut expected: Vec<(u32, u32)> = dense.iter().enumerate()
+                    .filter(|(_, a)| **a > 0.0).map(|(v, a)| (v as u32, a.to_bits())).collect();
+                expected.sort_unstable();
+                let got: Vec<(u32, u32)> = sparse.iter().map(|(v, a)| (v, a.to_bits())).collect();
+                prop_assert_eq!(got, expected, "{} in {:?}", k.describe(), case);
+                let tiny = k.spread_from_seeds(&small, &[Seed::new(0, 1.0)], &input.params, &mut workspace).expect("valid");
+                prop_assert!(tiny.activations().iter().all(|a| *a > 0.0 && *a <= 1.0));
             }
         }
     }

@@ -16,7 +16,8 @@
 mod common;
 
 use engram_kernels::{
-    BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, SpreadParams, SpreadWorkspace,
+    BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Seed, SpreadParams,
+    SpreadWorkspace,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
@@ -188,6 +189,26 @@ proptest! {
             verdicts.push((result, out));
         }
         prop_assert!(verdicts.windows(2).all(|w| w[0].0 == w[1].0), "backends disagree");
+
+        // The same graph from seeds: mostly valid, sometimes out of range, repeated or with a
+        // bad activation.
+        let seeds: Vec<Seed> = (0..usize::from(b.u8() % 8))
+            .map(|_| Seed::new(if b.u8() % 8 == 0 { b.u32() } else { b.u32() % (n.max(1) as u32) }, if b.u8() % 8 == 0 { b.f32() } else { f32::from(b.u8()) / 255.0 }))
+            .collect();
+        let mut sparse_verdicts = Vec::new();
+        let mut workspace = SpreadWorkspace::new();
+        for k in common::every_backend() {
+            match k.spread_from_seeds(&graph, &seeds, &params, &mut workspace) {
+                Ok(result) => {
+                    prop_assert!(result.activations().iter().all(|a| *a > 0.0 && *a <= 1.0));
+                    prop_assert!(result.nodes().windows(2).all(|w| w[0] < w[1]));
+                    let bits: Vec<(u32, u32)> = result.iter().map(|(v, a)| (v, a.to_bits())).collect();
+                    sparse_verdicts.push(Ok(bits));
+                }
+                Err(e) => sparse_verdicts.push(Err(e)),
+            }
+        }
+        prop_assert!(sparse_verdicts.windows(2).all(|w| w[0] == w[1]), "backends disagree on seeds");
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         prop_assert!(verdicts.windows(2).all(|w| bits(&w[0].1) == bits(&w[1].1)), "backends give different activations");
     }

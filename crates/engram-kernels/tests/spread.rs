@@ -2,7 +2,7 @@
 
 mod common;
 
-use engram_kernels::{Csr, Kernels, SpreadOutcome, SpreadParams, SpreadWorkspace};
+use engram_kernels::{Csr, Kernels, Seed, SpreadOutcome, SpreadParams, SpreadWorkspace};
 
 fn spread(
     k: &Kernels,
@@ -154,5 +154,43 @@ fn a_workspace_is_reused_across_graphs_of_different_sizes() {
             .expect("valid");
         // 0.5, then 1.0 after hop 2 (0.5 + 0.5), stays 1.
         assert_eq!(out, [1.0, 1.0], "{}", k.describe());
+    }
+}
+
+#[test]
+fn sparse_spreading_from_seeds_on_a_chain() {
+    // The chain of `chain_with_decay_over_two_hops`, seeded at node 0 only: (1, 1, 0.125),
+    // listed as sparse (node, activation) pairs; node 3 is never reached.
+    let g = Csr::from_edges(4, &[(0, 1, 1.0), (1, 2, 0.5)]).expect("valid");
+    let params = SpreadParams::new(2, 0.5, 0.0).expect("valid");
+    for k in common::every_backend() {
+        let mut ws = SpreadWorkspace::new();
+        let result = k
+            .spread_from_seeds(&g, &[Seed::new(0, 1.0)], &params, &mut ws)
+            .expect("valid");
+        assert_eq!(
+            result.iter().collect::<Vec<_>>(),
+            [(0, 1.0), (1, 1.0), (2, 0.125)],
+            "{}",
+            k.describe()
+        );
+        assert_eq!(
+            result.outcome(),
+            SpreadOutcome {
+                edges_traversed: 3,
+                active_nodes: 3
+            }
+        );
+        // No seed, or only zero seeds: nothing is active.
+        assert!(
+            k.spread_from_seeds(&g, &[], &params, &mut ws)
+                .expect("valid")
+                .is_empty()
+        );
+        assert!(
+            k.spread_from_seeds(&g, &[Seed::new(3, 0.0)], &params, &mut ws)
+                .expect("valid")
+                .is_empty()
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Spreading activation, push style, in CSR edge order.
 
-use crate::{Csr, SpreadOutcome, SpreadParams};
+use crate::{Csr, Seed, SpreadOutcome, SpreadParams};
 
 /// Runs `params.hops()` hops from `initial` into `out`, using `scratch` for the other of the
 /// two activation vectors. All slices have `graph.nodes()` entries (checked by the caller);
@@ -49,7 +49,134 @@ pub(crate) fn spread(
     }
 }
 
+/// One node's update, as in `spread`: the new activation goes to `*next` (or exactly +0.0 when
+/// it is not positive, so the buffers stay all zero apart from active nodes), `*prev` is
+/// cleared for reuse. Returns whether the node is active.
+#[inline]
+fn finalize(prev: &mut f32, next: &mut f32, decay: f32) -> bool {
+    let a = clamp_unit(*prev + decay * *next);
+    *prev = 0.0;
+    *next = if a > 0.0 { a } else { 0.0 };
+    a > 0.0
+}
+
 /// Clamp to `[0, 1]`. Sums are never NaN: weights are bounded (see `MAX_ABS_WEIGHT`).
 fn clamp_unit(x: f32) -> f32 {
     x.clamp(0.0, 1.0)
+}
+
+/// The sparse workspace state: dense per-node buffers that are all zero between calls, plus
+/// lists. See `SpreadWorkspace` for the invariants.
+pub(crate) struct SparseState<'a> {
+    pub(crate) current: &'a mut [f32],
+    pub(crate) next: &'a mut [f32],
+    pub(crate) marked: &'a mut [u8],
+    pub(crate) active: &'a mut Vec<u32>,
+    pub(crate) touched: &'a mut Vec<u32>,
+}
+
+/// Spreading from a few seeds, touching only the frontier: the same result, bit for bit, as
+/// [`spread`] with the seeds as initial activations (firing nodes are visited in ascending
+/// order, as the dense pass does, so every sum is accumulated in the same order). A hop whose
+/// frontier is large runs as a dense pass over all nodes instead; the arithmetic is identical.
+///
+/// Seeds are distinct, `< N`, with activations in `[0, 1]` (checked by the caller). Writes the
+/// nodes with a positive final activation, ascending, to `out_nodes` / `out_activations`, and
+/// leaves the state all zero again.
+pub(crate) fn spread_sparse(
+    graph: &Csr,
+    seeds: &[Seed],
+    params: &SpreadParams,
+    state: SparseState<'_>,
+    out_nodes: &mut Vec<u32>,
+    out_activations: &mut Vec<f32>,
+) -> SpreadOutcome {
+    let SparseState {
+        current,
+        next,
+        marked,
+        active,
+        touched,
+    } = state;
+    let (offsets, targets, weights) = (graph.offsets(), graph.targets(), graph.weights());
+    let (decay, threshold) = (params.decay(), params.threshold());
+    let n = graph.nodes();
+    let mut src: &mut [f32] = current;
+    let mut dst: &mut [f32] = next;
+
+    active.clear();
+    for &Seed { node, activation } in seeds {
+        if activation > 0.0 {
+            src[node as usize] = activation;
+            active.push(node);
+        }
+    }
+    active.sort_unstable();
+
+    let mut edges_traversed = 0u64;
+    for _ in 0..params.hops() {
+        // Cost of a sparse hop ~ edges leaving the frontier + its size; a dense hop ~ N + edges.
+        let frontier_edges: u64 = active
+            .iter()
+            .map(|&u| offsets[u as usize + 1] - offsets[u as usize])
+            .sum();
+        let dense = frontier_edges + active.len() as u64 > n as u64 / 4;
+        touched.clear();
+        for &u in active.iter() {
+            let x = src[u as usize];
+            if x >= threshold {
+                let (begin, end) = (
+                    offsets[u as usize] as usize,
+                    offsets[u as usize + 1] as usize,
+                );
+                for (&v, &w) in targets[begin..end].iter().zip(&weights[begin..end]) {
+                    dst[v as usize] += w * x;
+                    if !dense && marked[v as usize] == 0 {
+                        marked[v as usize] = 1;
+                        touched.push(v);
+                    }
+                }
+                edges_traversed += (end - begin) as u64;
+            }
+        }
+        if dense {
+            // Every node: the same update as `spread`, and the source buffer cleared for reuse.
+            active.clear();
+            for v in 0..n {
+                if finalize(&mut src[v], &mut dst[v], decay) {
+                    active.push(v as u32);
+                }
+            }
+        } else {
+            // Only nodes that were active or received input can change; the rest stay 0.
+            for &u in active.iter() {
+                if marked[u as usize] == 0 {
+                    marked[u as usize] = 1;
+                    touched.push(u);
+                }
+            }
+            touched.sort_unstable();
+            active.clear();
+            for &v in touched.iter() {
+                let i = v as usize;
+                marked[i] = 0;
+                if finalize(&mut src[i], &mut dst[i], decay) {
+                    active.push(v);
+                }
+            }
+        }
+        std::mem::swap(&mut src, &mut dst);
+    }
+
+    out_nodes.clear();
+    out_activations.clear();
+    for &u in active.iter() {
+        out_nodes.push(u);
+        out_activations.push(src[u as usize]);
+        src[u as usize] = 0.0;
+    }
+    SpreadOutcome {
+        edges_traversed,
+        active_nodes: out_nodes.len(),
+    }
 }

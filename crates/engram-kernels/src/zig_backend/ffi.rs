@@ -4,11 +4,11 @@
 //! value ranges) is written above its Zig definition; the safe wrappers in this folder
 //! establish it before every call.
 
-use crate::CpuLevel;
+use crate::{CpuLevel, Seed};
 
 /// Must equal `abi_version` in `zig/src/root.zig`; a test checks it against every linked level.
 #[cfg(test)]
-pub(crate) const ZIG_ABI_VERSION: u32 = 1;
+pub(crate) const ZIG_ABI_VERSION: u32 = 2;
 
 /// `BuildInfo` in `zig/src/root.zig`.
 #[repr(C)]
@@ -67,6 +67,25 @@ pub(crate) struct LevelFns {
         scratch: *mut f32,
         totals: *mut SpreadTotals,
     ),
+    pub(crate) spread_sparse: unsafe extern "C" fn(
+        offsets: *const u64,
+        targets: *const u32,
+        weights: *const f32,
+        n_nodes: usize,
+        seeds: *const Seed,
+        n_seeds: usize,
+        hops: u32,
+        decay: f32,
+        threshold: f32,
+        current: *mut f32,
+        next: *mut f32,
+        marked: *mut u8,
+        active: *mut u32,
+        touched: *mut u32,
+        out_nodes: *mut u32,
+        out_activations: *mut f32,
+        totals: *mut SpreadTotals,
+    ),
     pub(crate) decay_exponential: unsafe extern "C" fn(
         strengths: *const f32,
         last_access: *const i64,
@@ -90,7 +109,7 @@ pub(crate) struct LevelFns {
 macro_rules! level_fns {
     ($module:ident, $suffix:literal) => {
         mod $module {
-            use super::{BuildInfo, LevelFns, SpreadTotals};
+            use super::{BuildInfo, LevelFns, Seed, SpreadTotals};
 
             unsafe extern "C" {
                 #[link_name = concat!("ek_build_info_", $suffix)]
@@ -125,6 +144,26 @@ macro_rules! level_fns {
                     scratch: *mut f32,
                     totals: *mut SpreadTotals,
                 );
+                #[link_name = concat!("ek_spread_sparse_f32_", $suffix)]
+                fn spread_sparse(
+                    offsets: *const u64,
+                    targets: *const u32,
+                    weights: *const f32,
+                    n: usize,
+                    seeds: *const Seed,
+                    n_seeds: usize,
+                    hops: u32,
+                    decay: f32,
+                    threshold: f32,
+                    current: *mut f32,
+                    next: *mut f32,
+                    marked: *mut u8,
+                    active: *mut u32,
+                    touched: *mut u32,
+                    out_nodes: *mut u32,
+                    out_activations: *mut f32,
+                    totals: *mut SpreadTotals,
+                );
                 #[link_name = concat!("ek_decay_exponential_", $suffix)]
                 fn decay_exponential(
                     s: *const f32,
@@ -153,6 +192,7 @@ macro_rules! level_fns {
                 dot,
                 cosine,
                 spread,
+                spread_sparse,
                 decay_exponential,
                 decay_power_law,
             };

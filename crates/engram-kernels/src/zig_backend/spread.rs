@@ -1,7 +1,7 @@
 //! Spreading activation through `ek_spread_f32`.
 
 use super::ffi::{LevelFns, SpreadTotals};
-use crate::{Csr, SpreadOutcome, SpreadParams};
+use crate::{Csr, Seed, SpreadOutcome, SpreadParams, SpreadWorkspace};
 
 /// Runs the hops from `initial` into `out`; `scratch` is the second activation buffer.
 pub(crate) fn spread(
@@ -39,5 +39,68 @@ pub(crate) fn spread(
         edges_traversed: totals.edges_traversed,
         // At most n, which is a usize.
         active_nodes: totals.active_nodes as usize,
+    }
+}
+
+/// Sparse spreading from `seeds`; the result goes to the workspace's result lists.
+pub(crate) fn spread_sparse(
+    fns: &LevelFns,
+    graph: &Csr,
+    seeds: &[Seed],
+    params: &SpreadParams,
+    workspace: &mut SpreadWorkspace,
+) -> SpreadOutcome {
+    let n = graph.nodes();
+    // The lists are plain buffers here, with `n` initialized slots for Zig to fill. They are
+    // never shrunk afterwards, so this zero-fills only the first time a graph this large is seen.
+    for list in [
+        &mut workspace.active,
+        &mut workspace.touched,
+        &mut workspace.result_nodes,
+    ] {
+        if list.len() < n {
+            list.resize(n, 0);
+        }
+    }
+    if workspace.result_activations.len() < n {
+        workspace.result_activations.resize(n, 0.0);
+    }
+    let w = workspace;
+    assert!(w.current.len() >= n && w.next.len() >= n && w.marked.len() >= n);
+    assert!(seeds.iter().all(|s| (s.node as usize) < n));
+    let mut totals = SpreadTotals::default();
+    super::count_call();
+    // SAFETY: the Csr invariant bounds every offset and target (< n); seeds are < n, distinct,
+    // with activations in [0, 1] (checked by Kernels); `Seed` is #[repr(C)] like Zig's. The
+    // dense buffers have at least n entries and are all zero (SpreadWorkspace invariant, which
+    // the kernel restores); the four lists have n entries; all are distinct allocations.
+    // `fns` is a level this CPU supports.
+    unsafe {
+        (fns.spread_sparse)(
+            graph.offsets().as_ptr(),
+            graph.targets().as_ptr(),
+            graph.weights().as_ptr(),
+            n,
+            seeds.as_ptr(),
+            seeds.len(),
+            params.hops(),
+            params.decay(),
+            params.threshold(),
+            w.current.as_mut_ptr(),
+            w.next.as_mut_ptr(),
+            w.marked.as_mut_ptr(),
+            w.active.as_mut_ptr(),
+            w.touched.as_mut_ptr(),
+            w.result_nodes.as_mut_ptr(),
+            w.result_activations.as_mut_ptr(),
+            &mut totals,
+        );
+    }
+    // At most n, which is a usize.
+    let active = totals.active_nodes as usize;
+    w.result_len = active;
+    SpreadOutcome {
+        edges_traversed: totals.edges_traversed,
+        active_nodes: active,
     }
 }

@@ -19,7 +19,7 @@ pub const decay = @import("decay.zig");
 
 /// Bumped whenever an exported signature or struct layout changes; the Rust
 /// side checks it (`ZIG_ABI_VERSION` in `src/zig_backend/ffi.rs`).
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 /// Defined in Rust (`src/zig_backend/mod.rs`): prints a clear message and aborts.
 extern fn engram_kernels_zig_panic(msg_ptr: [*]const u8, msg_len: usize) noreturn;
@@ -84,6 +84,7 @@ comptime {
     @export(&similarity.dotRows, .{ .name = "ek_dot_f32" ++ suffix });
     @export(&similarity.cosineRows, .{ .name = "ek_cosine_f32" ++ suffix });
     @export(&spread.spread, .{ .name = "ek_spread_f32" ++ suffix });
+    @export(&spread.spreadSparse, .{ .name = "ek_spread_sparse_f32" ++ suffix });
     @export(&decay.exponential, .{ .name = "ek_decay_exponential" ++ suffix });
     @export(&decay.powerLaw, .{ .name = "ek_decay_power_law" ++ suffix });
 }

@@ -66,6 +66,124 @@ pub fn spread(
     totals.* = .{ .edges_traversed = edges_traversed, .active_nodes = active };
 }
 
+/// A seed of sparse spreading; layout mirrored by `Seed` in `src/params.rs`.
+pub const Seed = extern struct {
+    node: u32,
+    activation: f32,
+};
+
+/// One node's update, as in `spread`: the new activation into `next.*` (exactly +0.0 when not
+/// positive, so the buffers stay all zero apart from active nodes), `prev.*` cleared for
+/// reuse. Returns whether the node is active.
+inline fn finalize(prev: *f32, next: *f32, decay: f32) bool {
+    const a = clampUnit(prev.* + decay * next.*);
+    prev.* = 0;
+    next.* = if (a > 0) a else 0;
+    return a > 0;
+}
+
+/// Spreading from `n_seeds` seeds, touching only the frontier; the same result, bit for bit,
+/// as `spread` with the seeds as initial activations (firing nodes are visited in ascending
+/// order, as the dense pass does). A hop whose frontier (edges leaving it plus its size) is
+/// over a quarter of the nodes runs as a dense pass over all nodes; the arithmetic is the same.
+/// Writes the nodes with a positive final activation, ascending, to out_nodes/out_activations
+/// and their count to totals.active_nodes.
+/// Contract: the graph as for `spread`; seeds distinct, < n_nodes, activations in [0, 1];
+/// current, next (f32) and marked (u8) have n_nodes entries and are all zero on entry (and are
+/// left all zero); active, touched, out_nodes and out_activations have room for n_nodes
+/// entries; no two buffers overlap.
+pub fn spreadSparse(
+    offsets: [*]const u64,
+    targets: [*]const u32,
+    weights: [*]const f32,
+    n_nodes: usize,
+    seeds: [*]const Seed,
+    n_seeds: usize,
+    hops: u32,
+    decay: f32,
+    threshold: f32,
+    current: [*]f32,
+    next: [*]f32,
+    marked: [*]u8,
+    active: [*]u32,
+    touched: [*]u32,
+    out_nodes: [*]u32,
+    out_activations: [*]f32,
+    totals: *SpreadTotals,
+) callconv(.c) void {
+    var src = current;
+    var dst = next;
+    var n_active: usize = 0;
+    for (seeds[0..n_seeds]) |seed| {
+        if (seed.activation > 0) {
+            src[seed.node] = seed.activation;
+            active[n_active] = seed.node;
+            n_active += 1;
+        }
+    }
+    std.sort.pdq(u32, active[0..n_active], {}, std.sort.asc(u32));
+
+    var edges_traversed: u64 = 0;
+    var hop: u32 = 0;
+    while (hop < hops) : (hop += 1) {
+        var frontier_edges: u64 = 0;
+        for (active[0..n_active]) |u| frontier_edges += offsets[u + 1] - offsets[u];
+        const dense = frontier_edges + n_active > n_nodes / 4;
+        var n_touched: usize = 0;
+        for (active[0..n_active]) |u| {
+            const x = src[u];
+            if (x >= threshold) {
+                const begin: usize = @intCast(offsets[u]);
+                const end: usize = @intCast(offsets[u + 1]);
+                for (begin..end) |e| {
+                    const v = targets[e];
+                    dst[v] += weights[e] * x;
+                    if (!dense and marked[v] == 0) {
+                        marked[v] = 1;
+                        touched[n_touched] = v;
+                        n_touched += 1;
+                    }
+                }
+                edges_traversed += end - begin;
+            }
+        }
+        if (dense) {
+            n_active = 0;
+            for (0..n_nodes) |v| {
+                if (finalize(&src[v], &dst[v], decay)) {
+                    active[n_active] = @intCast(v);
+                    n_active += 1;
+                }
+            }
+        } else {
+            // Only nodes that were active or received input can change; the rest stay 0.
+            for (active[0..n_active]) |u| {
+                if (marked[u] == 0) {
+                    marked[u] = 1;
+                    touched[n_touched] = u;
+                    n_touched += 1;
+                }
+            }
+            std.sort.pdq(u32, touched[0..n_touched], {}, std.sort.asc(u32));
+            n_active = 0;
+            for (touched[0..n_touched]) |v| {
+                marked[v] = 0;
+                if (finalize(&src[v], &dst[v], decay)) {
+                    active[n_active] = v;
+                    n_active += 1;
+                }
+            }
+        }
+        std.mem.swap([*]f32, &src, &dst);
+    }
+    for (active[0..n_active], 0..) |u, i| {
+        out_nodes[i] = u;
+        out_activations[i] = src[u];
+        src[u] = 0;
+    }
+    totals.* = .{ .edges_traversed = edges_traversed, .active_nodes = n_active };
+}
+
 const testing = std.testing;
 
 test "two hops along a chain with decay" {
@@ -109,4 +227,37 @@ test "zero hops copies the input" {
     var totals: SpreadTotals = undefined;
     spread(&offsets, &[_]u32{}, &[_]f32{}, 0, &[_]f32{}, 3, 1, 0, &out, &scratch, &totals);
     try testing.expectEqual(@as(u64, 0), totals.active_nodes);
+}
+
+test "sparse spreading equals dense spreading and leaves its buffers zero" {
+    // 0 -> 1 (1), 1 -> 2 (0.5), 2 -> 0 (-0.25), 3 isolated
+    const offsets = [_]u64{ 0, 1, 2, 3, 3 };
+    const targets = [_]u32{ 1, 2, 0 };
+    const weights = [_]f32{ 1, 0.5, -0.25 };
+    const initial = [_]f32{ 0.8, 0, 0, 0 };
+    var dense_out: [4]f32 = undefined;
+    var scratch: [4]f32 = undefined;
+    var totals: SpreadTotals = undefined;
+    spread(&offsets, &targets, &weights, 4, &initial, 3, 0.5, 0, &dense_out, &scratch, &totals);
+
+    const seeds = [_]Seed{.{ .node = 0, .activation = 0.8 }};
+    var current: [4]f32 = @splat(0);
+    var next: [4]f32 = @splat(0);
+    var marked: [4]u8 = @splat(0);
+    var active: [4]u32 = undefined;
+    var touched: [4]u32 = undefined;
+    var nodes: [4]u32 = undefined;
+    var acts: [4]f32 = undefined;
+    var sparse_totals: SpreadTotals = undefined;
+    spreadSparse(&offsets, &targets, &weights, 4, &seeds, 1, 3, 0.5, 0, &current, &next, &marked, &active, &touched, &nodes, &acts, &sparse_totals);
+    try testing.expectEqual(totals.active_nodes, sparse_totals.active_nodes);
+    try testing.expectEqual(totals.edges_traversed, sparse_totals.edges_traversed);
+    for (nodes[0..sparse_totals.active_nodes], acts[0..sparse_totals.active_nodes]) |v, a| {
+        try testing.expectEqual(dense_out[v], a);
+    }
+    const zeros: [4]f32 = @splat(0);
+    const no_marks: [4]u8 = @splat(0);
+    try testing.expectEqualSlices(f32, &zeros, &current);
+    try testing.expectEqualSlices(f32, &zeros, &next);
+    try testing.expectEqualSlices(u8, &no_marks, &marked);
 }
