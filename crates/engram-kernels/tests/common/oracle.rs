@@ -162,10 +162,11 @@ pub fn age_secs(now: i64, last: i64) -> f64 {
 /// if the comparison is ambiguous: a node whose activation is within its error bound of a
 /// positive threshold may legitimately fire in f32 and not in f64 (or the reverse).
 ///
-/// Per hop, node v's f32 sum of k weighted inputs is within `(k+1)·ε·Σ|w·x|` of the exact sum of
-/// the f32 values it was given, which are themselves within `e[u]` of the oracle's, adding
-/// `Σ|w|·e[u]`; scaling by d, adding the previous activation and rounding add `2ε` of the
-/// magnitudes involved; clamping to [0, 1] never increases an error.
+/// Per hop, node v's f32 sum of k weighted inputs is within `(k+1)·(ε·Σ|w·x| + 2⁻¹⁵⁰)` of the
+/// exact sum of the f32 values it was given, which are themselves within `e[u]` of the
+/// oracle's, adding `Σ|w|·e[u]`; scaling by d, adding the previous activation and rounding add
+/// `2ε` of the magnitudes involved plus `2·2⁻¹⁵⁰` in the subnormal range (not scaled by d);
+/// clamping to [0, 1] never increases an error.
 pub struct SpreadOracle {
     pub activations: Vec<f64>,
     pub bounds: Vec<f64>,
@@ -230,12 +231,15 @@ pub fn spread(
         }
         for v in 0..n {
             let raw = a[v] + d * sum[v];
-            // Relative rounding of the sum, plus an absolute 2⁻¹⁵⁰ for each product and each of
-            // the three roundings that may land in f32's subnormal range.
-            let rounding =
-                (inputs[v] as f64 + 1.0) * EPS * abs_sum[v] + (inputs[v] as f64 + 3.0) * UNDERFLOW;
-            let err =
-                e[v] + d * (carried[v] + rounding) + 2.0 * EPS * (a[v].abs() + d * abs_sum[v]);
+            // The f32 sum of k products: relative rounding plus an absolute 2⁻¹⁵⁰ per product
+            // and per addition that lands in the subnormal range; all of it is scaled by d.
+            let sum_rounding = (inputs[v] as f64 + 1.0) * (EPS * abs_sum[v] + UNDERFLOW);
+            // Then d·sum, the addition and the clamp round once or twice more, relatively and,
+            // in the subnormal range, absolutely; these are not scaled by d.
+            let err = e[v]
+                + d * (carried[v] + sum_rounding)
+                + 2.0 * EPS * (a[v].abs() + d * abs_sum[v])
+                + 2.0 * UNDERFLOW;
             a[v] = raw.clamp(0.0, 1.0);
             e[v] = err.min(1.0);
         }
