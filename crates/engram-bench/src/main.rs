@@ -1,0 +1,456 @@
+//! `engram-bench`: every kernel on every backend and CPU level this machine can run, side by side
+//! with the peers a user would pick instead and with the machine's read bandwidth, all
+//! measured in this one process. Prints markdown tables (for BENCHMARKS.md) on stdout and a
+//! progress bar on stderr.
+//!
+//! ```text
+//! cargo run --release -p engram-bench --features zig-kernels -- [--quick] [--only KERNEL]...
+//! ```
+
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use engram_bench::workload::{self, GraphShape};
+use engram_bench::{cpu_model, median_time, peers, read_bandwidth};
+use engram_kernels::{
+    DecayCurve, EmbeddingMatrix, Error, Kernels, SpreadParams, SpreadWorkspace, l2_norm,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Benchmark engram-kernels against its peers and the machine's read bandwidth.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Fewer, smaller sizes and fewer repeats: finishes in under a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Only these kernels (repeatable). Default: all.
+    #[arg(long, value_enum)]
+    only: Vec<Kernel>,
+    /// Timed runs per measurement; the median is reported. Default: 7 (3 with --quick).
+    #[arg(long)]
+    repeats: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Kernel {
+    Similarity,
+    Spread,
+    Decay,
+    Ffi,
+}
+
+/// One measured implementation in a table.
+struct Row {
+    name: String,
+    time: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn wants(args: &Args, kernel: Kernel) -> bool {
+    args.only.is_empty() || args.only.contains(&kernel)
+}
+
+fn run(args: &Args) -> Result<(), Error> {
+    let repeats = args
+        .repeats
+        .unwrap_or(if args.quick { 3 } else { 7 })
+        .max(1);
+    let kernels = Kernels::all_available();
+    let similarity_sizes: Vec<(usize, usize)> = if args.quick {
+        vec![(384, 10_000), (768, 10_000), (768, 100_000)]
+    } else {
+        [128, 384, 768, 1536]
+            .into_iter()
+            .flat_map(|d| [1_000, 10_000, 100_000, 1_000_000].map(|n| (d, n)))
+            .collect()
+    };
+    let graphs: Vec<(usize, usize, GraphShape)> = if args.quick {
+        vec![(100_000, 1_000_000, GraphShape::Random)]
+    } else {
+        [
+            (1_000, 5_000),
+            (100_000, 1_000_000),
+            (1_000_000, 10_000_000),
+        ]
+        .into_iter()
+        .flat_map(|(n, e)| [GraphShape::Random, GraphShape::PowerLaw].map(|s| (n, e, s)))
+        .collect()
+    };
+    let decay_sizes: Vec<usize> = if args.quick {
+        vec![1_000_000]
+    } else {
+        vec![10_000, 1_000_000, 10_000_000]
+    };
+
+    let impls = kernels.len();
+    let mut steps = 1;
+    if wants(args, Kernel::Similarity) {
+        steps += similarity_sizes.len() * (impls + 4);
+    }
+    if wants(args, Kernel::Spread) {
+        steps += graphs.len() * (impls + 2) + impls;
+    }
+    if wants(args, Kernel::Decay) {
+        steps += decay_sizes.len() * (impls + 1);
+    }
+    if wants(args, Kernel::Ffi) {
+        steps += 2;
+    }
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    bar.set_message("measuring single-core read bandwidth");
+    let bandwidth = read_bandwidth(1 << 30, repeats.max(5));
+    bar.inc(1);
+
+    println!("# engram-kernels benchmark\n");
+    println!(
+        "- CPU: {} ({} logical cores)",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "- single-core read bandwidth, measured in this run: **{:.1} GB/s**",
+        bandwidth / 1e9
+    );
+    println!(
+        "- backends and levels: {}",
+        kernels
+            .iter()
+            .map(|k| format!("{} {}", k.backend(), k.level()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for k in &kernels {
+        println!("  - {}", k.describe());
+    }
+    println!(
+        "- median of {repeats} runs per cell, one thread; `{}`\n",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+
+    if wants(args, Kernel::Similarity) {
+        println!("## Cosine similarity, precomputed norms\n");
+        println!(
+            "`ns/row` per candidate row; `GB/s` = bytes read (row + norm) per second; `% BW` of the read bandwidth above; `× idiomatic` = speed-up over the iterator code a user writes first.\n"
+        );
+        println!("| D | N | implementation | ns/row | GB/s | % BW | × idiomatic |");
+        println!("|---:|---:|---|---:|---:|---:|---:|");
+        for &(dim, rows) in &similarity_sizes {
+            bar.set_message(format!("cosine D={dim} N={rows}: generating"));
+            let matrix = workload::embeddings(rows, dim, 11)?;
+            let query = workload::query(dim, 12);
+            let table = similarity_rows(&kernels, &matrix, &query, repeats, &bar)?;
+            let bytes_per_row = (dim * 4 + 4) as f64;
+            let idiomatic = table
+                .iter()
+                .find(|r| r.name == "idiomatic Rust")
+                .map_or(Duration::ZERO, |r| r.time);
+            for row in &table {
+                let ns = row.time.as_secs_f64() * 1e9 / rows as f64;
+                let gbs = bytes_per_row / ns;
+                println!(
+                    "| {dim} | {rows} | {} | {ns:.1} | {gbs:.1} | {:.0}% | {:.2} |",
+                    row.name,
+                    100.0 * gbs * 1e9 / bandwidth,
+                    idiomatic.as_secs_f64() / row.time.as_secs_f64()
+                );
+            }
+        }
+        println!();
+    }
+
+    if wants(args, Kernel::Spread) {
+        println!("## Spreading activation, one dense hop (every node active, θ = 0)\n");
+        println!(
+            "`M edges/s` = edges traversed per second; sprs computes only the weighted sums (a mat-vec over the transposed graph), without threshold, decay or clamp.\n"
+        );
+        println!("| graph | implementation | ms | M edges/s | × idiomatic |");
+        println!("|---|---|---:|---:|---:|");
+        let mut largest = None;
+        for &(nodes, edges, shape) in &graphs {
+            bar.set_message(format!(
+                "spread {nodes}/{edges} {}: generating",
+                shape.name()
+            ));
+            let graph = workload::graph(nodes, edges, shape, 21)?;
+            let table = spread_rows(&kernels, &graph, repeats, &bar)?;
+            let idiomatic = table
+                .iter()
+                .find(|r| r.name == "idiomatic Rust (adjacency lists)")
+                .map_or(Duration::ZERO, |r| r.time);
+            let label = format!("{nodes} nodes / {} edges, {}", graph.edges(), shape.name());
+            for row in &table {
+                println!(
+                    "| {label} | {} | {:.3} | {:.0} | {:.2} |",
+                    row.name,
+                    row.time.as_secs_f64() * 1e3,
+                    graph.edges() as f64 / row.time.as_secs_f64() / 1e6,
+                    idiomatic.as_secs_f64() / row.time.as_secs_f64()
+                );
+            }
+            largest = Some(graph);
+        }
+        if let Some(graph) = largest {
+            println!(
+                "\n### From 10 seeds, 3 hops (decay 0.5, θ = 0.05), on the largest graph above\n"
+            );
+            println!("| implementation | ms | edges touched | active nodes |");
+            println!("|---|---:|---:|---:|");
+            let seeds = workload::seeds(graph.nodes(), 10, 31);
+            let params = SpreadParams::new(3, 0.5, 0.05)?;
+            for k in &kernels {
+                bar.set_message(format!("sparse spread: {} {}", k.backend(), k.level()));
+                let mut ws = SpreadWorkspace::with_nodes(graph.nodes());
+                let (mut touched, mut active, mut failure) = (0, 0, None);
+                let time = median_time(repeats * 3, || {
+                    match k.spread_from_seeds(&graph, &seeds, &params, &mut ws) {
+                        Ok(r) => (touched, active) = (r.outcome().edges_traversed, r.len()),
+                        Err(e) => failure = Some(e),
+                    }
+                });
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+                println!(
+                    "| {} {} | {:.3} | {touched} | {active} |",
+                    k.backend(),
+                    k.level(),
+                    time.as_secs_f64() * 1e3
+                );
+                bar.inc(1);
+            }
+        }
+        println!();
+    }
+
+    if wants(args, Kernel::Decay) {
+        println!("## Decay (retention), exponential\n");
+        println!("| N | implementation | ns/element | × idiomatic |");
+        println!("|---:|---|---:|---:|");
+        let curve = DecayCurve::exponential(7.0 * 86_400.0)?;
+        let now = 1_790_000_000;
+        for &len in &decay_sizes {
+            bar.set_message(format!("decay N={len}"));
+            let (strengths, last) = workload::decay_inputs(len, now, 41);
+            let mut out = vec![0.0f32; len];
+            let idiomatic = median_time(repeats, || {
+                peers::idiomatic_retention(&strengths, &last, now, 7.0 * 86_400.0, &mut out);
+                black_box(&out);
+            });
+            bar.inc(1);
+            let mut table = vec![Row {
+                name: String::from("idiomatic Rust (f32 exp2)"),
+                time: idiomatic,
+            }];
+            for k in &kernels {
+                let mut failure = None;
+                let time = median_time(repeats, || {
+                    if let Err(e) = k.retention(&strengths, &last, now, &curve, &mut out) {
+                        failure = Some(e);
+                    }
+                    black_box(&out);
+                });
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+                table.push(Row {
+                    name: format!("engram {} {}", k.backend(), k.level()),
+                    time,
+                });
+                bar.inc(1);
+            }
+            for row in &table {
+                println!(
+                    "| {len} | {} | {:.2} | {:.2} |",
+                    row.name,
+                    row.time.as_secs_f64() * 1e9 / len as f64,
+                    idiomatic.as_secs_f64() / row.time.as_secs_f64()
+                );
+            }
+        }
+        println!();
+    }
+
+    if wants(args, Kernel::Ffi) {
+        println!("## FFI call overhead\n");
+        println!("| call | ns/call |");
+        println!("|---|---:|");
+        const CALLS: u32 = 10_000_000;
+        bar.set_message("FFI overhead");
+        let rust = median_time(repeats, || {
+            let mut acc = 0u32;
+            for i in 0..CALLS {
+                acc = not_inlined_add(black_box(acc), i);
+            }
+            black_box(acc);
+        });
+        bar.inc(1);
+        println!(
+            "| Rust `#[inline(never)]` add | {:.2} |",
+            rust.as_secs_f64() * 1e9 / f64::from(CALLS)
+        );
+        if engram_kernels::zig_add_u32(1, 2).is_some() {
+            let zig = median_time(repeats, || {
+                let mut acc = 0u32;
+                for i in 0..CALLS {
+                    acc = engram_kernels::zig_add_u32(black_box(acc), i).unwrap_or(acc);
+                }
+                black_box(acc);
+            });
+            println!(
+                "| Zig `ek_add_u32` through the C ABI | {:.2} |",
+                zig.as_secs_f64() * 1e9 / f64::from(CALLS)
+            );
+        } else {
+            println!("| Zig | not compiled in (build with `--features zig-kernels`) |");
+        }
+        bar.inc(1);
+        println!();
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+#[inline(never)]
+fn not_inlined_add(a: u32, b: u32) -> u32 {
+    a.wrapping_add(b)
+}
+
+/// Every engram backend/level and every similarity peer on one matrix.
+fn similarity_rows(
+    kernels: &[Kernels],
+    matrix: &EmbeddingMatrix,
+    query: &[f32],
+    repeats: usize,
+    bar: &ProgressBar,
+) -> Result<Vec<Row>, Error> {
+    let (rows, dim) = (matrix.rows(), matrix.dim());
+    let (flat, norms) = (matrix.as_flat(), matrix.norms());
+    let query_norm = l2_norm(query);
+    let mut out = vec![0.0f32; rows];
+    let mut table = Vec::new();
+    for k in kernels {
+        bar.set_message(format!(
+            "cosine D={dim} N={rows}: {} {}",
+            k.backend(),
+            k.level()
+        ));
+        let mut failure = None;
+        let time = median_time(repeats, || {
+            if let Err(e) = k.cosine(query, matrix.view(), &mut out) {
+                failure = Some(e);
+            }
+            black_box(&out);
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        table.push(Row {
+            name: format!("engram {} {}", k.backend(), k.level()),
+            time,
+        });
+        bar.inc(1);
+    }
+    let mut peer = |name: &str, f: &mut dyn FnMut(&mut [f32])| {
+        bar.set_message(format!("cosine D={dim} N={rows}: {name}"));
+        let time = median_time(repeats, || {
+            f(&mut out);
+            black_box(&out);
+        });
+        table.push(Row {
+            name: name.to_owned(),
+            time,
+        });
+        bar.inc(1);
+    };
+    peer("idiomatic Rust", &mut |out| {
+        peers::idiomatic_cosine(query, flat, dim, out)
+    });
+    peer("simsimd cos (per pair)", &mut |out| {
+        peers::simsimd_cosine(query, flat, dim, out)
+    });
+    peer("simsimd dot + norms", &mut |out| {
+        peers::simsimd_dot_with_norms(query, query_norm, flat, norms, dim, out)
+    });
+    peer("faer GEMV + norms", &mut |out| {
+        peers::faer_gemv_cosine(query, query_norm, flat, norms, dim, out)
+    });
+    Ok(table)
+}
+
+/// Every engram backend/level and every spreading peer, one dense hop.
+fn spread_rows(
+    kernels: &[Kernels],
+    graph: &engram_kernels::Csr,
+    repeats: usize,
+    bar: &ProgressBar,
+) -> Result<Vec<Row>, Error> {
+    let n = graph.nodes();
+    let initial = workload::activations(n, 22);
+    let params = SpreadParams::new(1, 0.5, 0.0)?;
+    let mut out = vec![0.0f32; n];
+    let mut ws = SpreadWorkspace::with_nodes(n);
+    let mut table = Vec::new();
+    for k in kernels {
+        bar.set_message(format!("spread {n}: {} {}", k.backend(), k.level()));
+        let mut failure = None;
+        let time = median_time(repeats, || {
+            if let Err(e) = k.spread(graph, &initial, &params, &mut out, &mut ws) {
+                failure = Some(e);
+            }
+            black_box(&out);
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        table.push(Row {
+            name: format!("engram {} {}", k.backend(), k.level()),
+            time,
+        });
+        bar.inc(1);
+    }
+    bar.set_message(format!("spread {n}: idiomatic"));
+    let lists = peers::adjacency_lists(graph);
+    let time = median_time(repeats, || {
+        peers::idiomatic_spread_hop(&lists, &initial, &mut out, 0.5, 0.0);
+        black_box(&out);
+    });
+    drop(lists);
+    table.push(Row {
+        name: String::from("idiomatic Rust (adjacency lists)"),
+        time,
+    });
+    bar.inc(1);
+    bar.set_message(format!("spread {n}: sprs"));
+    let matrix =
+        peers::sprs_matrix(&workload::transpose(graph)?).map_err(|_| Error::InvalidOffsets {
+            reason: String::from("benchmark graph rows are not sorted and distinct"),
+        })?;
+    let time = median_time(repeats, || {
+        peers::sprs_hop(&matrix, &initial, &mut out);
+        black_box(&out);
+    });
+    table.push(Row {
+        name: String::from("sprs mat-vec (sums only)"),
+        time,
+    });
+    bar.inc(1);
+    Ok(table)
+}
