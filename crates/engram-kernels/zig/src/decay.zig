@@ -1,8 +1,41 @@
 //! Retention (forgetting curves) of N memories at one instant, computed on read.
 //!
 //! Same formulas as the Rust reference (`src/rust_backend/decay.rs`), evaluated in
-//! f64 and rounded once to f32.
+//! f64 and rounded once to f32. The exponential curve uses the same branch-free `2^x`, with
+//! the same operations and constants (no FMA), so the backends agree bit for bit.
 const std = @import("std");
+
+/// 1.5 · 2^52: `x + round_magic - round_magic` rounds |x| < 2^51 to the nearest integer.
+const round_magic: f64 = 6755399441055744.0;
+/// Below this, s · 2^x rounds to 0 in f32 for every finite f32 s.
+const min_exponent: f64 = -300.0;
+/// ln(2)^k / k!, k = 0..=7: 2^f within 7.1e-9 relative on |f| <= 1/2.
+const exp2_taylor = [8]f64{
+    1.0,
+    0.6931471805599453,
+    0.24022650695910072,
+    0.05550410866482158,
+    0.009618129107628477,
+    0.0013333558146428443,
+    0.0001540353039338161,
+    1.5252733804059841e-05,
+};
+
+/// 2^x for x <= 0 (x below -300 treated as -300): range reduction by rounding, the Taylor
+/// polynomial, and 2^n from exponent bits.
+inline fn exp2NonPositive(x_in: f64) f64 {
+    const x = @max(x_in, min_exponent);
+    const shifted = x + round_magic;
+    const n = shifted - round_magic;
+    const f = x - n;
+    var p: f64 = exp2_taylor[7];
+    inline for (0..7) |i| {
+        p = p * f + exp2_taylor[6 - i];
+    }
+    const n_bits = @as(u64, @bitCast(shifted)) -% @as(u64, @bitCast(round_magic));
+    const scale: f64 = @bitCast((n_bits +% 1023) << 52);
+    return p * scale;
+}
 
 /// Age in seconds: max(0, now - last_access), saturating instead of overflowing.
 inline fn ageSeconds(now: i64, last_access: i64) f64 {
@@ -19,9 +52,12 @@ pub fn exponential(
     half_life: f64,
     out: [*]f32,
 ) callconv(.c) void {
+    const neg_inv_half_life = -1.0 / half_life;
     for (0..n) |i| {
         const age = ageSeconds(now, last_access[i]);
-        out[i] = @floatCast(@as(f64, strengths[i]) * std.math.exp2(-age / half_life));
+        // Exactly 0 at age 0, so a subnormal half-life (reciprocal ∞) cannot give 0·∞ = NaN.
+        const x = if (age == 0) 0 else age * neg_inv_half_life;
+        out[i] = @floatCast(@as(f64, strengths[i]) * exp2NonPositive(x));
     }
 }
 
@@ -43,6 +79,19 @@ pub fn powerLaw(
 }
 
 const testing = std.testing;
+
+test "exp2 matches std within its stated error" {
+    var worst: f64 = 0;
+    var i: usize = 0;
+    while (i <= 100_000) : (i += 1) {
+        const x = -250.0 * @as(f64, @floatFromInt(i)) / 100_000.0;
+        const want = std.math.exp2(x);
+        worst = @max(worst, @abs(exp2NonPositive(x) - want) / want);
+    }
+    try testing.expect(worst < 7.1e-9);
+    try testing.expectEqual(@as(f64, 1), exp2NonPositive(0));
+    try testing.expectEqual(@as(f64, 0.5), exp2NonPositive(-1));
+}
 
 test "one half-life halves, the future does not grow" {
     const s = [_]f32{ 0.8, 0.8, 0.8 };
