@@ -511,9 +511,18 @@ proptest! {
         let (strengths, last) = case.generate();
         let exponential = case.curve.half_life_secs();
         let power = case.curve.power_law_params();
+        let mut first: Option<Vec<u32>> = None;
         for k in common::every_backend() {
             let mut out = vec![f32::NAN; case.len];
             k.retention(&strengths, &last, case.now, &case.curve, &mut out).expect("valid lengths");
+            // The exponential runs the same operations on every backend: identical bits.
+            if exponential.is_some() {
+                let bits: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
+                match &first {
+                    None => first = Some(bits),
+                    Some(reference) => prop_assert_eq!(&bits, reference, "{} differs", k.describe()),
+                }
+            }
             for i in 0..case.len {
                 let expected = oracle::retention(strengths[i], oracle::age_secs(case.now, last[i]), exponential, power);
                 prop_assert!(expected.admits(out[i], false),
