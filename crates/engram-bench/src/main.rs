@@ -368,6 +368,34 @@ fn similarity_rows(
         });
         bar.inc(1);
     }
+    // The fastest backend and level again, on every core, where the call is large enough to be
+    // split (see engram_kernels::PARALLEL_MIN_FLOATS).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(best) = kernels
+        .last()
+        .filter(|_| cores > 1 && rows * dim >= engram_kernels::PARALLEL_MIN_FLOATS)
+    {
+        let threaded = best.with_threads(cores)?;
+        bar.set_message(format!("cosine D={dim} N={rows}: {cores} threads"));
+        let mut failure = None;
+        let time = median_time(repeats, || {
+            if let Err(e) = threaded.cosine(query, matrix.view(), &mut out) {
+                failure = Some(e);
+            }
+            black_box(&out);
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        table.push(Row {
+            name: format!(
+                "engram {} {}, {cores} threads",
+                best.backend(),
+                best.level()
+            ),
+            time,
+        });
+    }
     let mut peer = |name: &str, f: &mut dyn FnMut(&mut [f32])| {
         bar.set_message(format!("cosine D={dim} N={rows}: {name}"));
         let time = median_time(repeats, || {

@@ -91,6 +91,21 @@ impl<'a> EmbeddingsView<'a> {
         let start = i.checked_mul(self.dim)?;
         self.data.get(start..start.checked_add(self.dim)?)
     }
+
+    /// The view of rows `range` (with their norms, if any), or `None` if the range is not
+    /// within `0..rows()`. O(1), no copy.
+    pub fn rows_range(&self, range: std::ops::Range<usize>) -> Option<EmbeddingsView<'a>> {
+        if range.start > range.end || range.end > self.rows() {
+            return None;
+        }
+        let data = &self.data[range.start * self.dim..range.end * self.dim];
+        let norms = self.norms.map(|norms| &norms[range.clone()]);
+        Some(EmbeddingsView {
+            data,
+            dim: self.dim,
+            norms,
+        })
+    }
 }
 
 /// Owned embeddings of one dimension, contiguous and row-major, with their norms kept up to
@@ -245,6 +260,10 @@ mod tests {
         );
         assert!(view.row(2).is_none());
         assert!(view.row(usize::MAX).is_none());
+        let tail = view.rows_range(1..2).expect("in range");
+        assert_eq!((tail.rows(), tail.row(0)), (1, view.row(1)));
+        assert!(view.rows_range(1..3).is_none());
+        assert!(view.rows_range(2..2).is_some_and(|v| v.rows() == 0));
     }
 
     #[test]

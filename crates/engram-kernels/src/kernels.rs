@@ -26,7 +26,12 @@ use crate::{
 pub struct Kernels {
     backend: Backend,
     level: CpuLevel,
+    threads: usize,
 }
+
+/// The least a similarity call must read (rows × dim floats, 4 MB) before it is split across
+/// threads: below it, starting a thread costs more than it saves.
+pub const PARALLEL_MIN_FLOATS: usize = 1 << 20;
 
 impl Kernels {
     /// Kernels on `backend`, at the best CPU level it has for this CPU.
@@ -52,6 +57,7 @@ impl Kernels {
         Self {
             backend: Backend::Rust,
             level: CpuLevel::detect(),
+            threads: 1,
         }
     }
 
@@ -62,6 +68,7 @@ impl Kernels {
         Self {
             backend,
             level: best_level(backend),
+            threads: 1,
         }
     }
 
@@ -131,7 +138,11 @@ impl Kernels {
             }
             LevelChoice::Exactly(level) => level,
         };
-        Ok(Self { backend, level })
+        Ok(Self {
+            backend,
+            level,
+            threads: 1,
+        })
     }
 
     /// Every backend and CPU level that can run here, reference first: what the tests and
@@ -141,7 +152,11 @@ impl Kernels {
             .flat_map(|backend| {
                 CpuLevel::supported()
                     .filter(move |&level| level_is_built(backend, level))
-                    .map(move |level| Kernels { backend, level })
+                    .map(move |level| Kernels {
+                        backend,
+                        level,
+                        threads: 1,
+                    })
             })
             .collect()
     }
@@ -154,6 +169,68 @@ impl Kernels {
     /// The CPU level these kernels run at.
     pub const fn level(&self) -> CpuLevel {
         self.level
+    }
+
+    /// The same kernels, splitting each similarity call ([`dot`](Self::dot),
+    /// [`cosine`](Self::cosine)) over up to `threads` threads when it reads at least
+    /// [`PARALLEL_MIN_FLOATS`] floats. Each thread takes a contiguous block of rows and every
+    /// row is computed exactly as on one thread, so results are bit-for-bit the same.
+    ///
+    /// Default: 1 (single-threaded), because a server that runs many recalls at once already
+    /// uses its cores; give more to make one large scan faster.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `threads` is 0 or over 1024.
+    pub fn with_threads(self, threads: usize) -> Result<Self> {
+        if threads == 0 || threads > 1024 {
+            return Err(Error::InvalidParameter {
+                name: "threads",
+                value: threads as f64,
+                requirement: "between 1 and 1024",
+            });
+        }
+        Ok(Self { threads, ..self })
+    }
+
+    /// Threads a similarity call may use (see [`with_threads`](Self::with_threads)).
+    pub const fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `kernel` over `rows` and `out`, split into contiguous blocks over the threads
+    /// when the call is large enough (the last block runs on the calling thread).
+    fn over_row_blocks(
+        &self,
+        rows: EmbeddingsView<'_>,
+        out: &mut [f32],
+        kernel: impl Fn(EmbeddingsView<'_>, &mut [f32]) + Sync,
+    ) {
+        let n = rows.rows();
+        let threads = if n.saturating_mul(rows.dim()) >= PARALLEL_MIN_FLOATS {
+            self.threads.min(n)
+        } else {
+            1
+        };
+        if threads <= 1 {
+            kernel(rows, out);
+            return;
+        }
+        let block = n.div_ceil(threads);
+        std::thread::scope(|scope| {
+            let mut blocks = out.chunks_mut(block).enumerate().peekable();
+            while let Some((i, out_block)) = blocks.next() {
+                let start = i * block;
+                let Some(view) = rows.rows_range(start..start + out_block.len()) else {
+                    unreachable!("blocks of `out` match the rows of the view")
+                };
+                if blocks.peek().is_none() {
+                    kernel(view, out_block);
+                } else {
+                    let kernel = &kernel;
+                    scope.spawn(move || kernel(view, out_block));
+                }
+            }
+        });
     }
 
     /// One line saying what runs the kernels, e.g.
@@ -183,15 +260,16 @@ impl Kernels {
     /// [`Error::LengthMismatch`] if `query.len() != rows.dim()` or `out.len() != rows.rows()`.
     pub fn dot(&self, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) -> Result<()> {
         check_similarity_shapes(query, rows, out)?;
-        match self.backend {
-            Backend::Rust => rust_backend::similarity::dot_rows(self.level, query, rows, out),
+        let (backend, level) = (self.backend, self.level);
+        self.over_row_blocks(rows, out, |rows, out| match backend {
+            Backend::Rust => rust_backend::similarity::dot_rows(level, query, rows, out),
             #[cfg(feature = "zig-kernels")]
             Backend::Zig => {
-                zig_backend::similarity::dot_rows(zig_backend::fns(self.level), query, rows, out)
+                zig_backend::similarity::dot_rows(zig_backend::fns(level), query, rows, out)
             }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),
-        }
+        });
         Ok(())
     }
 
@@ -204,18 +282,19 @@ impl Kernels {
     pub fn cosine(&self, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) -> Result<()> {
         check_similarity_shapes(query, rows, out)?;
         let query_norm = l2_norm(query);
-        match self.backend {
+        let (backend, level) = (self.backend, self.level);
+        self.over_row_blocks(rows, out, |rows, out| match backend {
             Backend::Rust => {
-                rust_backend::similarity::cosine_rows(self.level, query, query_norm, rows, out)
+                rust_backend::similarity::cosine_rows(level, query, query_norm, rows, out)
             }
             #[cfg(feature = "zig-kernels")]
             Backend::Zig => {
-                let fns = zig_backend::fns(self.level);
+                let fns = zig_backend::fns(level);
                 zig_backend::similarity::cosine_rows(fns, query, query_norm, rows, out)
             }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),
-        }
+        });
         Ok(())
     }
 

@@ -107,6 +107,13 @@
 //!   its error bound of a positive threshold. Then f32 and f64 may legitimately disagree about
 //!   whether it fires, and only the agreement between the backends is checked.
 //!
+//! # Threads
+//!
+//! Kernels are single-threaded by default. [`Kernels::with_threads`] splits each similarity
+//! call that reads at least [`PARALLEL_MIN_FLOATS`] floats into contiguous blocks of rows over
+//! scoped threads. Every row is computed exactly as on one thread, so the results are bit for
+//! bit the same; `tests/threads.rs` checks this.
+//!
 //! # Choosing a backend and a CPU level
 //!
 //! [`Kernels::from_env`] reads [`BACKEND_ENV`] (`ENGRAM_KERNELS`: `rust`, `zig` or `auto`)
@@ -135,7 +142,7 @@ pub use cpu::{CpuLevel, LEVEL_ENV, LevelChoice};
 pub use embeddings::{EmbeddingMatrix, EmbeddingsView, l2_norm};
 pub use error::{Error, Result};
 pub use graph::{Csr, MAX_ABS_WEIGHT};
-pub use kernels::Kernels;
+pub use kernels::{Kernels, PARALLEL_MIN_FLOATS};
 pub use params::{
     DecayCurve, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
 };
