@@ -260,16 +260,11 @@ fn run(args: &Args) -> Result<(), Error> {
                 time: idiomatic,
             }];
             for k in &kernels {
-                let mut failure = None;
-                let time = median_time(repeats, || {
-                    if let Err(e) = k.retention(&strengths, &last, now, &curve, &mut out) {
-                        failure = Some(e);
-                    }
+                let time = time_kernel(repeats, || {
+                    k.retention(&strengths, &last, now, &curve, &mut out)?;
                     black_box(&out);
-                });
-                if let Some(e) = failure {
-                    return Err(e);
-                }
+                    Ok(())
+                })?;
                 table.push(Row {
                     name: format!("engram {} {}", k.backend(), k.level()),
                     time,
@@ -328,6 +323,20 @@ fn run(args: &Args) -> Result<(), Error> {
     Ok(())
 }
 
+/// The median time of `repeats` runs of a fallible kernel call; the first error is returned.
+fn time_kernel(
+    repeats: usize,
+    mut call: impl FnMut() -> Result<(), Error>,
+) -> Result<Duration, Error> {
+    let mut failure = None;
+    let time = median_time(repeats, || {
+        if let Err(e) = call() {
+            failure.get_or_insert(e);
+        }
+    });
+    failure.map_or(Ok(time), Err)
+}
+
 #[inline(never)]
 fn not_inlined_add(a: u32, b: u32) -> u32 {
     a.wrapping_add(b)
@@ -352,16 +361,11 @@ fn similarity_rows(
             k.backend(),
             k.level()
         ));
-        let mut failure = None;
-        let time = median_time(repeats, || {
-            if let Err(e) = k.cosine(query, matrix.view(), &mut out) {
-                failure = Some(e);
-            }
+        let time = time_kernel(repeats, || {
+            k.cosine(query, matrix.view(), &mut out)?;
             black_box(&out);
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
+            Ok(())
+        })?;
         table.push(Row {
             name: format!("engram {} {}", k.backend(), k.level()),
             time,
@@ -377,16 +381,11 @@ fn similarity_rows(
     {
         let threaded = best.with_threads(cores)?;
         bar.set_message(format!("cosine D={dim} N={rows}: {cores} threads"));
-        let mut failure = None;
-        let time = median_time(repeats, || {
-            if let Err(e) = threaded.cosine(query, matrix.view(), &mut out) {
-                failure = Some(e);
-            }
+        let time = time_kernel(repeats, || {
+            threaded.cosine(query, matrix.view(), &mut out)?;
             black_box(&out);
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
+            Ok(())
+        })?;
         table.push(Row {
             name: format!(
                 "engram {} {}, {cores} threads",
@@ -438,16 +437,11 @@ fn spread_rows(
     let mut table = Vec::new();
     for k in kernels {
         bar.set_message(format!("spread {n}: {} {}", k.backend(), k.level()));
-        let mut failure = None;
-        let time = median_time(repeats, || {
-            if let Err(e) = k.spread(graph, &initial, &params, &mut out, &mut ws) {
-                failure = Some(e);
-            }
+        let time = time_kernel(repeats, || {
+            k.spread(graph, &initial, &params, &mut out, &mut ws)?;
             black_box(&out);
-        });
-        if let Some(e) = failure {
-            return Err(e);
-        }
+            Ok(())
+        })?;
         table.push(Row {
             name: format!("engram {} {}", k.backend(), k.level()),
             time,
