@@ -4,7 +4,9 @@ use crate::{Backend, CpuLevel};
 
 /// Why a kernel call or a constructor refused its input. Nothing was computed or stored.
 ///
-/// Every variant names what was wrong so a caller can report it as is.
+/// Every variant names what was wrong so a caller can report it as is. Equality compares the
+/// fields with `==`, so an error that carries a NaN (say `InvalidActivation { value: NaN }`) is
+/// not equal to itself; match on the variant, or compare the messages, when that matters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
