@@ -259,18 +259,17 @@ fn run(args: &Args) -> Result<(), Error> {
                 name: String::from("idiomatic Rust (f32 exp2)"),
                 time: idiomatic,
             }];
-            for k in &kernels {
-                let time = time_kernel(repeats, || {
+            table.extend(time_every_kernel(
+                &kernels,
+                repeats,
+                &bar,
+                &format!("decay N={len}"),
+                |k| {
                     k.retention(&strengths, &last, now, &curve, &mut out)?;
                     black_box(&out);
                     Ok(())
-                })?;
-                table.push(Row {
-                    name: format!("engram {} {}", k.backend(), k.level()),
-                    time,
-                });
-                bar.inc(1);
-            }
+                },
+            )?);
             for row in &table {
                 println!(
                     "| {len} | {} | {:.2} | {:.2} |",
@@ -323,6 +322,27 @@ fn run(args: &Args) -> Result<(), Error> {
     Ok(())
 }
 
+/// One row per engram backend and level: the median time of `call` on each, with progress.
+fn time_every_kernel(
+    kernels: &[Kernels],
+    repeats: usize,
+    bar: &ProgressBar,
+    what: &str,
+    mut call: impl FnMut(&Kernels) -> Result<(), Error>,
+) -> Result<Vec<Row>, Error> {
+    let mut rows = Vec::with_capacity(kernels.len());
+    for k in kernels {
+        bar.set_message(format!("{what}: {} {}", k.backend(), k.level()));
+        let time = time_kernel(repeats, || call(k))?;
+        rows.push(Row {
+            name: format!("engram {} {}", k.backend(), k.level()),
+            time,
+        });
+        bar.inc(1);
+    }
+    Ok(rows)
+}
+
 /// The median time of `repeats` runs of a fallible kernel call; the first error is returned.
 fn time_kernel(
     repeats: usize,
@@ -354,24 +374,17 @@ fn similarity_rows(
     let (flat, norms) = (matrix.as_flat(), matrix.norms());
     let query_norm = l2_norm(query);
     let mut out = vec![0.0f32; rows];
-    let mut table = Vec::new();
-    for k in kernels {
-        bar.set_message(format!(
-            "cosine D={dim} N={rows}: {} {}",
-            k.backend(),
-            k.level()
-        ));
-        let time = time_kernel(repeats, || {
+    let mut table = time_every_kernel(
+        kernels,
+        repeats,
+        bar,
+        &format!("cosine D={dim} N={rows}"),
+        |k| {
             k.cosine(query, matrix.view(), &mut out)?;
             black_box(&out);
             Ok(())
-        })?;
-        table.push(Row {
-            name: format!("engram {} {}", k.backend(), k.level()),
-            time,
-        });
-        bar.inc(1);
-    }
+        },
+    )?;
     // The fastest backend and level again, on every core, where the call is large enough to be
     // split (see engram_kernels::PARALLEL_MIN_FLOATS).
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -434,20 +447,11 @@ fn spread_rows(
     let params = SpreadParams::new(1, 0.5, 0.0)?;
     let mut out = vec![0.0f32; n];
     let mut ws = SpreadWorkspace::with_nodes(n);
-    let mut table = Vec::new();
-    for k in kernels {
-        bar.set_message(format!("spread {n}: {} {}", k.backend(), k.level()));
-        let time = time_kernel(repeats, || {
-            k.spread(graph, &initial, &params, &mut out, &mut ws)?;
-            black_box(&out);
-            Ok(())
-        })?;
-        table.push(Row {
-            name: format!("engram {} {}", k.backend(), k.level()),
-            time,
-        });
-        bar.inc(1);
-    }
+    let mut table = time_every_kernel(kernels, repeats, bar, &format!("spread {n}"), |k| {
+        k.spread(graph, &initial, &params, &mut out, &mut ws)?;
+        black_box(&out);
+        Ok(())
+    })?;
     bar.set_message(format!("spread {n}: idiomatic"));
     let lists = peers::adjacency_lists(graph);
     let time = median_time(repeats, || {
