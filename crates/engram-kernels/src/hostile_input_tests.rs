@@ -23,7 +23,7 @@ fn zig_calls() -> u64 {
     }
 }
 
-fn every_backend() -> Vec<Kernels> {
+fn every_kernels() -> Vec<Kernels> {
     Backend::compiled()
         .map(|b| Kernels::new(b).expect("compiled in"))
         .collect()
@@ -53,7 +53,7 @@ macro_rules! rejects {
 fn similarity_rejects_every_wrong_length() {
     let matrix = EmbeddingMatrix::from_flat(vec![0.5; 12], 4).expect("3 × 4");
     let bare = EmbeddingsView::new(matrix.as_flat(), 4).expect("3 × 4");
-    for k in every_backend() {
+    for k in every_kernels() {
         for view in [matrix.view(), bare] {
             for query in [&[][..], &[1.0; 3][..], &[1.0; 5][..], &[1.0; 12][..]] {
                 let mut out = [UNTOUCHED; 3];
@@ -93,7 +93,7 @@ fn similarity_rejects_every_wrong_length() {
 fn spread_rejects_wrong_lengths_and_every_bad_activation() {
     let graph = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 0.5)]).expect("valid");
     let params = SpreadParams::default();
-    for k in every_backend() {
+    for k in every_kernels() {
         let mut ws = SpreadWorkspace::new();
         let mut out = [UNTOUCHED; 3];
         for initial in [&[][..], &[0.5; 2][..], &[0.5; 4][..]] {
@@ -144,7 +144,7 @@ fn spread_rejects_wrong_lengths_and_every_bad_activation() {
 fn sparse_spreading_rejects_bad_seeds() {
     let graph = Csr::from_edges(3, &[(0, 1, 1.0)]).expect("valid");
     let params = SpreadParams::default();
-    for k in every_backend() {
+    for k in every_kernels() {
         let mut ws = SpreadWorkspace::new();
         rejects!(
             k.spread_from_seeds(&graph, &[Seed::new(3, 0.5)], &params, &mut ws),
@@ -208,7 +208,7 @@ fn retention_rejects_every_length_mismatch() {
         DecayCurve::default(),
         DecayCurve::power_law(10.0, 1.0).expect("valid"),
     ];
-    for k in every_backend() {
+    for k in every_kernels() {
         for curve in &curves {
             let mut out = [UNTOUCHED; 2];
             for last in [&[][..], &[0][..], &[0; 3][..]] {

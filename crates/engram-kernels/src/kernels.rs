@@ -20,8 +20,10 @@ use crate::{
 /// CPU supports (and, for Zig, that was built), so every call can use that level's
 /// instructions. Every method checks its arguments before computing anything and returns a
 /// typed [`Error`] — leaving the output buffer untouched — rather than panicking. Outputs go
-/// into caller-provided buffers; no method allocates, except [`spread`](Self::spread) growing
-/// its workspace the first time it sees a larger graph.
+/// into caller-provided buffers. Nothing allocates per call, with two exceptions: a spreading
+/// call grows its [`SpreadWorkspace`] the first time the workspace sees a larger graph, and
+/// with [`with_threads`](Self::with_threads) above 1, a large similarity call starts its
+/// threads (and their stacks) each time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     backend: Backend,

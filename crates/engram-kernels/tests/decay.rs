@@ -10,7 +10,7 @@ fn exponential_halves_per_half_life() {
     // ages 0, 100, 200, 50 at now = 1000.
     let last = [1000, 900, 800, 950];
     let expected = [0.8, 0.4, 0.2, 0.8 / 2f32.sqrt()];
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut out = [f32::NAN; 4];
         k.retention(&[0.8; 4], &last, 1000, &curve, &mut out)
             .expect("valid");
@@ -24,7 +24,7 @@ fn exponential_halves_per_half_life() {
 fn power_law_follows_its_formula() {
     // (1 + age/10)^-2 at ages 0, 10, 30: 1, 1/4, 1/16.
     let curve = DecayCurve::power_law(10.0, 2.0).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut out = [0.0; 3];
         k.retention(&[1.0; 3], &[30, 20, 0], 30, &curve, &mut out)
             .expect("valid");
@@ -35,7 +35,7 @@ fn power_law_follows_its_formula() {
 #[test]
 fn future_access_times_count_as_age_zero() {
     let curve = DecayCurve::exponential(1.0).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut out = [0.0; 2];
         k.retention(&[0.7, 0.3], &[10, i64::MAX], 5, &curve, &mut out)
             .expect("valid");
@@ -48,7 +48,7 @@ fn extreme_ages_and_half_lives_stay_finite() {
     let tiny = DecayCurve::exponential(1e-300).expect("valid");
     let huge = DecayCurve::exponential(1e300).expect("valid");
     let power = DecayCurve::power_law(1e-300, 50.0).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut out = [9.0; 2];
         // Age i64::MAX (saturated) and age 0.
         k.retention(&[1.0, 1.0], &[i64::MIN, 0], i64::MAX, &tiny, &mut out)
@@ -75,7 +75,7 @@ fn extreme_ages_and_half_lives_stay_finite() {
 fn retention_is_computed_on_read_never_in_place() {
     let curve = DecayCurve::exponential(10.0).expect("valid");
     let strengths = [1.0f32; 3];
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut first = [0.0; 3];
         let mut second = [0.0; 3];
         k.retention(&strengths, &[0, 0, 0], 10, &curve, &mut first)
@@ -90,7 +90,7 @@ fn retention_is_computed_on_read_never_in_place() {
 
 #[test]
 fn nan_strength_gives_nan() {
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut out = [0.0; 1];
         k.retention(&[f32::NAN], &[0], 10, &DecayCurve::default(), &mut out)
             .expect("valid");

@@ -179,7 +179,7 @@ proptest! {
     fn dot_matches_the_oracle_on_every_backend(case in similarity_case()) {
         let (query, flat) = case.generate();
         let view = EmbeddingsView::new(&flat, case.dim).expect("whole rows");
-        let results: Vec<_> = common::every_backend().into_iter().map(|k| {
+        let results: Vec<_> = common::every_kernels().into_iter().map(|k| {
             let mut out = vec![0.0f32; case.rows];
             k.dot(&query, view, &mut out).expect("valid shapes");
             (k, out)
@@ -197,7 +197,7 @@ proptest! {
         } else {
             EmbeddingsView::new(&flat, case.dim).expect("whole rows")
         };
-        let results: Vec<_> = common::every_backend().into_iter().map(|k| {
+        let results: Vec<_> = common::every_kernels().into_iter().map(|k| {
             let mut out = vec![0.0f32; case.rows];
             k.cosine(&query, view, &mut out).expect("valid shapes");
             (k, out)
@@ -425,7 +425,7 @@ proptest! {
         let input = case.generate();
         let n = input.graph.nodes();
         let mut workspace = SpreadWorkspace::new();
-        let results: Vec<_> = common::every_backend().into_iter().map(|k| {
+        let results: Vec<_> = common::every_kernels().into_iter().map(|k| {
             let mut out = vec![f32::NAN; n];
             let outcome = k.spread(&input.graph, &input.initial, &input.params, &mut out, &mut workspace)
                 .expect("valid input");
@@ -490,7 +490,7 @@ proptest! {
         // come back all zero after every call.
         let mut workspace = SpreadWorkspace::new();
         let small = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 1.0)]).expect("valid");
-        for k in common::every_backend() {
+        for k in common::every_kernels() {
             for _ in 0..2 {
                 let sparse = k.spread_from_seeds(&input.graph, &seeds, &input.params, &mut workspace).expect("valid seeds");
                 prop_assert_eq!(sparse.outcome(), reference, "{}", k.describe());
@@ -512,7 +512,7 @@ proptest! {
         let exponential = case.curve.half_life_secs();
         let power = case.curve.power_law_params();
         let mut first: Option<Vec<u32>> = None;
-        for k in common::every_backend() {
+        for k in common::every_kernels() {
             let mut out = vec![f32::NAN; case.len];
             k.retention(&strengths, &last, case.now, &case.curve, &mut out).expect("valid lengths");
             // The exponential runs the same operations on every backend: identical bits.
@@ -544,7 +544,7 @@ proptest! {
 fn measured_disagreement_with_the_reference() {
     let reference = Kernels::with_level(Backend::Rust, engram_kernels::CpuLevel::Baseline)
         .expect("always available");
-    for subject in common::every_backend() {
+    for subject in common::every_kernels() {
         let mut rng = SplitMix64::new(0x5eed_2026);
         let (mut dot_worst, mut cos_worst, mut cos_abs_worst, mut decay_worst) =
             (0f64, 0f64, 0f64, 0f64);
@@ -630,7 +630,7 @@ fn fifty_thousand_rows_match_the_oracle() {
     let flat: Vec<f32> = (0..rows * dim).map(|_| rng.next_f32_signed()).collect();
     let matrix = EmbeddingMatrix::from_flat(flat.clone(), dim).expect("whole rows");
     let bare = EmbeddingsView::new(&flat, dim).expect("whole rows");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         for (view, precomputed) in [(matrix.view(), true), (bare, false)] {
             let mut out = vec![f32::NAN; rows];
             k.cosine(&query, view, &mut out).expect("valid shapes");

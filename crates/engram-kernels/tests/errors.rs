@@ -12,7 +12,7 @@ const UNTOUCHED: f32 = -123.0;
 #[test]
 fn similarity_rejects_wrong_query_and_output_lengths() {
     let matrix = EmbeddingMatrix::from_flat(vec![1.0; 6], 3).expect("2 × 3");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut out = [UNTOUCHED; 2];
         for result in [
             k.dot(&[1.0; 2], matrix.view(), &mut out),
@@ -72,7 +72,7 @@ fn embedding_constructors_reject_bad_shapes() {
 fn spread_rejects_wrong_lengths_and_activations_outside_the_unit_interval() {
     let g = Csr::from_edges(3, &[(0, 1, 1.0)]).expect("valid");
     let params = SpreadParams::default();
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut ws = SpreadWorkspace::new();
         let mut out = [UNTOUCHED; 3];
         assert_eq!(
@@ -210,7 +210,7 @@ fn parameters_are_validated_when_built() {
 #[test]
 fn retention_rejects_mismatched_lengths() {
     let curve = DecayCurve::default();
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut out = [UNTOUCHED; 2];
         assert_eq!(
             k.retention(&[1.0; 2], &[0; 3], 0, &curve, &mut out),

@@ -119,7 +119,7 @@ proptest! {
             _ => match view.with_norms(&given_norms) { Ok(v) => v, Err(_) => return Ok(()) },
         };
         let mut verdicts = Vec::new();
-        for k in common::every_backend() {
+        for k in common::every_kernels() {
             let mut out = vec![UNTOUCHED; out_len];
             let dot = k.dot(&query, view, &mut out);
             prop_assert!(dot.is_ok() || out.iter().all(|&x| x == UNTOUCHED));
@@ -176,7 +176,7 @@ proptest! {
         let Ok(params) = params else { return Ok(()) };
         let out_len = b.len_near(n);
         let mut verdicts = Vec::new();
-        for k in common::every_backend() {
+        for k in common::every_kernels() {
             let mut out = vec![UNTOUCHED; out_len];
             let result = k.spread(&graph, &initial, &params, &mut out, &mut SpreadWorkspace::new());
             match &result {
@@ -197,7 +197,7 @@ proptest! {
             .collect();
         let mut sparse_verdicts = Vec::new();
         let mut workspace = SpreadWorkspace::new();
-        for k in common::every_backend() {
+        for k in common::every_kernels() {
             match k.spread_from_seeds(&graph, &seeds, &params, &mut workspace) {
                 Ok(result) => {
                     prop_assert!(result.activations().iter().all(|a| *a > 0.0 && *a <= 1.0));
@@ -225,7 +225,7 @@ proptest! {
         let Ok(curve) = curve else { return Ok(()) };
         let out_len = b.len_near(len);
         let mut verdicts = Vec::new();
-        for k in common::every_backend() {
+        for k in common::every_kernels() {
             let mut out = vec![UNTOUCHED; out_len];
             let result = k.retention(&strengths, &last, now, &curve, &mut out);
             match &result {

@@ -26,7 +26,7 @@ fn chain_with_decay_over_two_hops() {
     // hop 1: a = (1, 0 + 0.5·1·1, 0) = (1, 0.5, 0)
     // hop 2: a1 = min(1, 0.5 + 0.5·1) = 1; a2 = 0 + 0.5·0.5·0.5 = 0.125
     let g = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 0.5)]).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let (a, outcome) = spread(&k, &g, &[1.0, 0.0, 0.0], 2, 0.5, 0.0);
         assert_eq!(a, [1.0, 1.0, 0.125], "{}", k.describe());
         assert_eq!(
@@ -43,7 +43,7 @@ fn chain_with_decay_over_two_hops() {
 fn zero_hops_returns_the_input_and_does_not_touch_it() {
     let g = Csr::from_edges(2, &[(0, 1, 1.0)]).expect("valid");
     let initial = [0.25, 0.0];
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let (a, outcome) = spread(&k, &g, &initial, 0, 1.0, 0.0);
         assert_eq!(a, initial);
         assert_eq!(
@@ -61,7 +61,7 @@ fn zero_hops_returns_the_input_and_does_not_touch_it() {
 #[test]
 fn activation_saturates_at_one() {
     let g = Csr::from_edges(2, &[(0, 1, 10.0)]).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let (a, _) = spread(&k, &g, &[0.9, 0.5], 1, 1.0, 0.0);
         assert_eq!(a, [0.9, 1.0], "{}", k.describe());
     }
@@ -73,7 +73,7 @@ fn negative_weights_inhibit_and_clamp_at_zero() {
     // inhibition clamps to 0.
     let g = Csr::from_edges(3, &[(0, 2, -1.0), (1, 2, 0.25)]).expect("valid");
     let strong = Csr::from_edges(2, &[(0, 1, -100.0)]).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let (a, _) = spread(&k, &g, &[0.4, 0.8, 0.5], 1, 1.0, 0.0);
         assert!((a[2] - 0.3).abs() < 1e-7, "{}: {}", k.describe(), a[2]);
         let (a, outcome) = spread(&k, &strong, &[1.0, 0.5], 1, 1.0, 0.0);
@@ -85,7 +85,7 @@ fn negative_weights_inhibit_and_clamp_at_zero() {
 #[test]
 fn threshold_is_inclusive() {
     let g = Csr::from_edges(2, &[(0, 1, 1.0)]).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         // Exactly at θ fires...
         let (a, outcome) = spread(&k, &g, &[0.5, 0.0], 1, 1.0, 0.5);
         assert_eq!(
@@ -110,7 +110,7 @@ fn threshold_is_inclusive() {
 fn duplicate_edges_count_twice_and_self_loops_are_ordinary() {
     let dup = Csr::from_edges(2, &[(0, 1, 0.25), (0, 1, 0.25)]).expect("valid");
     let self_loop = Csr::from_edges(1, &[(0, 0, 0.5)]).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let (a, outcome) = spread(&k, &dup, &[0.5, 0.0], 1, 1.0, 0.0);
         assert_eq!(
             (a[1], outcome.edges_traversed),
@@ -128,7 +128,7 @@ fn duplicate_edges_count_twice_and_self_loops_are_ordinary() {
 fn graphs_without_edges_or_nodes() {
     let empty = Csr::without_edges(0).expect("valid");
     let isolated = Csr::without_edges(3).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let (a, outcome) = spread(&k, &empty, &[], 5, 0.5, 0.0);
         assert!(a.is_empty());
         assert_eq!(outcome, SpreadOutcome::default());
@@ -143,7 +143,7 @@ fn a_workspace_is_reused_across_graphs_of_different_sizes() {
     let big = Csr::from_edges(4, &[(0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0)]).expect("valid");
     let small = Csr::from_edges(2, &[(0, 1, 0.5)]).expect("valid");
     let params = SpreadParams::new(3, 1.0, 0.0).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut ws = SpreadWorkspace::new();
         let mut out = vec![0.0; 4];
         k.spread(&big, &[1.0, 0.0, 0.0, 0.0], &params, &mut out, &mut ws)
@@ -163,7 +163,7 @@ fn sparse_spreading_from_seeds_on_a_chain() {
     // listed as sparse (node, activation) pairs; node 3 is never reached.
     let g = Csr::from_edges(4, &[(0, 1, 1.0), (1, 2, 0.5)]).expect("valid");
     let params = SpreadParams::new(2, 0.5, 0.0).expect("valid");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let mut ws = SpreadWorkspace::new();
         let result = k
             .spread_from_seeds(&g, &[Seed::new(0, 1.0)], &params, &mut ws)

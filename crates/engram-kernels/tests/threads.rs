@@ -20,7 +20,7 @@ fn threaded_similarity_is_bit_for_bit_the_single_threaded_result() {
     let query: Vec<f32> = (0..dim).map(|_| rng.next_f32_signed()).collect();
     let matrix = EmbeddingMatrix::from_flat(flat.clone(), dim).expect("whole rows");
     let bare = EmbeddingsView::new(&flat, dim).expect("whole rows");
-    for single in common::every_backend() {
+    for single in common::every_kernels() {
         let mut expected_dot = vec![0.0f32; rows];
         let mut expected_cos = vec![0.0f32; rows];
         let mut expected_bare = vec![0.0f32; rows];
@@ -63,7 +63,7 @@ fn threaded_similarity_is_bit_for_bit_the_single_threaded_result() {
 #[test]
 fn small_calls_and_more_threads_than_rows_still_give_every_score() {
     let matrix = EmbeddingMatrix::from_flat(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2).expect("3 × 2");
-    for k in common::every_backend() {
+    for k in common::every_kernels() {
         let k = k.with_threads(16).expect("valid");
         let mut out = [f32::NAN; 3];
         k.cosine(&[1.0, 0.0], matrix.view(), &mut out)

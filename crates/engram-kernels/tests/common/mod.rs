@@ -14,7 +14,7 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 /// combination that is skipped is reported, with the reason, once per test binary on stderr
 /// (written directly, so the test harness does not swallow it): a run never silently tests
 /// less than it seems to.
-pub fn every_backend() -> Vec<Kernels> {
+pub fn every_kernels() -> Vec<Kernels> {
     static REPORT_SKIPS: Once = Once::new();
     REPORT_SKIPS.call_once(|| {
         let mut stderr = std::io::stderr();
