@@ -1,0 +1,616 @@
+//! [`Engram`]: the store an application opens, writes to and recalls from; [`Snapshot`]: one
+//! consistent version of it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use engram_kernels::Kernels;
+use redb::WriteTransaction;
+use redb::backends::InMemoryBackend;
+
+use crate::memory::{Association, Memory, MemoryRef, NewMemory, Op, WriteBatch, unix_now};
+use crate::recall::{RecallParams, RecallScratch, Recalled, recall};
+use crate::state::{MAX_ROWS, RowMeta, State};
+use crate::store::{self, StoreWriter};
+use crate::{Error, MemoryId, Result};
+
+/// How an [`Engram`] runs. [`Default`] gives the documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// The kernels recall runs on. Default `None`: [`Kernels::from_env`] — the best backend
+    /// and CPU level compiled in, unless `ENGRAM_KERNELS` / `ENGRAM_KERNELS_LEVEL` say
+    /// otherwise — single-threaded.
+    pub kernels: Option<Kernels>,
+    /// Whether a memory may be associated with itself. Default `false`: such a write is an
+    /// [`Error::SelfAssociation`].
+    pub allow_self_associations: bool,
+    /// The delta is merged into the compacted layout once it holds more than
+    /// `max(min_compaction_changes, memories / 8)` changes. Default
+    /// [`DEFAULT_MIN_COMPACTION_CHANGES`](Self::DEFAULT_MIN_COMPACTION_CHANGES) (4096).
+    pub min_compaction_changes: usize,
+}
+
+impl Options {
+    /// Default of [`min_compaction_changes`](Self::min_compaction_changes).
+    pub const DEFAULT_MIN_COMPACTION_CHANGES: usize = 4096;
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            kernels: None,
+            allow_self_associations: false,
+            min_compaction_changes: Self::DEFAULT_MIN_COMPACTION_CHANGES,
+        }
+    }
+}
+
+/// A persistent memory graph. `Send + Sync`: share it (in an `Arc`) between threads; recalls
+/// run concurrently with each other and with one writer at a time, and each sees one
+/// consistent [`Snapshot`].
+///
+/// **Durability:** when a write method returns `Ok`, its transaction is committed with an
+/// fsync and survives a crash or power loss; when it returns an error, nothing of it was
+/// stored. Writes are visible to the next recall.
+pub struct Engram {
+    db: redb::Database,
+    path: Option<PathBuf>,
+    kernels: Kernels,
+    options: Options,
+    /// Serializes writers: each builds the next state from the current one.
+    writer: Mutex<()>,
+    current: RwLock<Arc<State>>,
+    scratch: Arc<ScratchPool>,
+}
+
+impl std::fmt::Debug for Engram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engram")
+            .field("path", &self.path)
+            .field("kernels", &self.kernels)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Recall buffers kept between recalls, one per concurrent recall.
+#[derive(Debug, Default)]
+struct ScratchPool(Mutex<Vec<RecallScratch>>);
+
+impl ScratchPool {
+    fn with<T>(&self, f: impl FnOnce(&mut RecallScratch) -> T) -> T {
+        let mut scratch = lock(&self.0).pop().unwrap_or_default();
+        let result = f(&mut scratch);
+        lock(&self.0).push(scratch);
+        result
+    }
+}
+
+/// Locks a mutex; a panic elsewhere while holding it cannot leave the guarded data half
+/// changed (states are replaced whole), so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn check_dimension(dim: usize) -> Result<()> {
+    if dim == 0 || dim > u32::MAX as usize {
+        return Err(Error::InvalidParameter {
+            name: "dimension",
+            value: dim as f64,
+            requirement: "in 1..=4294967295",
+        });
+    }
+    Ok(())
+}
+
+impl Engram {
+    /// Creates a store of `dim`-dimensional embeddings in a new file at `path`.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] if the file exists; [`Error::InvalidParameter`] if `dim` is 0;
+    /// [`Error::Storage`] if the file cannot be created.
+    pub fn create(path: impl AsRef<Path>, dim: usize, options: Options) -> Result<Self> {
+        let path = path.as_ref();
+        check_dimension(dim)?;
+        if path.exists() {
+            return Err(Error::AlreadyExists { path: path.into() });
+        }
+        let db = redb::Database::create(path)?;
+        store::initialize(&db, dim)?;
+        Self::load(db, Some(path.into()), Some(dim), options)
+    }
+
+    /// Opens an existing store, reading its dimension from the file, and loads it into memory.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::FormatTooNew`]; [`Error::Corrupt`] for a damaged file or
+    /// one that is not an engram store; [`Error::Storage`] (for example, another process has
+    /// it open).
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::NotFound { path: path.into() });
+        }
+        let db = redb::Database::builder()
+            .set_check_integrity_on_open(true)
+            .open(path)?;
+        Self::load(db, Some(path.into()), None, options)
+    }
+
+    /// Opens the store at `path`, creating it if there is no file; an existing store must have
+    /// dimension `dim`.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create) and [`open`](Self::open), and
+    /// [`Error::DimensionMismatch`] if the store has another dimension.
+    pub fn open_or_create(path: impl AsRef<Path>, dim: usize, options: Options) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Self::create(path, dim, options);
+        }
+        let engram = Self::open(path, options)?;
+        if engram.dimension() != dim {
+            return Err(Error::DimensionMismatch {
+                expected: engram.dimension(),
+                found: dim,
+            });
+        }
+        Ok(engram)
+    }
+
+    /// A store that lives in memory only (same engine, same transactions, nothing on disk):
+    /// for tests and ephemeral use.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `dim` is 0; [`Error::Kernels`] as [`Options::kernels`].
+    pub fn in_memory(dim: usize, options: Options) -> Result<Self> {
+        check_dimension(dim)?;
+        let db = redb::Database::builder().create_with_backend(InMemoryBackend::new())?;
+        store::initialize(&db, dim)?;
+        Self::load(db, None, Some(dim), options)
+    }
+
+    fn load(
+        db: redb::Database,
+        path: Option<PathBuf>,
+        expected_dim: Option<usize>,
+        options: Options,
+    ) -> Result<Self> {
+        let kernels = match options.kernels {
+            Some(kernels) => kernels,
+            None => Kernels::from_env()?,
+        };
+        let (_, dim) = store::read_header(&db)?;
+        if let Some(expected) = expected_dim
+            && expected != dim
+        {
+            return Err(Error::Corrupt(format!(
+                "new store has dimension {dim}, not {expected}"
+            )));
+        }
+        let state = store::load(&db, dim)?;
+        Ok(Self {
+            db,
+            path,
+            kernels,
+            options,
+            writer: Mutex::new(()),
+            current: RwLock::new(Arc::new(state)),
+            scratch: Arc::default(),
+        })
+    }
+
+    /// The embedding dimension of this store.
+    pub fn dimension(&self) -> usize {
+        self.current().dim
+    }
+
+    /// The file behind this store; `None` for [`in_memory`](Self::in_memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The kernels recall runs on.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    fn current(&self) -> Arc<State> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The current version of the store; later writes do not change it. O(1).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            state: self.current(),
+            kernels: self.kernels,
+            scratch: Arc::clone(&self.scratch),
+        }
+    }
+
+    /// Applies a batch in one transaction: all of it or, if any item is rejected, nothing.
+    /// Returns the ids of the memories it remembered, in order.
+    ///
+    /// # Errors
+    /// [`Error::InBatch`] naming the first rejected item and why (wrong dimension, non-finite
+    /// element, strength or weight out of range, unknown memory, self-association); a storage
+    /// error if the commit fails.
+    pub fn write(&self, batch: &WriteBatch) -> Result<Vec<MemoryId>> {
+        let _writer = lock(&self.writer);
+        let mut next = State::clone(&self.current());
+        let txn = self.db.begin_write()?;
+        // On error the transaction is dropped, which aborts it, and `next` is discarded.
+        let created = apply_batch(&mut next, &txn, batch, &self.options)?;
+        txn.commit()?;
+        let threshold = self.options.min_compaction_changes.max(next.live / 8);
+        if next.pending_changes() > threshold {
+            // Compaction only rearranges what is already committed; if it cannot run (out of
+            // memory aside, it cannot fail), the uncompacted state is just as correct.
+            if let Ok(compacted) = next.compacted() {
+                next = compacted;
+            }
+        }
+        self.publish(next);
+        Ok(created)
+    }
+
+    fn publish(&self, state: State) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(state);
+    }
+
+    /// Remembers one memory and returns its id.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`], [`Error::NonFiniteEmbedding`], [`Error::InvalidStrength`],
+    /// [`Error::TooManyMemories`], or a storage error.
+    pub fn remember(&self, memory: NewMemory) -> Result<MemoryId> {
+        let mut batch = WriteBatch::new();
+        batch.remember(memory);
+        let ids = self.write(&batch).map_err(Error::unbatched)?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| Error::Corrupt("a remember created no memory".into()))
+    }
+
+    /// Remembers many memories in one transaction; returns their ids in order.
+    ///
+    /// # Errors
+    /// [`Error::InBatch`] for the first rejected memory (nothing is stored), or a storage
+    /// error.
+    pub fn remember_batch(
+        &self,
+        memories: impl IntoIterator<Item = NewMemory>,
+    ) -> Result<Vec<MemoryId>> {
+        let mut batch = WriteBatch::new();
+        for memory in memories {
+            batch.remember(memory);
+        }
+        self.write(&batch)
+    }
+
+    /// Sets the association `from → to` to `weight` in `[-1, 1]` (negative inhibits),
+    /// creating it or replacing its weight.
+    ///
+    /// # Errors
+    /// [`Error::UnknownMemory`], [`Error::InvalidWeight`], [`Error::SelfAssociation`], or a
+    /// storage error.
+    pub fn associate(&self, from: MemoryId, to: MemoryId, weight: f32) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.associate(from, to, weight);
+        self.write(&batch).map_err(Error::unbatched).map(drop)
+    }
+
+    /// Sets the association in both directions, in one transaction.
+    ///
+    /// # Errors
+    /// As [`associate`](Self::associate).
+    pub fn associate_both(&self, a: MemoryId, b: MemoryId, weight: f32) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.associate_both(a, b, weight);
+        self.write(&batch).map_err(Error::unbatched).map(drop)
+    }
+
+    /// Removes the association `from → to`; doing so when there is none is not an error.
+    ///
+    /// # Errors
+    /// [`Error::UnknownMemory`] if either memory does not exist, or a storage error.
+    pub fn dissociate(&self, from: MemoryId, to: MemoryId) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.dissociate(from, to);
+        self.write(&batch).map_err(Error::unbatched).map(drop)
+    }
+
+    /// Forgets a memory and every association from or to it. It never comes back from a
+    /// recall, and its id is never reused.
+    ///
+    /// # Errors
+    /// [`Error::UnknownMemory`], or a storage error.
+    pub fn forget(&self, id: MemoryId) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.forget(id);
+        self.write(&batch).map_err(Error::unbatched).map(drop)
+    }
+
+    /// Recalls from a cue embedding on the current snapshot (see [`Snapshot::recall`]); with
+    /// [`RecallParams::reinforce`], then reinforces the returned memories in one durable
+    /// transaction before returning (memories forgotten in between are skipped).
+    ///
+    /// # Errors
+    /// As [`Snapshot::recall`], and a storage error if reinforcing fails.
+    pub fn recall(&self, cue: &[f32], params: &RecallParams) -> Result<Vec<Recalled>> {
+        let snapshot = self.snapshot();
+        let now = params.now.unwrap_or_else(unix_now);
+        let results = snapshot.recall_at(cue, params, now)?;
+        if let Some(boost) = params.reinforce {
+            let batch = WriteBatch {
+                ops: results
+                    .iter()
+                    .map(|r| Op::Reinforce {
+                        id: r.id,
+                        at: now,
+                        boost,
+                    })
+                    .collect(),
+                remembered: 0,
+            };
+            self.write(&batch)?;
+        }
+        Ok(results)
+    }
+
+    /// Merges the delta into the compacted layout now, instead of when it grows past the
+    /// threshold of [`Options::min_compaction_changes`]. Changes nothing a recall returns.
+    ///
+    /// # Errors
+    /// [`Error::Kernels`] only if the layout cannot be built (out of memory aside, never).
+    pub fn compact(&self) -> Result<()> {
+        let _writer = lock(&self.writer);
+        let compacted = self.current().compacted()?;
+        self.publish(compacted);
+        Ok(())
+    }
+}
+
+/// Resolves a batch reference to a live row and its id.
+fn resolve(state: &State, created: &[MemoryId], target: MemoryRef) -> Result<(u32, MemoryId)> {
+    let id = match target {
+        MemoryRef::Existing(id) => id,
+        MemoryRef::New(index) => *created.get(index).ok_or(Error::UnknownBatchMemory {
+            index,
+            created: created.len(),
+        })?,
+    };
+    Ok((state.require(id)?, id))
+}
+
+/// Applies every item of `batch` to `state` and to the transaction, in order.
+fn apply_batch(
+    state: &mut State,
+    txn: &WriteTransaction,
+    batch: &WriteBatch,
+    options: &Options,
+) -> Result<Vec<MemoryId>> {
+    let store = StoreWriter::new(txn);
+    let now = unix_now();
+    let mut created = Vec::with_capacity(batch.remembered);
+    for (index, op) in batch.ops.iter().enumerate() {
+        apply_op(state, &store, op, options, now, &mut created).map_err(|e| e.in_batch(index))?;
+    }
+    if !created.is_empty() {
+        store.set_next_id(state.next_id)?;
+    }
+    Ok(created)
+}
+
+fn apply_op(
+    state: &mut State,
+    store: &StoreWriter<'_>,
+    op: &Op,
+    options: &Options,
+    now: i64,
+    created: &mut Vec<MemoryId>,
+) -> Result<()> {
+    match op {
+        Op::Remember(memory) => {
+            memory.validate(state.dim)?;
+            if state.rows() as u64 >= MAX_ROWS || state.next_id == u64::MAX {
+                return Err(Error::TooManyMemories { max: MAX_ROWS });
+            }
+            let id = MemoryId::new(state.next_id);
+            let created_at = memory.created_at.unwrap_or(now);
+            let meta = RowMeta {
+                id,
+                strength: memory.strength,
+                created_at,
+                last_access: memory.last_access.unwrap_or(created_at),
+                content: memory.content.as_deref().map(Arc::from),
+            };
+            store.insert_memory(&meta, &memory.embedding)?;
+            state.push_row(meta, &memory.embedding)?;
+            state.next_id += 1;
+            created.push(id);
+        }
+        &Op::Associate { from, to, weight } => {
+            let (from_row, from_id) = resolve(state, created, from)?;
+            let (to_row, to_id) = resolve(state, created, to)?;
+            if !(weight.is_finite() && (-1.0..=1.0).contains(&weight)) {
+                return Err(Error::InvalidWeight(weight));
+            }
+            if from_row == to_row && !options.allow_self_associations {
+                return Err(Error::SelfAssociation(from_id));
+            }
+            store.set_edge(from_id, to_id, weight)?;
+            state.set_edge(from_row, to_row, weight);
+        }
+        &Op::Dissociate { from, to } => {
+            let (from_row, from_id) = resolve(state, created, from)?;
+            let (to_row, to_id) = resolve(state, created, to)?;
+            if state.remove_edge(from_row, to_row) {
+                store.remove_edge(from_id, to_id)?;
+            }
+        }
+        &Op::Forget(id) => {
+            let row = state.require(id)?;
+            let sources = store
+                .forget(id)?
+                .into_iter()
+                .map(|source| {
+                    state.row_of(source).ok_or_else(|| {
+                        Error::Corrupt(format!("association from missing memory {source}"))
+                    })
+                })
+                .collect::<Result<Vec<u32>>>()?;
+            state.forget(row, &sources);
+        }
+        &Op::Reinforce { id, at, boost } => {
+            if let Some(row) = state.row_of(id) {
+                let (strength, last_access) = state.reinforce(row, at, boost);
+                store.update_access(id, strength, last_access)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One consistent version of an [`Engram`]: what it held when the snapshot was taken, however
+/// it is written to afterwards. Cheap to take and to clone; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    state: Arc<State>,
+    kernels: Kernels,
+    scratch: Arc<ScratchPool>,
+}
+
+impl Snapshot {
+    /// Number of memories.
+    pub fn len(&self) -> usize {
+        self.state.live
+    }
+
+    /// Whether there are no memories.
+    pub fn is_empty(&self) -> bool {
+        self.state.live == 0
+    }
+
+    /// Number of associations.
+    pub fn association_count(&self) -> usize {
+        self.state.edges
+    }
+
+    /// The embedding dimension.
+    pub fn dimension(&self) -> usize {
+        self.state.dim
+    }
+
+    /// Writes not yet merged into the compacted layout.
+    pub fn pending_changes(&self) -> usize {
+        self.state.pending_changes()
+    }
+
+    /// Whether a memory with this id exists.
+    pub fn contains(&self, id: MemoryId) -> bool {
+        self.state.row_of(id).is_some()
+    }
+
+    /// A memory, or `None` if no memory has this id.
+    pub fn get(&self, id: MemoryId) -> Option<Memory> {
+        self.state.row_of(id).map(|row| self.memory(row))
+    }
+
+    fn memory(&self, row: u32) -> Memory {
+        let meta = self.state.meta(row);
+        Memory {
+            id: meta.id,
+            embedding: self.state.embedding(row).to_vec(),
+            content: meta.content,
+            strength: meta.strength,
+            created_at: meta.created_at,
+            last_access: meta.last_access,
+        }
+    }
+
+    /// Every memory's id, ascending.
+    pub fn ids(&self) -> impl Iterator<Item = MemoryId> + '_ {
+        self.live_rows().map(|row| self.state.id_of(row))
+    }
+
+    fn live_rows(&self) -> impl Iterator<Item = u32> + '_ {
+        (0u32..)
+            .take(self.state.rows())
+            .filter(|&row| !self.state.is_forgotten(row))
+    }
+
+    /// Every memory, ascending by id.
+    pub fn memories(&self) -> impl Iterator<Item = Memory> + '_ {
+        self.live_rows().map(|row| self.memory(row))
+    }
+
+    /// The associations from a memory, ascending by target id; empty if it does not exist.
+    pub fn associations_from(&self, id: MemoryId) -> Vec<Association> {
+        let Some(row) = self.state.row_of(id) else {
+            return Vec::new();
+        };
+        self.state
+            .adjacency(row)
+            .iter()
+            .map(|(target, weight)| Association {
+                from: id,
+                to: self.state.id_of(target),
+                weight,
+            })
+            .collect()
+    }
+
+    /// Number of associations from each memory, in id order.
+    pub fn out_degrees(&self) -> Vec<usize> {
+        self.live_rows()
+            .map(|row| self.state.adjacency(row).len())
+            .collect()
+    }
+
+    /// Recalls from a cue embedding:
+    ///
+    /// 1. cosine similarity between the cue and every memory;
+    /// 2. the `k` most similar memories with a positive similarity become seeds, with their
+    ///    similarity as activation (ties: lower id first);
+    /// 3. spreading activation over the associations for `hops` hops (formula in
+    ///    [`engram_kernels::SpreadParams`]);
+    /// 4. every active memory's score is its activation times its retention at `now` (its
+    ///    strength decayed by `curve` since its last access);
+    /// 5. the `limit` best scores (positive only) are returned, best first, ties by lower id.
+    ///
+    /// Deterministic: the same snapshot, cue and parameters give the same results.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] or [`Error::NonFiniteEmbedding`] for the cue;
+    /// [`Error::InvalidParameter`] for a parameter out of range, or for
+    /// [`RecallParams::reinforce`] (a snapshot is read-only: use [`Engram::recall`]).
+    pub fn recall(&self, cue: &[f32], params: &RecallParams) -> Result<Vec<Recalled>> {
+        if let Some(boost) = params.reinforce {
+            return Err(Error::InvalidParameter {
+                name: "reinforce",
+                value: f64::from(boost),
+                requirement: "None on a read-only Snapshot (Engram::recall reinforces)",
+            });
+        }
+        self.recall_at(cue, params, params.now.unwrap_or_else(unix_now))
+    }
+
+    fn recall_at(&self, cue: &[f32], params: &RecallParams, now: i64) -> Result<Vec<Recalled>> {
+        self.scratch
+            .with(|scratch| recall(&self.state, &self.kernels, cue, params, now, scratch))
+    }
+}

@@ -1,0 +1,341 @@
+//! Recall: cosine similarity against every memory → the top k seed spreading activation →
+//! each active memory's activation times its retention now → the best `limit`.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use engram_kernels::{Csr, DecayCurve, Kernels, Seed, SpreadParams, SpreadWorkspace};
+
+use crate::memory::check_embedding;
+use crate::state::State;
+use crate::{Error, MemoryId, Result};
+
+/// Parameters of a recall. [`Default`] gives the documented defaults; every field is checked
+/// when a recall starts and an out-of-range value is an [`Error::InvalidParameter`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecallParams {
+    /// How many of the most similar memories seed the spreading, in `1..=`[`MAX_SEEDS`](Self::MAX_SEEDS).
+    /// Default 10. Only memories with a positive similarity seed, so fewer may.
+    pub k: usize,
+    /// Hops of spreading activation, at most [`MAX_HOPS`](Self::MAX_HOPS). Default 3; 0 ranks
+    /// the seeds alone.
+    pub hops: u32,
+    /// How many results to return, in `1..=`[`MAX_LIMIT`](Self::MAX_LIMIT). Default 20.
+    pub limit: usize,
+    /// Fraction of a node's activation passed along its edges per hop, in `(0, 1]`.
+    /// Default 0.5.
+    pub spread_decay: f32,
+    /// Activation a memory needs to fire, finite and `≥ 0`. Default 0 (every active memory
+    /// fires).
+    pub threshold: f32,
+    /// How strength decays with time since last access. Default: exponential with a half-life
+    /// of one week.
+    pub curve: DecayCurve,
+    /// The time retention is computed at, Unix seconds. Default `None`: the clock.
+    pub now: Option<i64>,
+    /// Reinforce what was recalled: each returned memory's last access becomes `now` and its
+    /// strength moves this fraction of the way to 1, written durably before the recall
+    /// returns. Must be in `[0, 1]`. Default `None`: recall changes nothing. Only
+    /// [`Engram::recall`](crate::Engram::recall) reinforces; a [`Snapshot`](crate::Snapshot)
+    /// is read-only.
+    pub reinforce: Option<f32>,
+}
+
+impl RecallParams {
+    /// Most seeds a recall accepts.
+    pub const MAX_SEEDS: usize = 10_000;
+    /// Most hops a recall accepts: activation fades by `spread_decay` per hop, and beyond this
+    /// it reaches most of any real graph.
+    pub const MAX_HOPS: u32 = 16;
+    /// Most results a recall returns.
+    pub const MAX_LIMIT: usize = 100_000;
+
+    fn spread_params(&self) -> Result<SpreadParams> {
+        let invalid = |name, value: f64, requirement| Error::InvalidParameter {
+            name,
+            value,
+            requirement,
+        };
+        if !(1..=Self::MAX_SEEDS).contains(&self.k) {
+            return Err(invalid("k", self.k as f64, "in 1..=10000"));
+        }
+        if self.hops > Self::MAX_HOPS {
+            return Err(invalid("hops", f64::from(self.hops), "at most 16"));
+        }
+        if !(1..=Self::MAX_LIMIT).contains(&self.limit) {
+            return Err(invalid("limit", self.limit as f64, "in 1..=100000"));
+        }
+        if let Some(boost) = self.reinforce
+            && !(0.0..=1.0).contains(&boost)
+        {
+            return Err(invalid("reinforce", f64::from(boost), "in [0, 1]"));
+        }
+        SpreadParams::new(self.hops, self.spread_decay, self.threshold).map_err(|e| match e {
+            engram_kernels::Error::InvalidParameter {
+                name,
+                value,
+                requirement,
+            } => Error::InvalidParameter {
+                name: if name == "decay" {
+                    "spread_decay"
+                } else {
+                    name
+                },
+                value,
+                requirement,
+            },
+            other => other.into(),
+        })
+    }
+}
+
+impl Default for RecallParams {
+    fn default() -> Self {
+        Self {
+            k: 10,
+            hops: SpreadParams::DEFAULT_HOPS,
+            limit: 20,
+            spread_decay: SpreadParams::DEFAULT_DECAY,
+            threshold: SpreadParams::DEFAULT_THRESHOLD,
+            curve: DecayCurve::default(),
+            now: None,
+            reinforce: None,
+        }
+    }
+}
+
+/// One recalled memory and why it came back: `score = activation × retention`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recalled {
+    /// The memory.
+    pub id: MemoryId,
+    /// Its final score: activation × retention.
+    pub score: f32,
+    /// Its cosine similarity to the cue, in `[-1, 1]`.
+    pub similarity: f32,
+    /// Its activation after spreading, in `(0, 1]`.
+    pub activation: f32,
+    /// Its strength decayed to now, in `[0, 1]`.
+    pub retention: f32,
+    /// Whether it was one of the `k` seeds (else spreading reached it).
+    pub seed: bool,
+}
+
+/// Buffers a recall reuses: one score per row and the spreading workspace.
+#[derive(Debug, Default)]
+pub(crate) struct RecallScratch {
+    scores: Vec<f32>,
+    workspace: SpreadWorkspace,
+}
+
+/// A candidate ordered worst-first, so that a max-heap keeps the best at the bottom: lower
+/// value is worse, and among equal values the higher row (higher id) is worse.
+#[derive(Debug, Clone, Copy)]
+struct Worst {
+    value: f32,
+    row: u32,
+}
+
+impl PartialEq for Worst {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Worst {}
+impl PartialOrd for Worst {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Worst {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .value
+            .total_cmp(&self.value)
+            .then(self.row.cmp(&other.row))
+    }
+}
+
+/// The best `n` of `candidates` (positive, non-NaN values), best first: highest value, ties
+/// by lowest row. O(len · log n).
+fn best(candidates: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<Worst> {
+    let mut heap = BinaryHeap::with_capacity(n + 1);
+    for (row, value) in candidates {
+        // NaN and non-positive values never qualify.
+        if !(value > 0.0) {
+            continue;
+        }
+        let item = Worst { value, row };
+        if heap.len() < n {
+            heap.push(item);
+        } else if let Some(mut top) = heap.peek_mut()
+            && item < *top
+        {
+            *top = item;
+        }
+    }
+    heap.into_sorted_vec()
+}
+
+/// Runs a recall on one state.
+pub(crate) fn recall(
+    state: &State,
+    kernels: &Kernels,
+    cue: &[f32],
+    params: &RecallParams,
+    now: i64,
+    scratch: &mut RecallScratch,
+) -> Result<Vec<Recalled>> {
+    check_embedding(cue, state.dim)?;
+    let spread_params = params.spread_params()?;
+    let rows = state.rows();
+
+    // 1. Similarity against every row, piece by piece, straight from the stored layout.
+    let scores = &mut scratch.scores;
+    scores.clear();
+    scores.resize(rows, 0.0);
+    for (start, view) in state.embedding_pieces() {
+        kernels.cosine(cue, view, &mut scores[start..start + view.rows()])?;
+    }
+    for row in state.forgotten_rows() {
+        scores[row as usize] = f32::NEG_INFINITY;
+    }
+
+    // 2. The k most similar with a positive similarity seed the spreading.
+    let seeds: Vec<Seed> = best((0u32..).zip(scores.iter().copied()), params.k)
+        .into_iter()
+        .map(|w| Seed::new(w.row, w.value.min(1.0)))
+        .collect();
+
+    // 3. Spreading over the association graph.
+    let active = spread(
+        state,
+        kernels,
+        &seeds,
+        &spread_params,
+        &mut scratch.workspace,
+    )?;
+
+    // 4. Retention now of every active memory, then the best `limit` by activation × retention.
+    let (strengths, accesses): (Vec<f32>, Vec<i64>) = active
+        .iter()
+        .map(|&(row, _)| state.strength_and_access(row))
+        .unzip();
+    let mut retention = vec![0.0; active.len()];
+    kernels.retention(&strengths, &accesses, now, &params.curve, &mut retention)?;
+    let ranked = best(
+        active
+            .iter()
+            .zip(&retention)
+            .map(|(&(row, activation), &r)| (row, activation * r)),
+        params.limit,
+    );
+    let mut seed_rows: Vec<u32> = seeds.iter().map(|s| s.node).collect();
+    seed_rows.sort_unstable();
+    let activation_of: HashMap<u32, (f32, f32)> = active
+        .iter()
+        .zip(&retention)
+        .map(|(&(row, a), &r)| (row, (a, r)))
+        .collect();
+    Ok(ranked
+        .into_iter()
+        .map(|w| {
+            let (activation, retention) = activation_of.get(&w.row).copied().unwrap_or_default();
+            Recalled {
+                id: state.id_of(w.row),
+                score: w.value,
+                similarity: scores[w.row as usize],
+                activation,
+                retention,
+                seed: seed_rows.binary_search(&w.row).is_ok(),
+            }
+        })
+        .collect())
+}
+
+/// Spreads from `seeds` over the whole current graph and returns the active rows ascending
+/// with their activations.
+///
+/// When no adjacency changed since the last compaction, the kernel runs on the base CSR as is
+/// (zero-copy); rows added since have no edges, so a seed among them keeps its activation.
+/// Otherwise the subgraph the spreading can reach — out-edges of the rows within `hops − 1`
+/// of a seed — is gathered into a small CSR, rows renumbered in the same order and edges
+/// kept in the same order, so the kernel adds the same numbers in the same order and gives
+/// bit-for-bit the answer the compacted graph would. Both cost what the spreading touches.
+fn spread(
+    state: &State,
+    kernels: &Kernels,
+    seeds: &[Seed],
+    params: &SpreadParams,
+    workspace: &mut SpreadWorkspace,
+) -> Result<Vec<(u32, f32)>> {
+    if state.graph_is_compacted() {
+        let graph = &state.base.graph;
+        let nodes = graph.nodes();
+        let (in_base, isolated): (Vec<Seed>, Vec<Seed>) =
+            seeds.iter().partition(|s| (s.node as usize) < nodes);
+        let mut active: Vec<(u32, f32)> = kernels
+            .spread_from_seeds(graph, &in_base, params, workspace)?
+            .iter()
+            .collect();
+        // Rows after the base come after every base row.
+        let mut isolated: Vec<(u32, f32)> = isolated
+            .iter()
+            .filter(|s| s.activation > 0.0)
+            .map(|s| (s.node, s.activation))
+            .collect();
+        isolated.sort_unstable_by_key(|&(row, _)| row);
+        active.extend(isolated);
+        return Ok(active);
+    }
+
+    // Rows reachable within `hops` (BFS by layers); those within `hops − 1` fire.
+    let mut depth: HashMap<u32, u32> = seeds.iter().map(|s| (s.node, 0)).collect();
+    let mut layer: Vec<u32> = seeds.iter().map(|s| s.node).collect();
+    for hop in 1..=params.hops() {
+        let mut next = Vec::new();
+        for &row in &layer {
+            for (target, _) in state.adjacency(row).iter() {
+                depth.entry(target).or_insert_with(|| {
+                    next.push(target);
+                    hop
+                });
+            }
+        }
+        layer = next;
+    }
+    let mut local_rows: Vec<u32> = depth.keys().copied().collect();
+    local_rows.sort_unstable();
+    let local = |row: u32| -> Result<u32> {
+        local_rows
+            .binary_search(&row)
+            .ok()
+            .and_then(|i| u32::try_from(i).ok())
+            .ok_or(Error::Corrupt(format!(
+                "row {row} missing from its own subgraph"
+            )))
+    };
+    let mut offsets = Vec::with_capacity(local_rows.len() + 1);
+    let mut targets = Vec::new();
+    let mut weights = Vec::new();
+    offsets.push(0u64);
+    for &row in &local_rows {
+        if depth[&row] < params.hops() {
+            for (target, weight) in state.adjacency(row).iter() {
+                targets.push(local(target)?);
+                weights.push(weight);
+            }
+        }
+        offsets.push(targets.len() as u64);
+    }
+    let graph = Csr::new(offsets, targets, weights)?;
+    let local_seeds = seeds
+        .iter()
+        .map(|s| Ok(Seed::new(local(s.node)?, s.activation)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(kernels
+        .spread_from_seeds(&graph, &local_seeds, params, workspace)?
+        .iter()
+        .map(|(node, activation)| (local_rows[node as usize], activation))
+        .collect())
+}
