@@ -1,0 +1,253 @@
+//! Persistence: reopening gives the same store and the same recalls; wrong dimension, newer
+//! format, damaged or foreign files give clear errors and never a panic.
+
+mod common;
+
+use std::path::Path;
+
+use common::{NOW, Rng, memory, random_graph};
+use engram::{Engram, Error, FORMAT_VERSION, MemoryId, NewMemory, Options, RecallParams};
+
+fn params() -> RecallParams {
+    RecallParams {
+        now: Some(NOW),
+        limit: 100,
+        ..RecallParams::default()
+    }
+}
+
+fn recalls(engram: &Engram, seed: u64) -> Vec<Vec<engram::Recalled>> {
+    let mut rng = Rng(seed);
+    (0..10)
+        .map(|_| {
+            engram
+                .recall(&rng.vector(engram.dimension()), &params())
+                .expect("recall")
+        })
+        .collect()
+}
+
+#[test]
+fn reopening_gives_exactly_the_same_store_and_recalls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    let (before, memories, edges);
+    {
+        let engram = Engram::create(&path, 24, Options::default()).expect("create");
+        let ids = random_graph(&engram, 500, 5, 1);
+        engram.forget(ids[10]).expect("forget");
+        engram.dissociate(ids[0], ids[1]).expect("dissociate");
+        engram
+            .remember(
+                NewMemory::new(vec![0.5; 24])
+                    .with_content("ünïcödé ✓")
+                    .created_at(NOW),
+            )
+            .expect("content");
+        assert!(
+            engram.snapshot().pending_changes() > 0,
+            "closing with a delta"
+        );
+        before = recalls(&engram, 3);
+        let snapshot = engram.snapshot();
+        memories = snapshot.memories().collect::<Vec<_>>();
+        edges = snapshot
+            .ids()
+            .flat_map(|id| snapshot.associations_from(id))
+            .collect::<Vec<_>>();
+    }
+    let engram = Engram::open(&path, Options::default()).expect("reopen");
+    assert_eq!(engram.dimension(), 24);
+    assert_eq!(recalls(&engram, 3), before);
+    let snapshot = engram.snapshot();
+    assert_eq!(snapshot.memories().collect::<Vec<_>>(), memories);
+    let reopened_edges: Vec<_> = snapshot
+        .ids()
+        .flat_map(|id| snapshot.associations_from(id))
+        .collect();
+    assert_eq!(reopened_edges, edges);
+    assert_eq!(
+        memories.last().and_then(|m| m.content.as_deref()),
+        Some("ünïcödé ✓")
+    );
+    // Ids keep increasing after a reopen, even past forgotten ones.
+    let next = engram.remember(memory(vec![1.0; 24])).expect("remember");
+    assert_eq!(
+        next,
+        MemoryId::new(memories.last().expect("some").id.get() + 1)
+    );
+}
+
+#[test]
+fn ids_are_never_reused_after_forgetting_the_newest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    let last = {
+        let engram = Engram::create(&path, 2, Options::default()).expect("create");
+        let id = engram.remember(memory(vec![1.0, 0.0])).expect("remember");
+        engram.forget(id).expect("forget");
+        id
+    };
+    let engram = Engram::open(&path, Options::default()).expect("reopen");
+    assert!(engram.snapshot().is_empty());
+    let next = engram.remember(memory(vec![1.0, 0.0])).expect("remember");
+    assert!(next > last);
+}
+
+#[test]
+fn create_open_and_dimension_errors_are_clear() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    let missing = Engram::open(&path, Options::default()).expect_err("missing");
+    assert!(matches!(missing, Error::NotFound { .. }), "{missing}");
+    drop(Engram::create(&path, 8, Options::default()).expect("create"));
+    let exists = Engram::create(&path, 8, Options::default()).expect_err("exists");
+    assert!(matches!(exists, Error::AlreadyExists { .. }), "{exists}");
+    let wrong = Engram::open_or_create(&path, 16, Options::default()).expect_err("dimension");
+    assert!(
+        matches!(
+            wrong,
+            Error::DimensionMismatch {
+                expected: 8,
+                found: 16
+            }
+        ),
+        "{wrong}"
+    );
+    assert!(Engram::open_or_create(&path, 8, Options::default()).is_ok());
+    let zero = Engram::create(dir.path().join("zero"), 0, Options::default()).expect_err("dim 0");
+    assert!(matches!(
+        zero,
+        Error::InvalidParameter {
+            name: "dimension",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_store_open_elsewhere_is_a_storage_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    let _first = Engram::create(&path, 4, Options::default()).expect("create");
+    let second = Engram::open(&path, Options::default()).expect_err("locked");
+    assert!(matches!(second, Error::Storage(_)), "{second}");
+}
+
+fn set_meta(path: &Path, key: &str, value: u64) {
+    let db = redb::Database::open(path).expect("open raw");
+    let txn = db.begin_write().expect("txn");
+    {
+        let table: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+        let mut meta = txn.open_table(table).expect("meta");
+        meta.insert(key, value).expect("insert");
+    }
+    txn.commit().expect("commit");
+}
+
+#[test]
+fn a_newer_format_is_refused_with_the_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    drop(Engram::create(&path, 4, Options::default()).expect("create"));
+    set_meta(&path, "format_version", FORMAT_VERSION + 1);
+    let err = Engram::open(&path, Options::default()).expect_err("newer");
+    assert!(
+        matches!(err, Error::FormatTooNew { found, supported } if found == FORMAT_VERSION + 1 && supported == FORMAT_VERSION),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade"), "{err}");
+}
+
+#[test]
+fn a_foreign_redb_file_or_bad_metadata_is_corrupt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let foreign = dir.path().join("other.redb");
+    drop(redb::Database::create(&foreign).expect("plain redb"));
+    let err = Engram::open(&foreign, Options::default()).expect_err("foreign");
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+
+    let path = dir.path().join("store.engram");
+    drop(Engram::create(&path, 4, Options::default()).expect("create"));
+    set_meta(&path, "dimension", 0);
+    let err = Engram::open(&path, Options::default()).expect_err("dimension 0");
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notes.txt");
+    std::fs::write(
+        &path,
+        "these are not the bytes you are looking for\n".repeat(100),
+    )
+    .expect("write");
+    let err = Engram::open(&path, Options::default()).expect_err("text");
+    assert!(
+        matches!(err, Error::Corrupt(_) | Error::Storage(_)),
+        "{err}"
+    );
+}
+
+#[test]
+fn damaged_files_give_errors_never_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    {
+        let engram = Engram::create(&path, 16, Options::default()).expect("create");
+        random_graph(&engram, 300, 4, 5);
+    }
+    let pristine = std::fs::read(&path).expect("read");
+    let expected: Vec<_> = Engram::open(&path, Options::default())
+        .expect("pristine")
+        .snapshot()
+        .memories()
+        .collect();
+    let mut silently_changed = 0;
+    // Damage where the data is: the file is mostly free (zero) pages.
+    let used: Vec<usize> = (0..pristine.len()).filter(|&i| pristine[i] != 0).collect();
+    let mut rng = Rng(99);
+    let (mut opened, mut refused) = (0, 0);
+    for trial in 0..60 {
+        let mut bytes = pristine.clone();
+        // Overwrite a run of bytes somewhere (header included for the first trials).
+        let start = if trial < 5 {
+            trial * 64
+        } else {
+            used[rng.below(used.len() as u64) as usize]
+        };
+        let len = 1 + rng.below(64) as usize;
+        for b in bytes.iter_mut().skip(start).take(len) {
+            *b = rng.next_u64() as u8;
+        }
+        let damaged = dir.path().join(format!("damaged-{trial}.engram"));
+        std::fs::write(&damaged, &bytes).expect("write");
+        let outcome = std::panic::catch_unwind(|| {
+            Engram::open(&damaged, Options::default()).map(|e| {
+                // If it opened, it must also be usable.
+                let _ = e.recall(&[1.0; 16], &params());
+                e.snapshot().memories().collect::<Vec<_>>() != expected
+            })
+        });
+        match outcome {
+            Err(_) => panic!("trial {trial}: opening a damaged file panicked"),
+            Ok(Ok(changed)) => {
+                opened += 1;
+                silently_changed += usize::from(changed);
+            }
+            Ok(Err(e)) => {
+                refused += 1;
+                assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+    eprintln!(
+        "damaged files: {opened} opened ({silently_changed} changed), {refused} refused, file {} bytes",
+        pristine.len()
+    );
+    // Damage is either detected (redb checksums every page it reads on open) or fell where
+    // it changes nothing — never a silently different store.
+    assert_eq!(silently_changed, 0, "damage went undetected");
+    assert!(refused > opened / 2, "little damage was detected");
+}
