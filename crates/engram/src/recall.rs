@@ -162,7 +162,7 @@ fn best(candidates: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<Worst> {
     let mut heap = BinaryHeap::with_capacity(n + 1);
     for (row, value) in candidates {
         // NaN and non-positive values never qualify.
-        if !(value > 0.0) {
+        if value.is_nan() || value <= 0.0 {
             continue;
         }
         let item = Worst { value, row };
