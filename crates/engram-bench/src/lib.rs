@@ -7,6 +7,7 @@
 //! kernels, so that no benchmark compares against a different computation.
 
 pub mod peers;
+pub mod recall;
 pub mod workload;
 
 use std::hint::black_box;

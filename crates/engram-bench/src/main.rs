@@ -40,6 +40,8 @@ enum Kernel {
     Spread,
     Decay,
     Ffi,
+    /// Whole recalls on an `engram` store (p50/p99 latency).
+    Recall,
 }
 
 /// One measured implementation in a table.
@@ -63,7 +65,7 @@ fn wants(args: &Args, kernel: Kernel) -> bool {
     args.only.is_empty() || args.only.contains(&kernel)
 }
 
-fn run(args: &Args) -> Result<(), Error> {
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let repeats = args
         .repeats
         .unwrap_or(if args.quick { 3 } else { 7 })
@@ -108,6 +110,14 @@ fn run(args: &Args) -> Result<(), Error> {
     }
     if wants(args, Kernel::Ffi) {
         steps += 2;
+    }
+    let recall_sizes: Vec<usize> = if args.quick {
+        vec![10_000]
+    } else {
+        vec![10_000, 100_000, 1_000_000]
+    };
+    if wants(args, Kernel::Recall) {
+        steps += recall_sizes.len() * (impls + 2);
     }
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
@@ -226,7 +236,7 @@ fn run(args: &Args) -> Result<(), Error> {
                     }
                 });
                 if let Some(e) = failure {
-                    return Err(e);
+                    return Err(e.into());
                 }
                 println!(
                     "| {} {} | {:.3} | {touched} | {active} |",
@@ -318,7 +328,75 @@ fn run(args: &Args) -> Result<(), Error> {
         bar.inc(1);
         println!();
     }
+    if wants(args, Kernel::Recall) {
+        recall_table(&kernels, &recall_sizes, bandwidth, args.quick, &bar)?;
+    }
     bar.finish_and_clear();
+    Ok(())
+}
+
+/// Memories' dimension and associations per memory in the recall benchmark.
+const RECALL_DIM: usize = 384;
+const RECALL_DEGREE: usize = 10;
+
+/// Recall latency on stores of each size, on every backend and level and on the best with
+/// every core, against the budget of issue 5: 1.2 × (embedding bytes ÷ read bandwidth) + 1 ms.
+fn recall_table(
+    kernels: &[Kernels],
+    sizes: &[usize],
+    bandwidth: f64,
+    quick: bool,
+    bar: &ProgressBar,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use engram_bench::recall::{build_store, latencies, percentile};
+    println!("## Recall (engram store)\n");
+    println!(
+        "A whole recall — cosine against every memory, 10 seeds, 3 hops of spreading, retention, the best 20 — from distinct random cues. D = {RECALL_DIM}, {RECALL_DEGREE} random associations per memory, in memory, compacted. `budget` = 1.2 × embedding bytes ÷ the read bandwidth above + 1 ms.\n"
+    );
+    println!("| N | kernels | recalls | p50 ms | p99 ms | budget ms | p50 / budget |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for &n in sizes {
+        bar.set_message(format!("recall N={n}: building the store"));
+        let engram = build_store(n, RECALL_DIM, RECALL_DEGREE, 42, |done| {
+            bar.set_message(format!(
+                "recall N={n}: building the store {:.0}%",
+                done * 100.0
+            ));
+        })?;
+        bar.inc(1);
+        let snapshot = engram.snapshot();
+        let count = match (quick, n) {
+            (true, _) => 30,
+            (false, n) if n >= 1_000_000 => 40,
+            (false, n) if n >= 100_000 => 150,
+            _ => 400,
+        };
+        let budget = 1.2 * (n * RECALL_DIM * 4) as f64 / bandwidth + 1e-3;
+        let mut runs: Vec<Kernels> = kernels.to_vec();
+        if let Some(best) = kernels.last().filter(|_| cores > 1) {
+            runs.push(best.with_threads(cores)?);
+        }
+        for k in runs {
+            bar.set_message(format!("recall N={n}: {}", k.describe()));
+            let times = latencies(&snapshot.clone().with_kernels(k), count, 7)?;
+            let p50 = percentile(&times, 50.0).as_secs_f64();
+            let p99 = percentile(&times, 99.0).as_secs_f64();
+            println!(
+                "| {n} | {} {}, {} thread{} | {count} | {:.2} | {:.2} | {:.2} | {:.0}% |",
+                k.backend(),
+                k.level(),
+                k.threads(),
+                if k.threads() == 1 { "" } else { "s" },
+                p50 * 1e3,
+                p99 * 1e3,
+                budget * 1e3,
+                100.0 * p50 / budget
+            );
+            bar.inc(1);
+        }
+    }
+    println!();
     Ok(())
 }
 

@@ -495,6 +495,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The same snapshot, recalling on other kernels (another backend, CPU level or thread
+    /// count): for comparing backends on the same data. O(1).
+    #[must_use]
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The kernels this snapshot recalls on.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
     /// Number of memories.
     pub fn len(&self) -> usize {
         self.state.live

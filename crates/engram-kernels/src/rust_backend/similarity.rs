@@ -113,11 +113,58 @@ pub(crate) fn cosine_rows(
     }
 }
 
+/// Rows handled together: four rows read side by side keep four memory streams in flight
+/// (one stream alone reached about half the read bandwidth), and each query chunk is loaded
+/// once for the four.
+const ROWS_AT_ONCE: usize = 4;
+
+/// [`dot`] of `query` with [`ROWS_AT_ONCE`] rows at once: each row's sum is accumulated
+/// exactly as `dot` does it (same lanes, same order), so the results are bit-for-bit `dot`'s.
+#[inline(always)]
+fn dot_4(query: &[f32], rows: [&[f32]; ROWS_AT_ONCE]) -> [f32; ROWS_AT_ONCE] {
+    let (q_chunks, q_tail) = query.as_chunks::<LANES>();
+    let split = rows.map(|row| row.as_chunks::<LANES>());
+    let mut acc = [[0.0f32; LANES]; ROWS_AT_ONCE];
+    for (c, q) in q_chunks.iter().enumerate() {
+        for (acc, (chunks, _)) in acc.iter_mut().zip(&split) {
+            let r = &chunks[c];
+            for i in 0..LANES {
+                acc[i] += q[i] * r[i];
+            }
+        }
+    }
+    let mut sums = acc.map(pairwise_sum);
+    for (sum, (_, tail)) in sums.iter_mut().zip(&split) {
+        for (x, y) in q_tail.iter().zip(*tail) {
+            *sum += x * y;
+        }
+    }
+    sums
+}
+
+/// Calls `score(row index, dot)` for every row, [`ROWS_AT_ONCE`] rows at a time.
+#[inline(always)]
+fn for_each_dot(query: &[f32], rows: EmbeddingsView<'_>, mut score: impl FnMut(usize, f32)) {
+    let dim = rows.dim();
+    let flat = rows.as_flat();
+    let (groups, rest) = flat.split_at(flat.len() / (dim * ROWS_AT_ONCE) * dim * ROWS_AT_ONCE);
+    for (g, group) in groups.chunks_exact(dim * ROWS_AT_ONCE).enumerate() {
+        let (r0, r123) = group.split_at(dim);
+        let (r1, r23) = r123.split_at(dim);
+        let (r2, r3) = r23.split_at(dim);
+        for (j, d) in dot_4(query, [r0, r1, r2, r3]).into_iter().enumerate() {
+            score(g * ROWS_AT_ONCE + j, d);
+        }
+    }
+    let done = groups.len() / dim;
+    for (j, row) in rest.chunks_exact(dim).enumerate() {
+        score(done + j, dot(query, row));
+    }
+}
+
 #[inline(always)]
 fn dot_rows_body(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
-    for (row, score) in rows.as_flat().chunks_exact(rows.dim()).zip(out) {
-        *score = dot(query, row);
-    }
+    for_each_dot(query, rows, |i, d| out[i] = d);
 }
 
 #[inline(always)]
@@ -125,9 +172,9 @@ fn cosine_rows_body(query: &[f32], query_norm: f32, rows: EmbeddingsView<'_>, ou
     let flat_rows = rows.as_flat().chunks_exact(rows.dim());
     match rows.norms() {
         Some(norms) => {
-            for ((row, &norm), score) in flat_rows.zip(norms).zip(out) {
-                *score = cosine_score(dot(query, row), query_norm, norm);
-            }
+            for_each_dot(query, rows, |i, d| {
+                out[i] = cosine_score(d, query_norm, norms[i]);
+            });
         }
         None => {
             for (row, score) in flat_rows.zip(out) {
@@ -205,6 +252,29 @@ mod tests {
         let (reference, _) = run(CpuLevel::Baseline);
         for level in CpuLevel::supported() {
             assert_eq!(run(level).0, reference, "{level} differs from the baseline");
+        }
+    }
+
+    #[test]
+    fn rows_at_once_give_each_row_exactly_its_own_dot() {
+        // Row counts around multiples of ROWS_AT_ONCE, dims with and without a tail.
+        for (dim, rows) in [(16, 4), (17, 5), (389, 9), (3, 3), (48, 8), (1, 1)] {
+            let query: Vec<f32> = (0..dim)
+                .map(|i| ((i * 31) % 17) as f32 / 7.0 - 1.1)
+                .collect();
+            let flat: Vec<f32> = (0..dim * rows)
+                .map(|i| ((i * 104_729) % 997) as f32 / 250.0 - 2.0)
+                .collect();
+            let view = EmbeddingsView::new(&flat, dim).expect("rows");
+            let mut out = vec![f32::NAN; rows];
+            dot_rows_body(&query, view, &mut out);
+            for (i, row) in flat.chunks_exact(dim).enumerate() {
+                assert_eq!(
+                    out[i].to_bits(),
+                    dot(&query, row).to_bits(),
+                    "dim {dim} row {i}"
+                );
+            }
         }
     }
 
