@@ -3,6 +3,7 @@
 //! (single-threaded) and on the best one with 2 threads. `ENGRAM_RECALL_SIZES` (comma-
 //! separated) picks sizes. p50/p99 and the bandwidth budget are in `engram-bench --only recall`.
 
+#![allow(missing_docs)] // criterion's macros generate undocumented items
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
