@@ -129,11 +129,12 @@ pub(crate) struct RecallScratch {
 }
 
 /// A candidate ordered worst-first, so that a max-heap keeps the best at the bottom: lower
-/// value is worse, and among equal values the higher row (higher id) is worse.
+/// value is worse, and among equal values the later position is worse. Positions follow row
+/// order, which is id order, so ties go to the lower id.
 #[derive(Debug, Clone, Copy)]
 struct Worst {
     value: f32,
-    row: u32,
+    position: u32,
 }
 
 impl PartialEq for Worst {
@@ -152,20 +153,20 @@ impl Ord for Worst {
         other
             .value
             .total_cmp(&self.value)
-            .then(self.row.cmp(&other.row))
+            .then(self.position.cmp(&other.position))
     }
 }
 
-/// The best `n` of `candidates` (positive, non-NaN values), best first: highest value, ties
-/// by lowest row. O(len · log n).
+/// The best `n` of `(position, value)` candidates (positive, non-NaN values), best first:
+/// highest value, ties by lowest position. O(len · log n).
 fn best(candidates: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<Worst> {
     let mut heap = BinaryHeap::with_capacity(n + 1);
-    for (row, value) in candidates {
+    for (position, value) in candidates {
         // NaN and non-positive values never qualify.
         if value.is_nan() || value <= 0.0 {
             continue;
         }
-        let item = Worst { value, row };
+        let item = Worst { value, position };
         if heap.len() < n {
             heap.push(item);
         } else if let Some(mut top) = heap.peek_mut()
@@ -204,7 +205,7 @@ pub(crate) fn recall(
     // 2. The k most similar with a positive similarity seed the spreading.
     let seeds: Vec<Seed> = best((0u32..).zip(scores.iter().copied()), params.k)
         .into_iter()
-        .map(|w| Seed::new(w.row, w.value.min(1.0)))
+        .map(|w| Seed::new(w.position, w.value.min(1.0)))
         .collect();
 
     // 3. Spreading over the association graph.
@@ -223,31 +224,30 @@ pub(crate) fn recall(
         .unzip();
     let mut retention = vec![0.0; active.len()];
     kernels.retention(&strengths, &accesses, now, &params.curve, &mut retention)?;
+    // `active` is ascending by row, so ranking positions in it breaks ties by id as well.
     let ranked = best(
-        active
-            .iter()
-            .zip(&retention)
-            .map(|(&(row, activation), &r)| (row, activation * r)),
+        (0u32..).zip(
+            active
+                .iter()
+                .zip(&retention)
+                .map(|(&(_, activation), &r)| activation * r),
+        ),
         params.limit,
     );
     let mut seed_rows: Vec<u32> = seeds.iter().map(|s| s.node).collect();
     seed_rows.sort_unstable();
-    let activation_of: HashMap<u32, (f32, f32)> = active
-        .iter()
-        .zip(&retention)
-        .map(|(&(row, a), &r)| (row, (a, r)))
-        .collect();
     Ok(ranked
         .into_iter()
         .map(|w| {
-            let (activation, retention) = activation_of.get(&w.row).copied().unwrap_or_default();
+            let i = w.position as usize;
+            let (row, activation) = active[i];
             Recalled {
-                id: state.id_of(w.row),
+                id: state.id_of(row),
                 score: w.value,
-                similarity: scores[w.row as usize],
+                similarity: scores[row as usize],
                 activation,
-                retention,
-                seed: seed_rows.binary_search(&w.row).is_ok(),
+                retention: retention[i],
+                seed: seed_rows.binary_search(&row).is_ok(),
             }
         })
         .collect())

@@ -169,7 +169,6 @@ fn dot_rows_body(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
 
 #[inline(always)]
 fn cosine_rows_body(query: &[f32], query_norm: f32, rows: EmbeddingsView<'_>, out: &mut [f32]) {
-    let flat_rows = rows.as_flat().chunks_exact(rows.dim());
     match rows.norms() {
         Some(norms) => {
             for_each_dot(query, rows, |i, d| {
@@ -177,7 +176,7 @@ fn cosine_rows_body(query: &[f32], query_norm: f32, rows: EmbeddingsView<'_>, ou
             });
         }
         None => {
-            for (row, score) in flat_rows.zip(out) {
+            for (row, score) in rows.as_flat().chunks_exact(rows.dim()).zip(out) {
                 let (d, sq) = dot_and_squared_norm(query, row);
                 *score = cosine_score(d, query_norm, sq.sqrt());
             }
