@@ -42,7 +42,7 @@ pub fn build_store(
                 .with_strength(0.25 + 0.75 * rng.unit())
                 .created_at(NOW - rng.below(30 * 24 * 3600) as i64)
         });
-        ids.extend(engram.remember_batch(batch.collect::<Vec<_>>())?);
+        ids.extend(engram.remember_batch(batch)?);
         progress(ids.len() as f64 / n as f64 / 2.0);
     }
     for (chunk_index, chunk) in ids.chunks(BATCH / degree.max(1)).enumerate() {

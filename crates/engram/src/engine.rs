@@ -403,11 +403,12 @@ fn apply_batch(
     batch: &WriteBatch,
     options: &Options,
 ) -> Result<Vec<MemoryId>> {
-    let store = StoreWriter::new(txn);
+    let mut store = StoreWriter::new(txn)?;
     let now = unix_now();
     let mut created = Vec::with_capacity(batch.remembered);
     for (index, op) in batch.ops.iter().enumerate() {
-        apply_op(state, &store, op, options, now, &mut created).map_err(|e| e.in_batch(index))?;
+        apply_op(state, &mut store, op, options, now, &mut created)
+            .map_err(|e| e.in_batch(index))?;
     }
     if !created.is_empty() {
         store.set_next_id(state.next_id)?;
@@ -417,7 +418,7 @@ fn apply_batch(
 
 fn apply_op(
     state: &mut State,
-    store: &StoreWriter<'_>,
+    store: &mut StoreWriter<'_>,
     op: &Op,
     options: &Options,
     now: i64,

@@ -194,37 +194,43 @@ fn decode(id: MemoryId, record: &[u8], dim: usize) -> Result<(RowMeta, Vec<f32>)
     ))
 }
 
-/// The writes of one transaction, applied in step with the in-memory state.
+/// The writes of one transaction, applied in step with the in-memory state. The tables are
+/// opened once per transaction, not once per write; drop the writer before committing.
 pub(crate) struct StoreWriter<'t> {
-    txn: &'t WriteTransaction,
+    meta: redb::Table<'t, &'static str, u64>,
+    memories: redb::Table<'t, u64, &'static [u8]>,
+    edges_out: redb::Table<'t, (u64, u64), f32>,
+    edges_in: redb::Table<'t, (u64, u64), ()>,
 }
 
 impl<'t> StoreWriter<'t> {
-    pub(crate) fn new(txn: &'t WriteTransaction) -> Self {
-        Self { txn }
+    pub(crate) fn new(txn: &'t WriteTransaction) -> Result<Self> {
+        Ok(Self {
+            meta: txn.open_table(META)?,
+            memories: txn.open_table(MEMORIES)?,
+            edges_out: txn.open_table(EDGES_OUT)?,
+            edges_in: txn.open_table(EDGES_IN)?,
+        })
     }
 
-    pub(crate) fn insert_memory(&self, meta: &RowMeta, embedding: &[f32]) -> Result<()> {
+    pub(crate) fn insert_memory(&mut self, meta: &RowMeta, embedding: &[f32]) -> Result<()> {
         let record = encode(meta, embedding);
-        self.txn
-            .open_table(MEMORIES)?
-            .insert(meta.id.get(), record.as_slice())?;
+        self.memories.insert(meta.id.get(), record.as_slice())?;
         Ok(())
     }
 
-    pub(crate) fn set_next_id(&self, next_id: u64) -> Result<()> {
-        self.txn.open_table(META)?.insert(KEY_NEXT_ID, next_id)?;
+    pub(crate) fn set_next_id(&mut self, next_id: u64) -> Result<()> {
+        self.meta.insert(KEY_NEXT_ID, next_id)?;
         Ok(())
     }
 
     pub(crate) fn update_access(
-        &self,
+        &mut self,
         id: MemoryId,
         strength: f32,
         last_access: i64,
     ) -> Result<()> {
-        let mut table = self.txn.open_table(MEMORIES)?;
-        let mut record = match table.get(id.get())? {
+        let mut record = match self.memories.get(id.get())? {
             Some(record) => record.value().to_vec(),
             None => return Err(Error::Corrupt(format!("memory {id} is not in the store"))),
         };
@@ -233,51 +239,43 @@ impl<'t> StoreWriter<'t> {
         }
         record[0..4].copy_from_slice(&strength.to_le_bytes());
         record[12..20].copy_from_slice(&last_access.to_le_bytes());
-        table.insert(id.get(), record.as_slice())?;
+        self.memories.insert(id.get(), record.as_slice())?;
         Ok(())
     }
 
-    pub(crate) fn set_edge(&self, from: MemoryId, to: MemoryId, weight: f32) -> Result<()> {
-        self.txn
-            .open_table(EDGES_OUT)?
-            .insert((from.get(), to.get()), weight)?;
-        self.txn
-            .open_table(EDGES_IN)?
-            .insert((to.get(), from.get()), ())?;
+    pub(crate) fn set_edge(&mut self, from: MemoryId, to: MemoryId, weight: f32) -> Result<()> {
+        self.edges_out.insert((from.get(), to.get()), weight)?;
+        self.edges_in.insert((to.get(), from.get()), ())?;
         Ok(())
     }
 
-    pub(crate) fn remove_edge(&self, from: MemoryId, to: MemoryId) -> Result<()> {
-        self.txn
-            .open_table(EDGES_OUT)?
-            .remove((from.get(), to.get()))?;
-        self.txn
-            .open_table(EDGES_IN)?
-            .remove((to.get(), from.get()))?;
+    pub(crate) fn remove_edge(&mut self, from: MemoryId, to: MemoryId) -> Result<()> {
+        self.edges_out.remove((from.get(), to.get()))?;
+        self.edges_in.remove((to.get(), from.get()))?;
         Ok(())
     }
 
     /// Removes a memory and every edge from or to it; returns the sources of the edges that
     /// pointed at it.
-    pub(crate) fn forget(&self, id: MemoryId) -> Result<Vec<MemoryId>> {
+    pub(crate) fn forget(&mut self, id: MemoryId) -> Result<Vec<MemoryId>> {
         let id = id.get();
-        let mut out = self.txn.open_table(EDGES_OUT)?;
-        let mut inc = self.txn.open_table(EDGES_IN)?;
-        let targets: Vec<u64> = out
+        let targets: Vec<u64> = self
+            .edges_out
             .extract_from_if((id, 0)..=(id, u64::MAX), |_, _| true)?
             .map(|entry| entry.map(|(key, _)| key.value().1))
             .collect::<Result<_, _>>()?;
         for to in targets {
-            inc.remove((to, id))?;
+            self.edges_in.remove((to, id))?;
         }
-        let sources: Vec<u64> = inc
+        let sources: Vec<u64> = self
+            .edges_in
             .extract_from_if((id, 0)..=(id, u64::MAX), |_, _| true)?
             .map(|entry| entry.map(|(key, _)| key.value().1))
             .collect::<Result<_, _>>()?;
         for &from in &sources {
-            out.remove((from, id))?;
+            self.edges_out.remove((from, id))?;
         }
-        self.txn.open_table(MEMORIES)?.remove(id)?;
+        self.memories.remove(id)?;
         Ok(sources.into_iter().map(MemoryId::new).collect())
     }
 }
