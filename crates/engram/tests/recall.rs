@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{NOW, Rng, axis, every_kernels, memory, options_with, random_graph};
-use engram::{DecayCurve, Engram, Error, MemoryId, Options, RecallParams, Recalled};
+use common::{NOW, Rng, axis, memory, options_with, random_graph};
+use engram::{DecayCurve, Engram, Error, Kernels, MemoryId, Options, RecallParams, Recalled};
 
 fn params(k: usize, hops: u32) -> RecallParams {
     RecallParams {
@@ -27,7 +27,7 @@ fn chain(engram: &Engram, dim: usize, n: usize) -> Vec<MemoryId> {
 
 #[test]
 fn chain_spreads_hop_by_hop_with_known_activations() {
-    for kernels in every_kernels() {
+    for kernels in Kernels::all_available() {
         let engram = Engram::in_memory(8, options_with(kernels)).expect("store");
         let ids = chain(&engram, 8, 4);
         // Seed A with 1; hop 1: B = 0.5·1; hop 2: B = 0.5 + 0.5 = 1, C = 0.5·0.5. D is 3 hops away.
@@ -226,7 +226,7 @@ fn recall_many(engram: &Engram, cues: &[Vec<f32>]) -> Vec<Vec<Recalled>> {
 
 #[test]
 fn the_delta_and_the_compacted_layout_give_bitwise_identical_results() {
-    for kernels in every_kernels() {
+    for kernels in Kernels::all_available() {
         let options = Options {
             min_compaction_changes: usize::MAX,
             ..options_with(kernels)
@@ -323,7 +323,7 @@ fn automatic_compaction_keeps_results_and_counts() {
 
 #[test]
 fn every_backend_recalls_the_same_memories() {
-    let all = every_kernels();
+    let all = Kernels::all_available();
     let mut rng = Rng(21);
     let cues: Vec<Vec<f32>> = (0..10).map(|_| rng.vector(32)).collect();
     let mut reference: Option<Vec<Vec<Recalled>>> = None;

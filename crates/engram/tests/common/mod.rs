@@ -36,11 +36,6 @@ pub fn axis(dim: usize, i: usize) -> Vec<f32> {
     v
 }
 
-/// Every backend and CPU level this binary and CPU can run.
-pub fn every_kernels() -> Vec<Kernels> {
-    Kernels::all_available()
-}
-
 pub fn options_with(kernels: Kernels) -> Options {
     Options {
         kernels: Some(kernels),
