@@ -229,6 +229,43 @@ impl Engram {
             .clone()
     }
 
+    /// The application property `key`, if set: a small string an application keeps with the
+    /// store (the `engram` command keeps its text embedder's settings there). Read from the
+    /// file, so O(log P) plus a read transaction; not for hot paths.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn property(&self, key: &str) -> Result<Option<String>> {
+        Ok(store::read_properties(&self.db)?
+            .into_iter()
+            .find_map(|(k, v)| (k == key).then_some(v)))
+    }
+
+    /// Every application property, sorted by key.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn properties(&self) -> Result<Vec<(String, String)>> {
+        store::read_properties(&self.db)
+    }
+
+    /// Sets the application property `key` to `value` (or removes it, with `None`), durably,
+    /// in its own transaction. Properties do not touch memories, associations or recall.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `key` is empty; a storage error.
+    pub fn set_property(&self, key: &str, value: Option<&str>) -> Result<()> {
+        if key.is_empty() {
+            return Err(Error::InvalidParameter {
+                name: "property key",
+                value: 0.0,
+                requirement: "not empty",
+            });
+        }
+        let _writer = lock(&self.writer);
+        store::write_property(&self.db, key, value)
+    }
+
     /// The current version of the store; later writes do not change it. O(1).
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {

@@ -7,6 +7,10 @@
 //!   `dimension` × f32 embedding, then the content's UTF-8 bytes after a 1-byte flag (0 = none).
 //! - `edges_out`: (from, to) → weight f32; `edges_in`: (to, from) → (), the reverse index that
 //!   forgetting uses to find the edges into a memory.
+//! - `properties`: application key → value strings ([`Engram::set_property`]); created on first
+//!   use, so a store without it simply has none.
+//!
+//! [`Engram::set_property`]: crate::Engram::set_property
 
 use std::sync::Arc;
 
@@ -25,6 +29,7 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const MEMORIES: TableDefinition<u64, &[u8]> = TableDefinition::new("memories");
 const EDGES_OUT: TableDefinition<(u64, u64), f32> = TableDefinition::new("edges_out");
 const EDGES_IN: TableDefinition<(u64, u64), ()> = TableDefinition::new("edges_in");
+const PROPERTIES: TableDefinition<&str, &str> = TableDefinition::new("properties");
 
 const KEY_FORMAT: &str = "format_version";
 const KEY_DIMENSION: &str = "dimension";
@@ -77,6 +82,37 @@ pub(crate) fn read_header(db: &redb::Database) -> Result<(u64, usize)> {
         .filter(|&d| d > 0)
         .ok_or_else(|| Error::Corrupt(format!("dimension {dim} is invalid")))?;
     Ok((format, dim))
+}
+
+/// Every application property, sorted by key.
+pub(crate) fn read_properties(db: &redb::Database) -> Result<Vec<(String, String)>> {
+    let txn = db.begin_read()?;
+    let table = match txn.open_table(PROPERTIES) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(other) => return Err(other.into()),
+    };
+    table
+        .iter()?
+        .map(|entry| {
+            let (key, value) = entry?;
+            Ok((key.value().to_owned(), value.value().to_owned()))
+        })
+        .collect()
+}
+
+/// Sets (or, with `None`, removes) one application property in its own transaction.
+pub(crate) fn write_property(db: &redb::Database, key: &str, value: Option<&str>) -> Result<()> {
+    let txn = db.begin_write()?;
+    {
+        let mut table = txn.open_table(PROPERTIES)?;
+        match value {
+            Some(value) => table.insert(key, value)?,
+            None => table.remove(key)?,
+        };
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 /// Loads every memory and edge into a compacted state. O(N·D + E).

@@ -79,6 +79,38 @@ fn reopening_gives_exactly_the_same_store_and_recalls() {
 }
 
 #[test]
+fn properties_are_durable_and_separate_from_memories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    {
+        let engram = Engram::create(&path, 4, Options::default()).expect("create");
+        // A store created before properties existed has none, and asking is not an error.
+        assert_eq!(engram.properties().expect("properties"), vec![]);
+        assert_eq!(engram.property("embedder").expect("property"), None);
+        engram.set_property("embedder", Some("hash")).expect("set");
+        engram.set_property("b", Some("2")).expect("set");
+        engram.set_property("b", Some("3")).expect("overwrite");
+        engram.set_property("gone", Some("x")).expect("set");
+        engram.set_property("gone", None).expect("remove");
+        assert!(matches!(
+            engram.set_property("", Some("x")),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+    let engram = Engram::open(&path, Options::default()).expect("open");
+    assert_eq!(
+        engram.properties().expect("properties"),
+        vec![("b".into(), "3".into()), ("embedder".into(), "hash".into())]
+    );
+    assert_eq!(
+        engram.property("embedder").expect("property").as_deref(),
+        Some("hash")
+    );
+    assert_eq!(engram.property("gone").expect("property"), None);
+    assert!(engram.snapshot().is_empty());
+}
+
+#[test]
 fn ids_are_never_reused_after_forgetting_the_newest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.engram");
