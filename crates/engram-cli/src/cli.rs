@@ -1,0 +1,256 @@
+//! The command line: every command, argument and default (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The store used when neither `--db` nor `ENGRAM_DB` names one.
+pub const DEFAULT_DB: &str = "engram.db";
+
+/// Remember and recall from a shell: a persistent memory graph whose recall is cosine
+/// similarity → spreading activation over associations → ranking by decayed strength.
+///
+/// Start with `engram init`, then `remember`, `associate` and `recall`; `import` loads JSON
+/// Lines or WordNet. Every command takes `--db` and `--json`.
+#[derive(Debug, Parser)]
+#[command(name = "engram", version, max_term_width = 100)]
+pub struct Cli {
+    /// The store file [default: $ENGRAM_DB, else ./engram.db].
+    #[arg(long, global = true, env = "ENGRAM_DB", default_value = DEFAULT_DB, hide_default_value = true, hide_env = true)]
+    pub db: PathBuf,
+
+    /// Print JSON (one object on one line) instead of text, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new store: its embedding dimension and how it embeds text.
+    Init(InitArgs),
+    /// Remember a text (embedded by the store's text embedder) or a vector you give.
+    Remember(RememberArgs),
+    /// Associate memory A with memory B: recalling A then activates B.
+    Associate(AssociateArgs),
+    /// Remove the association from A to B.
+    Dissociate(DissociateArgs),
+    /// Forget memories and every association to or from them.
+    Forget(ForgetArgs),
+    /// Show one memory and its associations.
+    Show(ShowArgs),
+    /// Recall what a text or vector brings to mind, best first.
+    Recall(RecallArgs),
+    /// Import JSON Lines, or the WordNet 3.0 database, in batches of one transaction each.
+    Import(ImportArgs),
+    /// Export every memory and association as JSON Lines (the format `import` reads).
+    Export(ExportArgs),
+    /// Counts, dimension, file size and the shape of the association graph.
+    Stats,
+    /// Version, the kernels in use (backend, CPU level, Zig version) and how to switch.
+    Info,
+    /// Time recalls on this store with every backend and CPU level, side by side.
+    Bench(BenchArgs),
+}
+
+/// How a store embeds text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmbedderChoice {
+    /// The built-in lexical embedder: feature hashing of words, word pairs and character
+    /// n-grams (engram-text's `hash-v1`). Deterministic, no model, no network.
+    Hash,
+    /// None: every memory and cue must come with its own vector.
+    None,
+}
+
+/// `engram init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Embedding dimension of every memory.
+    #[arg(long, default_value_t = 384)]
+    pub dim: usize,
+    /// How text is embedded.
+    #[arg(long, value_enum, default_value_t = EmbedderChoice::Hash)]
+    pub embedder: EmbedderChoice,
+}
+
+/// A vector given on the command line or in a file, instead of text.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct VectorArgs {
+    /// The embedding as a JSON array, e.g. '[0.1, -0.3, 0.7]'.
+    #[arg(long, value_name = "JSON")]
+    pub vector: Option<String>,
+    /// A file holding the embedding as a JSON array ('-' reads standard input).
+    #[arg(long, value_name = "PATH")]
+    pub vector_file: Option<PathBuf>,
+}
+
+/// `engram remember`.
+#[derive(Debug, Args)]
+pub struct RememberArgs {
+    /// The memory's content. Embedded by the store's text embedder unless a vector is given.
+    pub text: Option<String>,
+    #[command(flatten)]
+    pub vector: VectorArgs,
+    /// Base strength in [0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// When it happened (creation and last access): Unix seconds or RFC 3339
+    /// ('2026-11-22T10:00:00Z') [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// `engram associate`.
+#[derive(Debug, Args)]
+pub struct AssociateArgs {
+    /// The memory activation flows from.
+    pub from: u64,
+    /// The memory it flows to.
+    pub to: u64,
+    /// Weight in [-1, 1]; negative inhibits. Replaces an existing association's weight.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub weight: f32,
+    /// Associate both ways (A → B and B → A).
+    #[arg(long)]
+    pub both: bool,
+}
+
+/// `engram dissociate`.
+#[derive(Debug, Args)]
+pub struct DissociateArgs {
+    /// The memory the association flows from.
+    pub from: u64,
+    /// The memory it flows to.
+    pub to: u64,
+    /// Remove B → A too.
+    #[arg(long)]
+    pub both: bool,
+}
+
+/// `engram forget`.
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// The ids to forget (all in one transaction).
+    #[arg(required = true)]
+    pub ids: Vec<u64>,
+}
+
+/// `engram show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The memory's id.
+    pub id: u64,
+    /// Print its embedding too.
+    #[arg(long)]
+    pub embedding: bool,
+}
+
+/// How strength decays with time since last access.
+#[derive(Debug, Args)]
+pub struct DecayArgs {
+    /// Exponential decay: strength halves every DURATION ('7d', '12h', '1week 2days').
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1week",
+        conflicts_with = "power_law"
+    )]
+    pub half_life: String,
+    /// Power-law decay instead: (1 + age / SCALE)^(-EXPONENT), e.g. '1day,0.5'.
+    #[arg(long, value_name = "SCALE,EXPONENT")]
+    pub power_law: Option<String>,
+}
+
+/// `engram recall`.
+#[derive(Debug, Args)]
+pub struct RecallArgs {
+    /// The cue, embedded by the store's text embedder.
+    pub text: Option<String>,
+    #[command(flatten)]
+    pub vector: VectorArgs,
+    /// How many of the most similar memories seed the spreading (1..=10000).
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Hops of spreading activation (0..=16; 0 ranks the seeds alone).
+    #[arg(long, default_value_t = 3)]
+    pub hops: u32,
+    /// How many results to print (1..=100000).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Fraction of activation passed along an association per hop, in (0, 1].
+    #[arg(long, default_value_t = 0.5)]
+    pub spread_decay: f32,
+    /// Activation a memory needs to pass activation on (≥ 0).
+    #[arg(long, default_value_t = 0.0)]
+    pub threshold: f32,
+    #[command(flatten)]
+    pub decay: DecayArgs,
+    /// Compute retention at this time instead of now (Unix seconds or RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Reinforce what is recalled: last access becomes now and strength moves this fraction
+    /// of the way to 1 (a durable write).
+    #[arg(long, value_name = "FRACTION")]
+    pub reinforce: Option<f32>,
+    /// Run the same recall on every backend and CPU level this binary has, and print each
+    /// one's time and whether its results match the Rust reference.
+    #[arg(long, conflicts_with = "reinforce")]
+    pub compare_backends: bool,
+    /// Longest content shown per row, in characters (text output).
+    #[arg(long, default_value_t = 70)]
+    pub width: usize,
+}
+
+/// Input formats of `engram import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// JSON Lines if PATH is a file, WordNet if it is a directory.
+    Auto,
+    /// One JSON object per line: {"id", "text", "embedding", "strength", "time", "created", "links": [{"to", "weight"}]}.
+    Jsonl,
+    /// The WordNet 3.0 database directory (data.noun, data.verb, data.adj, data.adv).
+    Wordnet,
+}
+
+/// `engram import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file (JSON Lines) or directory (WordNet, e.g. /usr/share/wordnet) to import.
+    pub path: PathBuf,
+    /// The input format.
+    #[arg(long, value_enum, default_value_t = ImportFormat::Auto)]
+    pub format: ImportFormat,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 2000)]
+    pub batch: usize,
+    /// Import only the first N records (and the links between them).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// `engram export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where to write [default: standard output].
+    pub path: Option<PathBuf>,
+}
+
+/// `engram bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Recalls timed per backend and level.
+    #[arg(long, default_value_t = 30)]
+    pub recalls: usize,
+    /// A quick run: 5 recalls each.
+    #[arg(long)]
+    pub quick: bool,
+    /// Threads for the similarity pass, on a second row per backend (1 = only single-threaded).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}

@@ -1,0 +1,370 @@
+//! The small commands: init, remember, associate, dissociate, forget, show, stats, info.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use engram::{Engram, Kernels, MemoryId, NewMemory, Options, WriteBatch};
+use engram_kernels::{BACKEND_ENV, CpuLevel, LEVEL_ENV};
+use engram_text::HashEmbedder;
+use serde::Serialize;
+
+use crate::cli::{
+    AssociateArgs, DissociateArgs, EmbedderChoice, ForgetArgs, InitArgs, RememberArgs, ShowArgs,
+};
+use crate::output;
+use crate::store::{self, EMBEDDER_PROPERTY, engine_error};
+
+/// `engram init`: a new store and its embedder. Nothing is left behind if it fails.
+pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
+    let spec = match args.embedder {
+        EmbedderChoice::Hash => HashEmbedder::new(args.dim)
+            .map_err(|e| anyhow!("--dim: {e}"))?
+            .spec(),
+        EmbedderChoice::None => "none".to_owned(),
+    };
+    if db.exists() {
+        bail!(
+            "{} already exists: use it as it is, or pick another --db",
+            db.display()
+        );
+    }
+    let created = Engram::create(db, args.dim, Options::default())
+        .and_then(|engram| engram.set_property(EMBEDDER_PROPERTY, Some(&spec)));
+    if let Err(error) = created {
+        // Half a store (no embedder recorded) would embed nothing later; remove it.
+        let _ = std::fs::remove_file(db);
+        return Err(engine_error(error, db));
+    }
+    if json {
+        #[derive(Serialize)]
+        struct Init<'a> {
+            db: &'a Path,
+            dim: usize,
+            embedder: &'a str,
+        }
+        return output::json(&Init {
+            db,
+            dim: args.dim,
+            embedder: &spec,
+        });
+    }
+    output::text(&format!(
+        "created {} (dimension {}, text embedder: {spec})\n",
+        db.display(),
+        args.dim
+    ))
+}
+
+/// `engram remember`.
+pub fn remember(db: &Path, args: &RememberArgs, json: bool) -> Result<()> {
+    let engram = store::open(db)?;
+    let embedding = store::embedding(&engram, args.text.as_deref(), &args.vector)?;
+    let mut memory = NewMemory::new(embedding).with_strength(args.strength);
+    if let Some(text) = &args.text {
+        memory = memory.with_content(text.as_str());
+    }
+    if let Some(at) = &args.at {
+        let at = store::parse_time(at)?;
+        memory = memory.created_at(at).last_accessed_at(at);
+    }
+    let id = engram.remember(memory).map_err(|e| engine_error(e, db))?;
+    if json {
+        return output::json(&serde_json::json!({ "id": id.get() }));
+    }
+    output::text(&format!("{id}\n"))
+}
+
+/// `engram associate`.
+pub fn associate(db: &Path, args: &AssociateArgs, json: bool) -> Result<()> {
+    let engram = store::open(db)?;
+    let from = store::existing(&engram, args.from)?;
+    let to = store::existing(&engram, args.to)?;
+    let mut batch = WriteBatch::new();
+    if args.both {
+        batch.associate_both(from, to, args.weight);
+    } else {
+        batch.associate(from, to, args.weight);
+    }
+    engram
+        .write(&batch)
+        .map_err(|e| engine_error(unbatched(e), db))?;
+    if json {
+        return output::json(&serde_json::json!({
+            "from": from.get(), "to": to.get(), "weight": args.weight, "both": args.both
+        }));
+    }
+    let arrow = if args.both { "↔" } else { "→" };
+    output::text(&format!("{from} {arrow} {to} weight {}\n", args.weight))
+}
+
+/// `engram dissociate`.
+pub fn dissociate(db: &Path, args: &DissociateArgs, json: bool) -> Result<()> {
+    let engram = store::open(db)?;
+    let from = store::existing(&engram, args.from)?;
+    let to = store::existing(&engram, args.to)?;
+    let snapshot = engram.snapshot();
+    let has = |a: MemoryId, b: MemoryId| snapshot.associations_from(a).iter().any(|e| e.to == b);
+    if !(has(from, to) || args.both && has(to, from)) {
+        bail!(
+            "there is no association from {from} to {to} (`engram show {from}` lists its associations)"
+        );
+    }
+    let mut batch = WriteBatch::new();
+    batch.dissociate(from, to);
+    if args.both {
+        batch.dissociate(to, from);
+    }
+    engram
+        .write(&batch)
+        .map_err(|e| engine_error(unbatched(e), db))?;
+    if json {
+        return output::json(
+            &serde_json::json!({ "from": from.get(), "to": to.get(), "both": args.both }),
+        );
+    }
+    output::text(&format!("removed {from} → {to}\n"))
+}
+
+/// `engram forget`: every id in one transaction, or none.
+pub fn forget(db: &Path, args: &ForgetArgs, json: bool) -> Result<()> {
+    let engram = store::open(db)?;
+    let mut batch = WriteBatch::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in &args.ids {
+        if seen.insert(id) {
+            batch.forget(store::existing(&engram, id)?);
+        }
+    }
+    engram
+        .write(&batch)
+        .map_err(|e| engine_error(unbatched(e), db))?;
+    if json {
+        return output::json(&serde_json::json!({ "forgotten": seen }));
+    }
+    let ids: Vec<String> = seen.iter().map(u64::to_string).collect();
+    output::text(&format!("forgot {}\n", ids.join(", ")))
+}
+
+/// A batch error whose index means nothing to a user of a one-item command.
+fn unbatched(error: engram::Error) -> engram::Error {
+    match error {
+        engram::Error::InBatch { source, .. } => *source,
+        other => other,
+    }
+}
+
+/// `engram show`.
+pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
+    let engram = store::open(db)?;
+    let id = store::existing(&engram, args.id)?;
+    let snapshot = engram.snapshot();
+    let memory = snapshot
+        .get(id)
+        .ok_or_else(|| anyhow!("memory {id} vanished while reading"))?;
+    let links = snapshot.associations_from(id);
+    if json {
+        let mut value = serde_json::json!({
+            "id": id.get(),
+            "text": memory.content.as_deref(),
+            "strength": memory.strength,
+            "created": memory.created_at,
+            "time": memory.last_access,
+            "links": links.iter().map(|a| serde_json::json!({"to": a.to.get(), "weight": a.weight})).collect::<Vec<_>>(),
+        });
+        if args.embedding {
+            value["embedding"] = serde_json::json!(memory.embedding);
+        }
+        return output::json(&value);
+    }
+    let mut out = String::new();
+    writeln!(out, "id           {id}")?;
+    writeln!(
+        out,
+        "content      {}",
+        memory.content.as_deref().unwrap_or("(none)")
+    )?;
+    writeln!(out, "strength     {}", memory.strength)?;
+    writeln!(
+        out,
+        "created      {}",
+        store::format_time(memory.created_at)
+    )?;
+    writeln!(
+        out,
+        "last access  {}",
+        store::format_time(memory.last_access)
+    )?;
+    writeln!(out, "associations {}", links.len())?;
+    for link in &links {
+        let content = snapshot
+            .get(link.to)
+            .and_then(|m| m.content)
+            .map(|c| output::shorten(&c, 60))
+            .unwrap_or_default();
+        writeln!(out, "  → {:<8} {:>6.3}  {content}", link.to, link.weight)?;
+    }
+    if args.embedding {
+        writeln!(
+            out,
+            "embedding    {}",
+            serde_json::to_string(&memory.embedding)?
+        )?;
+    }
+    output::text(&out)
+}
+
+/// `engram stats`.
+pub fn stats(db: &Path, json: bool) -> Result<()> {
+    let engram = store::open(db)?;
+    let snapshot = engram.snapshot();
+    let file_size = std::fs::metadata(db)
+        .with_context(|| format!("reading the size of {}", db.display()))?
+        .len();
+    let mut degrees = snapshot.out_degrees();
+    degrees.sort_unstable();
+    let quantile = |q: f64| -> usize {
+        // Nearest rank: the smallest degree with at least q of the memories at or below it.
+        let rank = ((q * degrees.len() as f64).ceil() as usize).clamp(1, degrees.len().max(1));
+        degrees.get(rank - 1).copied().unwrap_or(0)
+    };
+    let mean = if degrees.is_empty() {
+        0.0
+    } else {
+        snapshot.association_count() as f64 / degrees.len() as f64
+    };
+    let isolated = degrees.iter().take_while(|&&d| d == 0).count();
+    let embedder = engram
+        .property(EMBEDDER_PROPERTY)?
+        .unwrap_or_else(|| "none".into());
+    #[derive(Serialize)]
+    struct Degrees {
+        min: usize,
+        median: usize,
+        mean: f64,
+        p99: usize,
+        max: usize,
+        without_associations: usize,
+    }
+    #[derive(Serialize)]
+    struct Stats<'a> {
+        db: &'a Path,
+        memories: usize,
+        associations: usize,
+        dimension: usize,
+        embedder: &'a str,
+        file_bytes: u64,
+        embedding_bytes: u64,
+        out_degree: Degrees,
+    }
+    let stats = Stats {
+        db,
+        memories: snapshot.len(),
+        associations: snapshot.association_count(),
+        dimension: snapshot.dimension(),
+        embedder: &embedder,
+        file_bytes: file_size,
+        embedding_bytes: (snapshot.len() * snapshot.dimension() * 4) as u64,
+        out_degree: Degrees {
+            min: degrees.first().copied().unwrap_or(0),
+            median: quantile(0.5),
+            mean,
+            p99: quantile(0.99),
+            max: degrees.last().copied().unwrap_or(0),
+            without_associations: isolated,
+        },
+    };
+    if json {
+        return output::json(&stats);
+    }
+    let d = &stats.out_degree;
+    output::text(&format!(
+        "store         {}\n\
+         memories      {}\n\
+         associations  {}\n\
+         dimension     {}\n\
+         embedder      {}\n\
+         file size     {} ({} of it embeddings; the file grows in steps and reuses freed pages)\n\
+         out-degree    min {}, median {}, mean {:.2}, p99 {}, max {}; {} memories have none\n",
+        db.display(),
+        stats.memories,
+        stats.associations,
+        stats.dimension,
+        stats.embedder,
+        output::bytes(stats.file_bytes),
+        output::bytes(stats.embedding_bytes),
+        d.min,
+        d.median,
+        d.mean,
+        d.p99,
+        d.max,
+        d.without_associations
+    ))
+}
+
+/// `engram info`: what runs the kernels and how to change it. Works without a store.
+pub fn info(db: &Path, json: bool) -> Result<()> {
+    let chosen = Kernels::from_env();
+    let available = Kernels::all_available();
+    let zig = engram_kernels::zig_levels_built()
+        .into_iter()
+        .find_map(engram_kernels::zig_build_info)
+        .map(|info| info.zig_version);
+    let detected = CpuLevel::detect();
+    let store = match store::open(db) {
+        Ok(engram) => serde_json::json!({
+            "db": db, "memories": engram.snapshot().len(), "dimension": engram.dimension(),
+            "embedder": engram.property(EMBEDDER_PROPERTY)?.unwrap_or_else(|| "none".into()),
+        }),
+        Err(error) => serde_json::json!({ "db": db, "error": format!("{error:#}") }),
+    };
+    let how = format!(
+        "set {BACKEND_ENV}=rust|zig|auto and {LEVEL_ENV}=baseline|x86-64-v3|x86-64-v4|auto (default auto: the fastest this binary and CPU can run)"
+    );
+    if json {
+        return output::json(&serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "kernels": match &chosen { Ok(k) => serde_json::json!({
+                "backend": k.backend().to_string(), "level": k.level().to_string(), "describe": k.describe()
+            }), Err(e) => serde_json::json!({ "error": e.to_string() }) },
+            "zig_version": zig,
+            "cpu_level_detected": detected.to_string(),
+            "available": available.iter().map(|k| format!("{} {}", k.backend(), k.level())).collect::<Vec<_>>(),
+            "how_to_switch": how,
+            "store": store,
+        }));
+    }
+    let mut out = String::new();
+    writeln!(out, "engram       {}", env!("CARGO_PKG_VERSION"))?;
+    match &chosen {
+        Ok(kernels) => writeln!(out, "kernels      {}", kernels.describe())?,
+        Err(error) => writeln!(out, "kernels      error: {error}")?,
+    }
+    writeln!(
+        out,
+        "zig          {}",
+        zig.map_or(
+            "not built in (build with --features zig-kernels)".into(),
+            |v| { format!("{v} (linked into this binary)") }
+        )
+    )?;
+    writeln!(out, "cpu level    {detected} (the best this CPU runs)")?;
+    let names: Vec<String> = available
+        .iter()
+        .map(|k| format!("{} {}", k.backend(), k.level()))
+        .collect();
+    writeln!(out, "available    {}", names.join(", "))?;
+    writeln!(out, "switch       {how}")?;
+    match store.get("error").and_then(|e| e.as_str()) {
+        Some(error) => writeln!(out, "store        {error}")?,
+        None => writeln!(
+            out,
+            "store        {} ({} memories, dimension {}, embedder {})",
+            db.display(),
+            store["memories"],
+            store["dimension"],
+            store["embedder"].as_str().unwrap_or("none")
+        )?,
+    }
+    output::text(&out)
+}

@@ -1,0 +1,65 @@
+//! `engram`: remember, associate, forget and recall from a shell; import JSON Lines or
+//! WordNet; export; stats; which kernels run; recall benchmarks. `engram --help` lists the
+//! commands, `engram COMMAND --help` their options.
+//!
+//! Errors are one line on standard error (what went wrong, and what to do) and exit status 1;
+//! usage errors exit with 2.
+
+mod bench;
+mod cli;
+mod commands;
+mod export;
+mod import;
+mod output;
+mod recall;
+mod store;
+mod wordnet;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `engram export | head` closes the pipe early: that is the reader's choice, not an error.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("engram: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let db = cli.db.as_path();
+    match &cli.command {
+        Command::Init(args) => commands::init(db, args, cli.json),
+        Command::Remember(args) => commands::remember(db, args, cli.json),
+        Command::Associate(args) => commands::associate(db, args, cli.json),
+        Command::Dissociate(args) => commands::dissociate(db, args, cli.json),
+        Command::Forget(args) => commands::forget(db, args, cli.json),
+        Command::Show(args) => commands::show(db, args, cli.json),
+        Command::Recall(args) => recall::run(db, args, cli.json),
+        Command::Import(args) => import::run(db, args, cli.json),
+        Command::Export(args) => export::run(db, args, cli.json),
+        Command::Stats => commands::stats(db, cli.json),
+        Command::Info => commands::info(db, cli.json),
+        Command::Bench(args) => bench::run(db, args, cli.json),
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}

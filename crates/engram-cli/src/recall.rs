@@ -1,0 +1,221 @@
+//! `engram recall`: one recall, printed as a table or JSON, or the same recall on every
+//! backend side by side.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use engram::{Kernels, RecallParams, Recalled, Snapshot};
+use serde::Serialize;
+
+use crate::cli::RecallArgs;
+use crate::output::{self, Table};
+use crate::store::{self, engine_error};
+
+/// Runs per backend in `--compare-backends`; the median is reported.
+const COMPARE_RUNS: usize = 5;
+
+/// One result, as printed by `--json`.
+#[derive(Serialize)]
+struct Row<'a> {
+    rank: usize,
+    id: u64,
+    score: f32,
+    similarity: f32,
+    activation: f32,
+    retention: f32,
+    seed: bool,
+    text: Option<&'a str>,
+}
+
+/// `engram recall`.
+pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
+    let engram = store::open(db)?;
+    let cue = store::embedding(&engram, args.text.as_deref(), &args.vector)?;
+    let params = RecallParams {
+        k: args.k,
+        hops: args.hops,
+        limit: args.limit,
+        spread_decay: args.spread_decay,
+        threshold: args.threshold,
+        curve: store::decay_curve(&args.decay)?,
+        now: args.at.as_deref().map(store::parse_time).transpose()?,
+        reinforce: args.reinforce,
+    };
+    if args.compare_backends {
+        return compare_backends(db, &engram.snapshot(), &cue, &params, json);
+    }
+    let started = Instant::now();
+    let recalled = engram
+        .recall(&cue, &params)
+        .map_err(|e| engine_error(e, db))?;
+    let elapsed = started.elapsed();
+    let snapshot = engram.snapshot();
+    let contents: Vec<Option<std::sync::Arc<str>>> = recalled
+        .iter()
+        .map(|r| snapshot.get(r.id).and_then(|m| m.content))
+        .collect();
+    if json {
+        let rows: Vec<Row<'_>> = recalled
+            .iter()
+            .zip(&contents)
+            .enumerate()
+            .map(|(i, (r, text))| Row {
+                rank: i + 1,
+                id: r.id.get(),
+                score: r.score,
+                similarity: r.similarity,
+                activation: r.activation,
+                retention: r.retention,
+                seed: r.seed,
+                text: text.as_deref(),
+            })
+            .collect();
+        return output::json(&serde_json::json!({
+            "results": rows,
+            "memories": snapshot.len(),
+            "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+            "kernels": engram.kernels().describe(),
+        }));
+    }
+    let mut table = Table::new(&[
+        ">rank",
+        ">id",
+        ">score",
+        ">similarity",
+        ">activation",
+        ">retention",
+        "via",
+        "content",
+    ]);
+    for (i, (r, text)) in recalled.iter().zip(&contents).enumerate() {
+        table.row(vec![
+            (i + 1).to_string(),
+            r.id.to_string(),
+            format!("{:.4}", r.score),
+            format!("{:.4}", r.similarity),
+            format!("{:.4}", r.activation),
+            format!("{:.4}", r.retention),
+            if r.seed { "seed" } else { "spread" }.into(),
+            text.as_deref()
+                .map(|t| output::shorten(t, args.width))
+                .unwrap_or_default(),
+        ]);
+    }
+    let mut out = if recalled.is_empty() {
+        "nothing recalled: no memory has a positive similarity to the cue\n".to_owned()
+    } else {
+        table.render()
+    };
+    writeln!(
+        out,
+        "{} of {} memories in {} on {}",
+        recalled.len(),
+        snapshot.len(),
+        millis(elapsed),
+        engram.kernels().describe()
+    )?;
+    output::text(&out)
+}
+
+/// `1.23 ms`.
+pub fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+}
+
+/// Median of `samples` (sorted in place); zero for none.
+pub fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// Whether two recalls agree: same ids in the same order, and the largest score difference.
+fn agreement(reference: &[Recalled], other: &[Recalled]) -> (bool, f32) {
+    let same =
+        reference.len() == other.len() && reference.iter().zip(other).all(|(a, b)| a.id == b.id);
+    let diff = reference
+        .iter()
+        .zip(other)
+        .map(|(a, b)| (a.score - b.score).abs())
+        .fold(0.0_f32, f32::max);
+    (same, diff)
+}
+
+/// The same recall on every backend and level: median time and agreement with the first
+/// (the Rust reference).
+fn compare_backends(
+    db: &Path,
+    snapshot: &Snapshot,
+    cue: &[f32],
+    params: &RecallParams,
+    json: bool,
+) -> Result<()> {
+    let kernels = Kernels::all_available();
+    let mut results = Vec::new();
+    for &k in &kernels {
+        let on = snapshot.clone().with_kernels(k);
+        let mut times = Vec::with_capacity(COMPARE_RUNS);
+        let mut recalled = Vec::new();
+        for _ in 0..COMPARE_RUNS {
+            let started = Instant::now();
+            recalled = on.recall(cue, params).map_err(|e| engine_error(e, db))?;
+            times.push(started.elapsed());
+        }
+        results.push((k, median(&mut times), recalled));
+    }
+    let (_, reference_time, reference) = results
+        .first()
+        .ok_or_else(|| anyhow!("no backend can run here"))?;
+    let reference_time = *reference_time;
+    let rows: Vec<_> = results
+        .iter()
+        .map(|(k, time, recalled)| {
+            let (same, diff) = agreement(reference, recalled);
+            (k, *time, same, diff, recalled.len())
+        })
+        .collect();
+    if json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(k, time, same, diff, n)| {
+                serde_json::json!({
+                    "backend": k.backend().to_string(), "level": k.level().to_string(),
+                    "median_ms": time.as_secs_f64() * 1e3, "results": n,
+                    "same_ranking_as_rust": same, "max_score_difference": diff,
+                })
+            })
+            .collect();
+        return output::json(&serde_json::json!({
+            "memories": snapshot.len(), "runs": COMPARE_RUNS, "backends": rows,
+        }));
+    }
+    let mut table = Table::new(&[
+        "backend",
+        "level",
+        ">median",
+        ">vs rust",
+        "same ranking",
+        ">max |Δscore|",
+    ]);
+    for (k, time, same, diff, _) in &rows {
+        table.row(vec![
+            k.backend().to_string(),
+            k.level().to_string(),
+            millis(*time),
+            format!(
+                "{:.2}×",
+                reference_time.as_secs_f64() / time.as_secs_f64().max(1e-12)
+            ),
+            if *same { "yes" } else { "NO" }.into(),
+            format!("{diff:.1e}"),
+        ]);
+    }
+    let mut out = table.render();
+    writeln!(
+        out,
+        "the same recall over {} memories, median of {COMPARE_RUNS} runs each; \"vs rust\" > 1 is faster",
+        snapshot.len()
+    )?;
+    output::text(&out)
+}

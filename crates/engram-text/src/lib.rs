@@ -1,0 +1,394 @@
+//! A deterministic text embedder that needs no model: signed feature hashing of words, word
+//! bigrams and character n-grams into `D` dimensions, L2-normalized.
+//!
+//! **It is lexical.** Two texts are similar when they share words, word pairs or pieces of
+//! words ("maned" and "mane" share `<ma`, `man`, `ane`); it knows nothing of meaning, so
+//! "feline" and "cat" are unrelated to it. That is enough to find memories by what they say,
+//! and to show spreading activation at work (the associations supply the meaning). Users with
+//! a real embedding model compute their own vectors and give them to the engine instead.
+//!
+//! ```
+//! use engram_text::HashEmbedder;
+//!
+//! let embedder = HashEmbedder::new(256)?;
+//! let lion = embedder.embed("lion: large feline of Africa with a shaggy mane")?;
+//! let cue = embedder.embed("a large maned cat")?;
+//! let tea = embedder.embed("a hot drink made by infusing dried leaves")?;
+//! let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+//! assert!(cos(&cue, &lion) > cos(&cue, &tea));
+//! # Ok::<(), engram_text::Error>(())
+//! ```
+//!
+//! # The features, exactly
+//! 1. **Words**: the text is lowercased (Unicode) and split into maximal runs of alphanumeric
+//!    characters; everything else (spaces, punctuation, `_`) separates words. Words in the
+//!    fixed English [`STOP_WORDS`] list are dropped, unless every word is one.
+//! 2. Each word's stem (the Snowball English stemmer, so "maned" and "mane", "cats" and "cat"
+//!    are one) adds weight [`WORD_WEIGHT`] at its hashed index; each pair of adjacent stems
+//!    adds [`BIGRAM_WEIGHT`]; each word's character n-grams (`n` in 3..=5, of the word as
+//!    written, wrapped as `<word>`) share [`NGRAM_WEIGHT`] between them (each gets
+//!    `NGRAM_WEIGHT / √count`, so a long word's pieces do not outweigh the word).
+//! 3. Each feature goes to [`SLOTS_PER_FEATURE`] slots: slot `j`'s index is
+//!    `xxh3_64(kind ‖ bytes, seed + j)` mapped onto `0..D` by multiply-shift, its sign the
+//!    hash's lowest bit (so collisions cancel on average instead of piling up), its value the
+//!    feature's weight over `√slots`.
+//! 4. The vector is divided by its L2 norm.
+//!
+//! The output depends only on the text, `D` and [`HashEmbedder::NAME`]'s version: the same on
+//! every machine and run. A change to any rule above gets a new name, so a store records which
+//! embedder filled it ([`HashEmbedder::spec`]).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Weight of each word.
+pub const WORD_WEIGHT: f32 = 1.0;
+/// Weight of each pair of adjacent words.
+pub const BIGRAM_WEIGHT: f32 = 0.5;
+/// Total weight (as an L2 norm) of one word's character n-grams.
+pub const NGRAM_WEIGHT: f32 = 0.6;
+/// Character n-gram lengths.
+pub const NGRAM_LENGTHS: std::ops::RangeInclusive<usize> = 3..=5;
+
+/// Words dropped before hashing (unless a text has no other words): English function words
+/// that would otherwise make every sentence look alike.
+pub const STOP_WORDS: &[&str] = &[
+    "a", "about", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "for",
+    "from", "has", "have", "having", "in", "into", "is", "it", "its", "of", "on", "or", "s", "so",
+    "such", "than", "that", "the", "their", "them", "these", "this", "those", "to", "was", "were",
+    "which", "who", "with",
+];
+
+/// Slots each feature is hashed to. One slot lets a single collision between two words pass
+/// for a shared word (a cosine of ~0.3 between unrelated short texts); spread over 4 slots, a
+/// collision moves the cosine a quarter as much and all 4 colliding is negligible.
+pub const SLOTS_PER_FEATURE: u64 = 4;
+
+/// Hash seed (slot `j` uses `SEED + j`): fixed forever for this embedder's name.
+const SEED: u64 = 0x656e_6772_616d_0001; // "engram" · 1
+
+/// Why text could not be embedded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The dimension is outside `1..=`[`HashEmbedder::MAX_DIMENSION`].
+    InvalidDimension {
+        /// The dimension asked for.
+        dim: usize,
+    },
+    /// The text has no alphanumeric characters, so nothing to embed.
+    NoWords,
+    /// A spec string ([`HashEmbedder::from_spec`]) names another embedder or is malformed.
+    UnknownSpec {
+        /// The spec given.
+        spec: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidDimension { dim } => write!(
+                f,
+                "embedding dimension {dim} is invalid: it must be in 1..={}",
+                HashEmbedder::MAX_DIMENSION
+            ),
+            Error::NoWords => write!(f, "the text has no words (letters or digits) to embed"),
+            Error::UnknownSpec { spec } => write!(
+                f,
+                "unknown text embedder {spec:?}: this version knows \"{} dim=D\"",
+                HashEmbedder::NAME
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The feature-hashing text embedder; see the [crate docs](crate) for its exact rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashEmbedder {
+    dim: usize,
+}
+
+impl HashEmbedder {
+    /// The embedder's name and rules version, as recorded in [`spec`](Self::spec).
+    pub const NAME: &'static str = "hash-v1";
+    /// Largest dimension accepted.
+    pub const MAX_DIMENSION: usize = 1 << 16;
+
+    /// An embedder into `dim` dimensions.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDimension`] unless `dim` is in `1..=`[`MAX_DIMENSION`](Self::MAX_DIMENSION).
+    pub fn new(dim: usize) -> Result<Self, Error> {
+        if (1..=Self::MAX_DIMENSION).contains(&dim) {
+            Ok(Self { dim })
+        } else {
+            Err(Error::InvalidDimension { dim })
+        }
+    }
+
+    /// The dimension of the vectors it makes.
+    pub const fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// A string naming this embedder exactly, e.g. `hash-v1 dim=384`: what a store records so
+    /// that later texts are embedded the same way. [`from_spec`](Self::from_spec) reads it.
+    pub fn spec(&self) -> String {
+        format!("{} dim={}", Self::NAME, self.dim)
+    }
+
+    /// The embedder a [`spec`](Self::spec) string names.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSpec`] for another name or a malformed string;
+    /// [`Error::InvalidDimension`] for a bad dimension.
+    pub fn from_spec(spec: &str) -> Result<Self, Error> {
+        let unknown = || Error::UnknownSpec { spec: spec.into() };
+        let rest = spec
+            .strip_prefix(Self::NAME)
+            .and_then(|rest| rest.strip_prefix(" dim="))
+            .ok_or_else(unknown)?;
+        let dim = rest.parse::<usize>().map_err(|_| unknown())?;
+        Self::new(dim)
+    }
+
+    /// The unit-length embedding of `text`.
+    ///
+    /// # Errors
+    /// [`Error::NoWords`] if the text has no letters or digits.
+    pub fn embed(&self, text: &str) -> Result<Vec<f32>, Error> {
+        let mut out = vec![0.0; self.dim];
+        self.embed_into(text, &mut out)?;
+        Ok(out)
+    }
+
+    /// Writes the unit-length embedding of `text` into `out`, which must have
+    /// [`dim`](Self::dim) elements.
+    ///
+    /// # Errors
+    /// [`Error::NoWords`] if the text has no letters or digits (then `out` is unchanged);
+    /// [`Error::InvalidDimension`] if `out` has the wrong length.
+    pub fn embed_into(&self, text: &str, out: &mut [f32]) -> Result<(), Error> {
+        if out.len() != self.dim {
+            return Err(Error::InvalidDimension { dim: out.len() });
+        }
+        let all = words(text);
+        if all.is_empty() {
+            return Err(Error::NoWords);
+        }
+        let kept: Vec<&str> = all
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !is_stop_word(w))
+            .collect();
+        let words: Vec<&str> = if kept.is_empty() {
+            all.iter().map(String::as_str).collect()
+        } else {
+            kept
+        };
+        out.fill(0.0);
+        let stemmer = Stemmer::create(Algorithm::English);
+        let stems: Vec<Cow<'_, str>> = words.iter().map(|w| stemmer.stem(w)).collect();
+        let mut key = Vec::with_capacity(64);
+        for stem in &stems {
+            self.add(out, &mut key, b'w', &[stem.as_bytes()], WORD_WEIGHT);
+        }
+        for word in &words {
+            let wrapped: Vec<char> = std::iter::once('<')
+                .chain(word.chars())
+                .chain(std::iter::once('>'))
+                .collect();
+            let count: usize = NGRAM_LENGTHS
+                .map(|n| (wrapped.len() + 1).saturating_sub(n))
+                .sum();
+            if count == 0 {
+                continue;
+            }
+            let weight = NGRAM_WEIGHT / (count as f32).sqrt();
+            let mut gram = String::new();
+            for n in NGRAM_LENGTHS {
+                for window in wrapped.windows(n) {
+                    gram.clear();
+                    gram.extend(window);
+                    self.add(out, &mut key, b'c', &[gram.as_bytes()], weight);
+                }
+            }
+        }
+        for pair in stems.windows(2) {
+            let [a, b] = pair else { continue };
+            let parts = [a.as_bytes(), b" ", b.as_bytes()];
+            self.add(out, &mut key, b'b', &parts, BIGRAM_WEIGHT);
+        }
+        let norm = out.iter().map(|x| x * x).sum::<f32>().sqrt();
+        // Features can cancel exactly only by collision; a zero vector then stays zero
+        // rather than becoming NaN.
+        if norm > 0.0 {
+            out.iter_mut().for_each(|x| *x /= norm);
+        }
+        Ok(())
+    }
+
+    /// Adds the feature at each of its [`SLOTS_PER_FEATURE`] hashed slots, with a hashed sign
+    /// and `weight / √slots` each (so its share of the norm is `weight` either way).
+    fn add(&self, out: &mut [f32], key: &mut Vec<u8>, kind: u8, parts: &[&[u8]], weight: f32) {
+        key.clear();
+        key.push(kind);
+        key.push(b':');
+        for part in parts {
+            key.extend_from_slice(part);
+        }
+        let share = weight / (SLOTS_PER_FEATURE as f32).sqrt();
+        for slot in 0..SLOTS_PER_FEATURE {
+            let hash = xxh3_64_with_seed(key, SEED.wrapping_add(slot));
+            // Multiply-shift maps the hash's high bits onto 0..dim; the low bit picks the sign.
+            let index = ((u128::from(hash) * self.dim as u128) >> 64) as usize;
+            let sign = if hash & 1 == 0 { 1.0 } else { -1.0 };
+            out[index] += sign * share;
+        }
+    }
+}
+
+/// The words of `text` as the embedder sees them: lowercased, split on every character that is
+/// not alphanumeric. Stop words are still in.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cos(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn stop_words_are_sorted_for_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_same_text_on_any_machine_gives_these_numbers() {
+        // Golden values: a change here changes every stored embedding, and needs a new NAME.
+        let v = HashEmbedder::new(8)
+            .and_then(|e| e.embed("Large maned cat"))
+            .expect("embed");
+        let rounded: Vec<i32> = v.iter().map(|x| (x * 1e4).round() as i32).collect();
+        assert_eq!(rounded, GOLDEN);
+    }
+    const GOLDEN: [i32; 8] = [3921, 291, -206, 2304, -909, -787, -1198, -8735];
+
+    #[test]
+    fn words_split_on_punctuation_and_underscores_and_lowercase() {
+        assert_eq!(
+            words("King_of_Beasts, Panthera-leo; ÉTÉ 3x"),
+            ["king", "of", "beasts", "panthera", "leo", "été", "3x"]
+        );
+    }
+
+    #[test]
+    fn case_punctuation_and_spacing_do_not_matter() {
+        let e = HashEmbedder::new(64).expect("dim");
+        assert_eq!(
+            e.embed("Big cat, with a MANE!").expect("embed"),
+            e.embed("big   cat with a mane").expect("embed")
+        );
+    }
+
+    #[test]
+    fn shared_words_and_word_pieces_make_texts_similar() {
+        let e = HashEmbedder::new(384).expect("dim");
+        let cue = e.embed("a large maned cat").expect("embed");
+        let lion = e
+            .embed("large gregarious predatory feline with a shaggy mane")
+            .expect("embed");
+        let tea = e
+            .embed("a beverage of dried leaves in hot water")
+            .expect("embed");
+        assert!(cos(&cue, &lion) > 0.15, "{}", cos(&cue, &lion));
+        assert!(cos(&cue, &tea).abs() < 0.1, "{}", cos(&cue, &tea));
+        // "maned" reaches "mane" through character n-grams alone.
+        let maned = e.embed("maned").expect("embed");
+        let mane = e.embed("mane").expect("embed");
+        assert!(cos(&maned, &mane) > 0.1);
+    }
+
+    #[test]
+    fn a_text_of_only_stop_words_is_still_embedded_and_no_words_is_an_error() {
+        let e = HashEmbedder::new(16).expect("dim");
+        let v = e.embed("the of and").expect("embed");
+        assert!((cos(&v, &v) - 1.0).abs() < 1e-5);
+        assert_eq!(e.embed(" ,;  "), Err(Error::NoWords));
+        let mut out = vec![7.0; 16];
+        assert_eq!(e.embed_into("!!", &mut out), Err(Error::NoWords));
+        assert_eq!(out, vec![7.0; 16]);
+        assert_eq!(
+            e.embed_into("cat", &mut [0.0; 3]),
+            Err(Error::InvalidDimension { dim: 3 })
+        );
+    }
+
+    #[test]
+    fn dimensions_and_specs_are_checked() {
+        assert_eq!(
+            HashEmbedder::new(0),
+            Err(Error::InvalidDimension { dim: 0 })
+        );
+        assert!(HashEmbedder::new(HashEmbedder::MAX_DIMENSION + 1).is_err());
+        let e = HashEmbedder::new(384).expect("dim");
+        assert_eq!(e.spec(), "hash-v1 dim=384");
+        assert_eq!(HashEmbedder::from_spec(&e.spec()), Ok(e));
+        for bad in [
+            "hash-v2 dim=384",
+            "hash-v1",
+            "hash-v1 dim=",
+            "hash-v1 dim=x",
+            "",
+        ] {
+            assert!(
+                matches!(HashEmbedder::from_spec(bad), Err(Error::UnknownSpec { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            HashEmbedder::from_spec("hash-v1 dim=0"),
+            Err(Error::InvalidDimension { dim: 0 })
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_embedding_is_unit_length_deterministic_and_finite(
+            text in "\\PC{0,200}", dim in 1usize..600
+        ) {
+            let e = HashEmbedder::new(dim).expect("dim");
+            match e.embed(&text) {
+                Ok(v) => {
+                    proptest::prop_assert_eq!(v.len(), dim);
+                    proptest::prop_assert!(v.iter().all(|x| x.is_finite()));
+                    let norm = cos(&v, &v).sqrt();
+                    // Exactly zero only when every feature cancelled by collision.
+                    proptest::prop_assert!((norm - 1.0).abs() < 1e-5 || norm == 0.0, "norm {}", norm);
+                    proptest::prop_assert_eq!(v, e.embed(&text).expect("again"));
+                }
+                Err(err) => {
+                    proptest::prop_assert_eq!(err, Error::NoWords);
+                    proptest::prop_assert!(words(&text).is_empty());
+                }
+            }
+        }
+    }
+}
