@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::cli::{
     AssociateArgs, DissociateArgs, EmbedderChoice, ForgetArgs, InitArgs, RememberArgs, ShowArgs,
 };
+use crate::import::{FileId, Link, Record, TimeValue};
 use crate::output;
 use crate::store::{self, EMBEDDER_PROPERTY, engine_error};
 
@@ -90,9 +91,19 @@ pub fn associate(db: &Path, args: &AssociateArgs, json: bool) -> Result<()> {
         .write(&batch)
         .map_err(|e| engine_error(unbatched(e), db))?;
     if json {
-        return output::json(&serde_json::json!({
-            "from": from.get(), "to": to.get(), "weight": args.weight, "both": args.both
-        }));
+        #[derive(Serialize)]
+        struct Associated {
+            from: u64,
+            to: u64,
+            weight: f32,
+            both: bool,
+        }
+        return output::json(&Associated {
+            from: from.get(),
+            to: to.get(),
+            weight: args.weight,
+            both: args.both,
+        });
     }
     let arrow = if args.both { "↔" } else { "→" };
     output::text(&format!("{from} {arrow} {to} weight {}\n", args.weight))
@@ -164,18 +175,22 @@ pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
         .ok_or_else(|| anyhow!("memory {id} vanished while reading"))?;
     let links = snapshot.associations_from(id);
     if json {
-        let mut value = serde_json::json!({
-            "id": id.get(),
-            "text": memory.content.as_deref(),
-            "strength": memory.strength,
-            "created": memory.created_at,
-            "time": memory.last_access,
-            "links": links.iter().map(|a| serde_json::json!({"to": a.to.get(), "weight": a.weight})).collect::<Vec<_>>(),
+        // The export format, so a shown memory reads like an exported one.
+        return output::json(&Record {
+            id: Some(FileId::Number(id.get())),
+            text: memory.content.as_deref().map(str::to_owned),
+            embedding: args.embedding.then(|| memory.embedding.clone()),
+            strength: Some(memory.strength),
+            time: Some(TimeValue::Seconds(memory.last_access)),
+            created: Some(TimeValue::Seconds(memory.created_at)),
+            links: links
+                .iter()
+                .map(|a| Link {
+                    to: FileId::Number(a.to.get()),
+                    weight: Some(a.weight),
+                })
+                .collect(),
         });
-        if args.embedding {
-            value["embedding"] = serde_json::json!(memory.embedding);
-        }
-        return output::json(&value);
     }
     let mut out = String::new();
     writeln!(out, "id           {id}")?;
@@ -216,11 +231,10 @@ pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
 
 /// `engram stats`.
 pub fn stats(db: &Path, json: bool) -> Result<()> {
+    // The size at rest, before opening (which may extend the file while it is open).
+    let file_size = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
     let engram = store::open(db)?;
     let snapshot = engram.snapshot();
-    let file_size = std::fs::metadata(db)
-        .with_context(|| format!("reading the size of {}", db.display()))?
-        .len();
     let mut degrees = snapshot.out_degrees();
     degrees.sort_unstable();
     let quantile = |q: f64| -> usize {

@@ -104,7 +104,9 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
         ]);
     }
     let mut out = if recalled.is_empty() {
-        "nothing recalled: no memory has a positive similarity to the cue\n".to_owned()
+        "nothing recalled: no memory is similar to the cue, or every match has decayed to zero \
+         retention (see --at and --half-life)\n"
+            .to_owned()
     } else {
         table.render()
     };

@@ -1,0 +1,102 @@
+//! Running the built `engram` binary in a temporary directory.
+#![allow(dead_code)] // Each test file uses part of this.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// A temporary directory with a store path in it (not created).
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("test.db");
+        Self { dir, db }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `engram --db <db> args...`, in the sandbox, with no ENGRAM_* settings from outside.
+    pub fn engram(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("engram"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("ENGRAM_DB")
+            .env_remove("ENGRAM_KERNELS")
+            .env_remove("ENGRAM_KERNELS_LEVEL")
+            .env("RUST_BACKTRACE", "1")
+            .arg("--db")
+            .arg(&self.db)
+            .args(args);
+        cmd
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.engram(args).output().expect("run engram");
+        assert!(
+            out.status.success(),
+            "engram {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs with `--json`, expects success, parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        assert_eq!(out.lines().count(), 1, "one line of JSON: {out}");
+        serde_json::from_str(&out).expect("valid JSON")
+    }
+
+    /// Runs, expects failure with exit status 1 and a one-line error; returns the error line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.engram(args).output().expect("run engram");
+        user_error(&out, args)
+    }
+
+    /// `init` with the text embedder in `dim` dimensions.
+    pub fn init(&self, dim: usize) {
+        self.ok(&["init", "--dim", &dim.to_string()]);
+    }
+}
+
+/// Checks a user error: status 1, stderr ends in one `engram: error:` line, no panic or
+/// backtrace, nothing on stdout.
+pub fn user_error(out: &Output, args: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "engram {args:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let last = stderr.lines().last().unwrap_or_default().to_owned();
+    assert!(last.starts_with("engram: error: "), "{stderr}");
+    last
+}
+
+pub fn ids(value: &serde_json::Value) -> Vec<u64> {
+    value["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["id"].as_u64().expect("id"))
+        .collect()
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
