@@ -98,7 +98,7 @@ pub struct RememberArgs {
     #[command(flatten)]
     pub vector: VectorArgs,
     /// Base strength in [0, 1].
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub strength: f32,
     /// When it happened (creation and last access): Unix seconds or RFC 3339
     /// ('2026-11-22T10:00:00Z') [default: now].
@@ -184,10 +184,10 @@ pub struct RecallArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// Fraction of activation passed along an association per hop, in (0, 1].
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub spread_decay: f32,
     /// Activation a memory needs to pass activation on (≥ 0).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub threshold: f32,
     #[command(flatten)]
     pub decay: DecayArgs,
@@ -196,7 +196,7 @@ pub struct RecallArgs {
     pub at: Option<String>,
     /// Reinforce what is recalled: last access becomes now and strength moves this fraction
     /// of the way to 1 (a durable write).
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub reinforce: Option<f32>,
     /// Run the same recall on every backend and CPU level this binary has, and print each
     /// one's time and whether its results match the Rust reference.

@@ -149,7 +149,7 @@ impl Source {
                             Ok(line) if line.trim().is_empty() => None,
                             Ok(line) => Some((
                                 number,
-                                serde_json::from_str::<Record>(&line).map_err(|e| e.to_string()),
+                                serde_json::from_str::<Record>(&line).map_err(|e| json_error(&e)),
                             )),
                         }
                     });
@@ -164,6 +164,16 @@ impl Source {
                     .take(limit),
             )),
         }
+    }
+}
+
+/// A JSON error within one line: its column, not serde's "line 1".
+fn json_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&suffix) {
+        Some(message) => format!("{message} (column {})", error.column()),
+        None => text,
     }
 }
 
