@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use engram::{Engram, Kernels, MemoryId, NewMemory, Options, WriteBatch};
 use engram_kernels::{BACKEND_ENV, CpuLevel, LEVEL_ENV};
 use engram_text::HashEmbedder;
