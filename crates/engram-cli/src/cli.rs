@@ -102,7 +102,7 @@ pub struct RememberArgs {
     pub strength: f32,
     /// When it happened (creation and last access): Unix seconds or RFC 3339
     /// ('2026-11-22T10:00:00Z') [default: now].
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_negative_numbers = true)]
     pub at: Option<String>,
 }
 
@@ -192,7 +192,7 @@ pub struct RecallArgs {
     #[command(flatten)]
     pub decay: DecayArgs,
     /// Compute retention at this time instead of now (Unix seconds or RFC 3339).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_negative_numbers = true)]
     pub at: Option<String>,
     /// Reinforce what is recalled: last access becomes now and strength moves this fraction
     /// of the way to 1 (a durable write).

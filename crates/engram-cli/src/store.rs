@@ -132,17 +132,13 @@ fn unix_secs(time: SystemTime) -> i64 {
     }
 }
 
-/// Unix seconds as RFC 3339 in UTC (`2026-11-22T10:00:00Z`), or the number if out of range.
+/// Unix seconds as RFC 3339 in UTC (`2026-11-22T10:00:00Z`), or the number itself outside
+/// 1970..=9999 (which humantime cannot format).
 pub fn format_time(secs: i64) -> String {
-    let time = if secs >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
-    } else {
-        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
-    };
-    match time {
-        // humantime formats years 0..=9999 only.
-        Some(time) if (-62_167_219_200..=253_402_300_799).contains(&secs) => {
-            humantime::format_rfc3339_seconds(time).to_string()
+    const YEAR_10000: u64 = 253_402_300_800;
+    match u64::try_from(secs) {
+        Ok(after) if after < YEAR_10000 => {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(after)).to_string()
         }
         _ => secs.to_string(),
     }
@@ -198,7 +194,9 @@ mod tests {
         assert_eq!(parse_time("2023-11-14T22:13:20Z").ok(), Some(1_700_000_000));
         assert_eq!(parse_time("2023-11-14 22:13:20").ok(), Some(1_700_000_000));
         assert_eq!(format_time(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(format_time(-86_400), "1969-12-31T00:00:00Z");
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(-86_400), "-86400");
+        assert_eq!(format_time(253_402_300_800), "253402300800");
         assert_eq!(format_time(i64::MAX), i64::MAX.to_string());
         let err = parse_time("yesterday").err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("RFC 3339")));

@@ -76,6 +76,9 @@ fn remember_text_or_vectors_with_strength_and_time_and_show_them() {
     assert_eq!(embedding, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5]);
     let no_text = sandbox.json(&["show", "3"]);
     assert_eq!(no_text["text"], serde_json::Value::Null);
+    // Times humantime cannot write as dates are shown as numbers, never a panic.
+    sandbox.ok(&["remember", "before 1970", "--at", "-86400"]);
+    assert!(sandbox.ok(&["show", "4"]).contains("-86400"));
     let text = sandbox.ok(&["show", "2"]);
     assert!(
         text.contains("2023-11-14T22:13:20Z") && text.contains("given vector"),
