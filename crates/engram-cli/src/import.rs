@@ -321,24 +321,17 @@ fn check(
     )
 }
 
-/// What is wrong with one record, if anything.
+/// What is wrong with one record, if anything: the engine's own rules
+/// ([`engram::check_embedding`], [`engram::check_strength`], [`engram::check_weight`]) plus
+/// what the import adds (something to embed, readable times).
 fn check_record(
     record: &Record,
     dim: usize,
     embedder: Option<&HashEmbedder>,
 ) -> Result<(), String> {
+    let engine_rule = |result: engram::Result<()>| result.map_err(|e| e.to_string());
     match (&record.embedding, &record.text, embedder) {
-        (Some(embedding), _, _) => {
-            if embedding.len() != dim {
-                return Err(format!(
-                    "embedding has {} elements but the store's dimension is {dim}",
-                    embedding.len()
-                ));
-            }
-            if let Some(i) = embedding.iter().position(|x| !x.is_finite()) {
-                return Err(format!("embedding element {i} is not a finite f32"));
-            }
-        }
+        (Some(embedding), _, _) => engine_rule(engram::check_embedding(embedding, dim))?,
         (None, Some(text), Some(_)) => {
             if engram_text::words(text).is_empty() {
                 return Err("text has no words to embed, and there is no embedding".into());
@@ -352,22 +345,17 @@ fn check_record(
         }
         (None, None, _) => return Err("needs a \"text\" or an \"embedding\"".into()),
     }
-    if let Some(s) = record.strength
-        && !(0.0..=1.0).contains(&s)
-    {
-        return Err(format!("strength {s} is outside [0, 1]"));
+    if let Some(strength) = record.strength {
+        engine_rule(engram::check_strength(strength))?;
     }
     for time in [&record.time, &record.created].into_iter().flatten() {
         time.seconds().map_err(|e| e.to_string())?;
     }
     for link in &record.links {
-        let w = link.weight.unwrap_or(DEFAULT_LINK_WEIGHT);
-        if !(w.is_finite() && (-1.0..=1.0).contains(&w)) {
-            return Err(format!(
-                "link to {:?} has weight {w}, outside [-1, 1]",
-                link.to.key()
-            ));
-        }
+        engine_rule(engram::check_weight(
+            link.weight.unwrap_or(DEFAULT_LINK_WEIGHT),
+        ))
+        .map_err(|e| format!("link to {:?}: {e}", link.to.key()))?;
     }
     Ok(())
 }

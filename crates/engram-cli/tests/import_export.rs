@@ -106,7 +106,7 @@ fn bad_lines_are_reported_by_number_and_nothing_is_imported() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     for (line, why) in [
-        (4, "2 elements but the store's dimension is 4"),
+        (4, "2 dimensions but this store's dimension is 4"),
         (6, "unknown field `strenght`"),
         (9, "strength 7"),
         (12, "already used on line 3"),

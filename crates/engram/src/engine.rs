@@ -8,7 +8,9 @@ use engram_kernels::Kernels;
 use redb::WriteTransaction;
 use redb::backends::InMemoryBackend;
 
-use crate::memory::{Association, Memory, MemoryRef, NewMemory, Op, WriteBatch, unix_now};
+use crate::memory::{
+    Association, Memory, MemoryRef, NewMemory, Op, WriteBatch, check_weight, unix_now,
+};
 use crate::recall::{RecallParams, RecallScratch, Recalled, recall};
 use crate::state::{MAX_ROWS, RowMeta, State};
 use crate::store::{self, StoreWriter};
@@ -484,9 +486,7 @@ fn apply_op(
         &Op::Associate { from, to, weight } => {
             let (from_row, from_id) = resolve(state, created, from)?;
             let (to_row, to_id) = resolve(state, created, to)?;
-            if !(weight.is_finite() && (-1.0..=1.0).contains(&weight)) {
-                return Err(Error::InvalidWeight(weight));
-            }
+            check_weight(weight)?;
             if from_row == to_row && !options.allow_self_associations {
                 return Err(Error::SelfAssociation(from_id));
             }

@@ -60,6 +60,9 @@ mod store;
 pub use engine::{Engram, Options, Snapshot};
 pub use engram_kernels::{Backend, CpuLevel, DecayCurve, Kernels};
 pub use error::{Error, Result};
-pub use memory::{Association, Memory, MemoryId, MemoryRef, NewMemory, WriteBatch, unix_now};
+pub use memory::{
+    Association, Memory, MemoryId, MemoryRef, NewMemory, WriteBatch, check_embedding,
+    check_strength, check_weight, unix_now,
+};
 pub use recall::{RecallParams, Recalled};
 pub use store::FORMAT_VERSION;

@@ -102,15 +102,17 @@ impl NewMemory {
     /// Checks everything that does not depend on the store but its dimension.
     pub(crate) fn validate(&self, dim: usize) -> Result<()> {
         check_embedding(&self.embedding, dim)?;
-        if !(0.0..=1.0).contains(&self.strength) {
-            return Err(Error::InvalidStrength(self.strength));
-        }
-        Ok(())
+        check_strength(self.strength)
     }
 }
 
-/// Checks an embedding's length and that every element is finite.
-pub(crate) fn check_embedding(embedding: &[f32], dim: usize) -> Result<()> {
+/// The engine's rule for an embedding (memory or cue) in a store of dimension `dim`: `dim`
+/// elements, all finite. Exposed so that a caller can check input before writing anything
+/// (the `engram` command's import does); writes and recalls apply the same check.
+///
+/// # Errors
+/// [`Error::DimensionMismatch`] or [`Error::NonFiniteEmbedding`].
+pub fn check_embedding(embedding: &[f32], dim: usize) -> Result<()> {
     if embedding.len() != dim {
         return Err(Error::DimensionMismatch {
             expected: dim,
@@ -124,6 +126,30 @@ pub(crate) fn check_embedding(embedding: &[f32], dim: usize) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The engine's rule for a strength: in `[0, 1]` (NaN is not).
+///
+/// # Errors
+/// [`Error::InvalidStrength`].
+pub fn check_strength(strength: f32) -> Result<()> {
+    if (0.0..=1.0).contains(&strength) {
+        Ok(())
+    } else {
+        Err(Error::InvalidStrength(strength))
+    }
+}
+
+/// The engine's rule for an association weight: finite and in `[-1, 1]`.
+///
+/// # Errors
+/// [`Error::InvalidWeight`].
+pub fn check_weight(weight: f32) -> Result<()> {
+    if weight.is_finite() && (-1.0..=1.0).contains(&weight) {
+        Ok(())
+    } else {
+        Err(Error::InvalidWeight(weight))
+    }
 }
 
 /// A stored memory, as read from a [`Snapshot`](crate::Snapshot).
