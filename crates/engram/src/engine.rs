@@ -238,9 +238,7 @@ impl Engram {
     /// # Errors
     /// A storage error.
     pub fn property(&self, key: &str) -> Result<Option<String>> {
-        Ok(store::read_properties(&self.db)?
-            .into_iter()
-            .find_map(|(k, v)| (k == key).then_some(v)))
+        store::read_property(&self.db, key)
     }
 
     /// Every application property, sorted by key.

@@ -84,13 +84,31 @@ pub(crate) fn read_header(db: &redb::Database) -> Result<(u64, usize)> {
     Ok((format, dim))
 }
 
+/// The properties table, or `None` in a store that never had one.
+fn properties_table(
+    txn: &redb::ReadTransaction,
+) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static str>>> {
+    match txn.open_table(PROPERTIES) {
+        Ok(table) => Ok(Some(table)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// One application property.
+pub(crate) fn read_property(db: &redb::Database, key: &str) -> Result<Option<String>> {
+    let txn = db.begin_read()?;
+    let Some(table) = properties_table(&txn)? else {
+        return Ok(None);
+    };
+    Ok(table.get(key)?.map(|value| value.value().to_owned()))
+}
+
 /// Every application property, sorted by key.
 pub(crate) fn read_properties(db: &redb::Database) -> Result<Vec<(String, String)>> {
     let txn = db.begin_read()?;
-    let table = match txn.open_table(PROPERTIES) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(other) => return Err(other.into()),
+    let Some(table) = properties_table(&txn)? else {
+        return Ok(Vec::new());
     };
     table
         .iter()?
