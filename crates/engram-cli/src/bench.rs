@@ -4,25 +4,17 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Result, anyhow, bail};
 use engram::{Kernels, MemoryId, RecallParams};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::BenchArgs;
-use crate::output::{self, Table};
-use crate::recall::millis;
+use crate::output::{self, Table, millis, nearest_rank};
 use crate::store::{self, engine_error};
 
 /// Recalls per backend in `--quick` mode.
 const QUICK_RECALLS: usize = 5;
-
-/// The sample at quantile `q` (nearest rank) of sorted `samples`.
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
-    sorted.get(rank - 1).copied().unwrap_or_default()
-}
 
 /// `engram bench`.
 pub fn run(db: &Path, args: &BenchArgs, json: bool) -> Result<()> {
@@ -62,14 +54,7 @@ pub fn run(db: &Path, args: &BenchArgs, json: bool) -> Result<()> {
         );
     }
     let params = RecallParams::default();
-    let bar = if json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new((configs.len() * cues.len()) as u64)
-    };
-    if let Ok(style) = ProgressStyle::with_template("{msg:<24} [{bar:32}] {pos}/{len}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    let bar = output::progress(configs.len() * cues.len(), "recalls", json);
     let mut rows = Vec::new();
     for kernels in &configs {
         bar.set_message(format!("{} {}", kernels.backend(), kernels.level()));
@@ -86,7 +71,11 @@ pub fn run(db: &Path, args: &BenchArgs, json: bool) -> Result<()> {
             bar.inc(1);
         }
         times.sort_unstable();
-        rows.push((*kernels, quantile(&times, 0.5), quantile(&times, 0.99)));
+        rows.push((
+            *kernels,
+            nearest_rank(&times, 0.5),
+            nearest_rank(&times, 0.99),
+        ));
     }
     bar.finish_and_clear();
     let reference = rows.first().map(|r| r.1).unwrap_or_default();

@@ -237,11 +237,6 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
     let snapshot = engram.snapshot();
     let mut degrees = snapshot.out_degrees();
     degrees.sort_unstable();
-    let quantile = |q: f64| -> usize {
-        // Nearest rank: the smallest degree with at least q of the memories at or below it.
-        let rank = ((q * degrees.len() as f64).ceil() as usize).clamp(1, degrees.len().max(1));
-        degrees.get(rank - 1).copied().unwrap_or(0)
-    };
     let mean = if degrees.is_empty() {
         0.0
     } else {
@@ -281,9 +276,9 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
         embedding_bytes: (snapshot.len() * snapshot.dimension() * 4) as u64,
         out_degree: Degrees {
             min: degrees.first().copied().unwrap_or(0),
-            median: quantile(0.5),
+            median: output::nearest_rank(&degrees, 0.5),
             mean,
-            p99: quantile(0.99),
+            p99: output::nearest_rank(&degrees, 0.99),
             max: degrees.last().copied().unwrap_or(0),
             without_associations: isolated,
         },

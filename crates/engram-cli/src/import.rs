@@ -16,7 +16,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use engram::{Engram, MemoryId, MemoryRef, NewMemory, WriteBatch};
 use engram_text::HashEmbedder;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ImportArgs, ImportFormat};
@@ -383,20 +382,6 @@ fn new_memory(record: Record, embedder: Option<&HashEmbedder>, now: i64) -> Resu
     Ok(memory)
 }
 
-fn progress(len: usize, what: &str, hidden: bool) -> ProgressBar {
-    if hidden {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    let style =
-        ProgressStyle::with_template("{msg:<12} [{bar:32}] {pos}/{len} ({per_sec}, {eta} left)")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_message(what.to_owned());
-    bar
-}
-
 /// The second pass: batches of records (with the links they can already make), then the links
 /// to later records.
 fn write(
@@ -421,7 +406,7 @@ fn write(
         last_id: None,
         seconds: 0.0,
     };
-    let bar = progress(plan.records, "memories", quiet);
+    let bar = output::progress(plan.records, "memories", quiet);
     let mut records = source.records(args.limit.unwrap_or(usize::MAX))?.peekable();
     while records.peek().is_some() {
         let chunk: Vec<(usize, Record)> = records
@@ -490,7 +475,7 @@ fn write(
         bar.inc(ids.len() as u64);
     }
     bar.finish_and_clear();
-    let bar = progress(later.len(), "associations", quiet || later.is_empty());
+    let bar = output::progress(later.len(), "associations", quiet || later.is_empty());
     // Links are small: several times as many per transaction as records.
     for chunk in later.chunks(args.batch.saturating_mul(8)) {
         let mut batch = WriteBatch::new();

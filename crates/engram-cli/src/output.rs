@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 /// Writes `value` as one line of JSON on standard output.
@@ -100,6 +101,34 @@ pub fn shorten(text: &str, width: usize) -> String {
     cut
 }
 
+/// The nearest-rank `q`-quantile of `sorted` (ascending): the smallest value with at least
+/// a fraction `q` of the values at or below it. `T::default()` for no values.
+pub fn nearest_rank<T: Copy + Default>(sorted: &[T], q: f64) -> T {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied().unwrap_or_default()
+}
+
+/// A progress bar on stderr for `len` steps, labelled `what`; hidden when `hidden` (indicatif
+/// also hides it when stderr is not a terminal).
+pub fn progress(len: usize, what: &str, hidden: bool) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:<20} [{bar:32}] {pos}/{len} ({per_sec}, {eta} left)")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// A duration for people: `1.23 ms`.
+pub fn millis(duration: std::time::Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+}
+
 /// A byte count for people: `1.5 MiB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -130,5 +159,9 @@ mod tests {
         assert_eq!(shorten("abc", 5), "abc");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(nearest_rank(&[1, 2, 3, 4, 5], 0.5), 3);
+        assert_eq!(nearest_rank(&[1, 2, 3, 4], 0.5), 2);
+        assert_eq!(nearest_rank(&[1, 2, 3, 4], 0.99), 4);
+        assert_eq!(nearest_rank::<u32>(&[], 0.5), 0);
     }
 }

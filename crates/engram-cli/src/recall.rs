@@ -3,14 +3,14 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use engram::{Kernels, RecallParams, Recalled, Snapshot};
 use serde::Serialize;
 
 use crate::cli::RecallArgs;
-use crate::output::{self, Table};
+use crate::output::{self, Table, millis};
 use crate::store::{self, engine_error};
 
 /// Runs per backend in `--compare-backends`; the median is reported.
@@ -121,17 +121,6 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
     output::text(&out)
 }
 
-/// `1.23 ms`.
-pub fn millis(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
-}
-
-/// Median of `samples` (sorted in place); zero for none.
-pub fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort_unstable();
-    samples.get(samples.len() / 2).copied().unwrap_or_default()
-}
-
 /// Whether two recalls agree: same ids in the same order, and the largest score difference.
 fn agreement(reference: &[Recalled], other: &[Recalled]) -> (bool, f32) {
     let same =
@@ -164,7 +153,8 @@ fn compare_backends(
             recalled = on.recall(cue, params).map_err(|e| engine_error(e, db))?;
             times.push(started.elapsed());
         }
-        results.push((k, median(&mut times), recalled));
+        times.sort_unstable();
+        results.push((k, output::nearest_rank(&times, 0.5), recalled));
     }
     let (_, reference_time, reference) = results
         .first()
