@@ -30,10 +30,12 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
             db.display()
         );
     }
-    let created = Engram::create(db, args.dim, Options::default())
-        .and_then(|engram| engram.set_property(EMBEDDER_PROPERTY, Some(&spec)));
-    if let Err(error) = created {
-        // Half a store (no embedder recorded) would embed nothing later; remove it.
+    let engram =
+        Engram::create(db, args.dim, Options::default()).map_err(|e| engine_error(e, db))?;
+    if let Err(error) = engram.set_property(EMBEDDER_PROPERTY, Some(&spec)) {
+        // This call created the file, and half a store (no embedder recorded) would embed
+        // nothing later; remove it. A failed create leaves alone whatever is at `db`.
+        drop(engram);
         let _ = std::fs::remove_file(db);
         return Err(engine_error(error, db));
     }
