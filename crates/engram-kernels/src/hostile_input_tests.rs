@@ -6,7 +6,7 @@
 
 use crate::{
     Backend, BackendChoice, CpuLevel, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error,
-    Kernels, LevelChoice, MAX_ABS_WEIGHT, Seed, SpreadParams, SpreadWorkspace,
+    Kernels, LevelChoice, MAX_ABS_WEIGHT, PullGraph, Seed, SpreadParams, SpreadWorkspace,
 };
 
 const UNTOUCHED: f32 = -777.0;
@@ -90,15 +90,26 @@ fn similarity_rejects_every_wrong_length() {
 }
 
 #[test]
-fn spread_rejects_wrong_lengths_and_every_bad_activation() {
+fn dense_spreading_push_and_pull_rejects_wrong_lengths_and_every_bad_activation() {
     let graph = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 0.5)]).expect("valid");
+    let pulled = PullGraph::new(&graph);
     let params = SpreadParams::default();
-    for k in every_kernels() {
+    for (k, pull) in every_kernels()
+        .into_iter()
+        .flat_map(|k| [(k, false), (k, true)])
+    {
+        let spread = |initial: &[f32], out: &mut [f32], ws: &mut SpreadWorkspace| {
+            if pull {
+                k.spread_pull(&pulled, initial, &params, out, ws)
+            } else {
+                k.spread(&graph, initial, &params, out, ws)
+            }
+        };
         let mut ws = SpreadWorkspace::new();
         let mut out = [UNTOUCHED; 3];
         for initial in [&[][..], &[0.5; 2][..], &[0.5; 4][..]] {
             rejects!(
-                k.spread(&graph, initial, &params, &mut out, &mut ws),
+                spread(initial, &mut out, &mut ws),
                 Error::LengthMismatch {
                     what: "initial activations",
                     ..
@@ -108,7 +119,7 @@ fn spread_rejects_wrong_lengths_and_every_bad_activation() {
         for len in [0usize, 2, 4] {
             let mut wrong = vec![UNTOUCHED; len];
             rejects!(
-                k.spread(&graph, &[0.5; 3], &params, &mut wrong, &mut ws),
+                spread(&[0.5; 3], &mut wrong, &mut ws),
                 Error::LengthMismatch {
                     what: "output activations",
                     ..
@@ -129,9 +140,9 @@ fn spread_rejects_wrong_lengths_and_every_bad_activation() {
                 let mut initial = [0.5; 3];
                 initial[node] = bad;
                 let before = zig_calls();
-                match k.spread(&graph, &initial, &params, &mut out, &mut ws) {
+                match spread(&initial, &mut out, &mut ws) {
                     Err(Error::InvalidActivation { node: n, .. }) => assert_eq!(n, node),
-                    other => panic!("activation {bad} at node {node}: {other:?}"),
+                    other => panic!("activation {bad} at node {node} (pull: {pull}): {other:?}"),
                 }
                 assert_eq!(zig_calls(), before);
             }

@@ -9,8 +9,8 @@ use crate::embeddings::l2_norm;
 #[cfg(feature = "zig-kernels")]
 use crate::zig_backend;
 use crate::{
-    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, LEVEL_ENV, Result,
-    Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace, rust_backend,
+    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, LEVEL_ENV, PullGraph,
+    Result, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace, rust_backend,
 };
 
 /// The three kernels on one chosen backend and CPU level. Cheap to copy; make one (usually
@@ -315,14 +315,7 @@ impl Kernels {
         workspace: &mut SpreadWorkspace,
     ) -> Result<SpreadOutcome> {
         let nodes = graph.nodes();
-        check_len("initial activations", nodes, initial.len())?;
-        check_len("output activations", nodes, out.len())?;
-        if let Some(node) = initial.iter().position(|a| !(0.0..=1.0).contains(a)) {
-            return Err(Error::InvalidActivation {
-                node,
-                value: initial[node],
-            });
-        }
+        check_dense_activations(nodes, initial, out)?;
         let scratch = workspace.scratch(nodes);
         Ok(match self.backend {
             Backend::Rust => rust_backend::spread::spread(graph, initial, params, out, scratch),
@@ -330,6 +323,41 @@ impl Kernels {
             Backend::Zig => {
                 let fns = zig_backend::fns(self.level);
                 zig_backend::spread::spread(fns, graph, initial, params, out, scratch)
+            }
+            #[cfg(not(feature = "zig-kernels"))]
+            Backend::Zig => unreachable_backend(),
+        })
+    }
+
+    /// The same computation as [`spread`](Self::spread), pull style: every node gathers its
+    /// in-edges from a [`PullGraph`] built from the same `Csr`. Each node's sum adds the same
+    /// terms in the same order as the push pass, so the results (and the outcome) are the same
+    /// bit for bit; a test checks it on every backend and level. It is faster for dense hops —
+    /// no scattered read-modify-write, and on x86-64-v3/v4 one gather loads the activations of
+    /// eight nodes' sources (`BENCHMARKS.md` has the numbers) — at the cost of the
+    /// `PullGraph`'s memory. Every hop reads every slot, whether or not its source fires.
+    ///
+    /// # Errors
+    /// As [`spread`](Self::spread).
+    pub fn spread_pull(
+        &self,
+        graph: &PullGraph,
+        initial: &[f32],
+        params: &SpreadParams,
+        out: &mut [f32],
+        workspace: &mut SpreadWorkspace,
+    ) -> Result<SpreadOutcome> {
+        let nodes = graph.nodes();
+        check_dense_activations(nodes, initial, out)?;
+        let scratch = workspace.scratch(nodes);
+        Ok(match self.backend {
+            Backend::Rust => rust_backend::spread_pull::spread_pull(
+                self.level, graph, initial, params, out, scratch,
+            ),
+            #[cfg(feature = "zig-kernels")]
+            Backend::Zig => {
+                let fns = zig_backend::fns(self.level);
+                zig_backend::spread::spread_pull(fns, graph, initial, params, out, scratch)
             }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),
@@ -487,6 +515,20 @@ fn check_distinct_seeds(seeds: &[Seed], marked: &mut [u8]) -> Result<()> {
             })
         }
     }
+}
+
+/// The checks of a dense spreading call: one initial and one output activation per node,
+/// initial activations in `[0, 1]`.
+fn check_dense_activations(nodes: usize, initial: &[f32], out: &[f32]) -> Result<()> {
+    check_len("initial activations", nodes, initial.len())?;
+    check_len("output activations", nodes, out.len())?;
+    if let Some(node) = initial.iter().position(|a| !(0.0..=1.0).contains(a)) {
+        return Err(Error::InvalidActivation {
+            node,
+            value: initial[node],
+        });
+    }
+    Ok(())
 }
 
 fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<()> {

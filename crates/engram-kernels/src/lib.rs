@@ -133,6 +133,7 @@ mod graph;
 mod hostile_input_tests;
 mod kernels;
 mod params;
+mod pull_graph;
 mod rust_backend;
 #[cfg(feature = "zig-kernels")]
 mod zig_backend;
@@ -146,6 +147,7 @@ pub use kernels::{Kernels, PARALLEL_MIN_FLOATS};
 pub use params::{
     DecayCurve, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
 };
+pub use pull_graph::{PULL_LANES, PullGraph};
 
 /// The CPU levels whose Zig kernels are built into this binary, lowest first (none without
 /// the `zig-kernels` feature). Which of them this CPU can run: [`CpuLevel::is_supported`].

@@ -14,8 +14,8 @@ mod common;
 use common::SplitMix64;
 use common::oracle::{self, EPS, Expect};
 use engram_kernels::{
-    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels, MAX_ABS_WEIGHT, Seed,
-    SpreadParams, SpreadWorkspace,
+    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels, MAX_ABS_WEIGHT, PullGraph,
+    Seed, SpreadParams, SpreadWorkspace,
 };
 use proptest::prelude::*;
 
@@ -503,6 +503,41 @@ proptest! {
                 let tiny = k.spread_from_seeds(&small, &[Seed::new(0, 1.0)], &input.params, &mut workspace).expect("valid");
                 prop_assert!(tiny.activations().iter().all(|a| *a > 0.0 && *a <= 1.0));
             }
+        }
+    }
+
+    #[test]
+    fn pull_spreading_equals_push_spreading_bit_for_bit(case in spread_case(), sign_seed in any::<u64>()) {
+        let mut input = case.generate();
+        // -0.0 is a valid initial activation, and weights of ±0.0 are valid edges: the pull
+        // pass adds a ±0 term where the push pass adds nothing, which must change no bit.
+        let mut rng = SplitMix64::new(sign_seed);
+        for a in &mut input.initial {
+            if *a == 0.0 && rng.chance(0.5) {
+                *a = -0.0;
+            }
+        }
+        let (offsets, targets, mut weights) = input.graph.clone().into_parts();
+        for w in &mut weights {
+            if *w == 0.0 && rng.chance(0.5) {
+                *w = -0.0;
+            }
+        }
+        let graph = Csr::new(offsets, targets, weights).expect("the same graph, signed zeros");
+        let pull = PullGraph::new(&graph);
+        let n = graph.nodes();
+        let mut workspace = SpreadWorkspace::new();
+        let mut push = vec![f32::NAN; n];
+        let reference = Kernels::rust()
+            .spread(&graph, &input.initial, &input.params, &mut push, &mut workspace)
+            .expect("valid input");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for k in common::every_kernels() {
+            let mut out = vec![f32::NAN; n];
+            let outcome = k.spread_pull(&pull, &input.initial, &input.params, &mut out, &mut workspace)
+                .expect("valid input");
+            prop_assert_eq!(outcome, reference, "{}", k.describe());
+            prop_assert_eq!(bits(&out), bits(&push), "{} in {:?}", k.describe(), case);
         }
     }
 

@@ -1,7 +1,8 @@
-//! Spreading activation through `ek_spread_f32`.
+//! Spreading activation through `ek_spread_f32`, `ek_spread_pull_f32` and
+//! `ek_spread_sparse_f32`.
 
 use super::ffi::{LevelFns, SpreadTotals};
-use crate::{Csr, Seed, SpreadOutcome, SpreadParams, SpreadWorkspace};
+use crate::{Csr, PullGraph, Seed, SpreadOutcome, SpreadParams, SpreadWorkspace};
 
 /// Runs the hops from `initial` into `out`; `scratch` is the second activation buffer.
 pub(crate) fn spread(
@@ -25,6 +26,47 @@ pub(crate) fn spread(
             graph.offsets().as_ptr(),
             graph.targets().as_ptr(),
             graph.weights().as_ptr(),
+            n,
+            initial.as_ptr(),
+            params.hops(),
+            params.decay(),
+            params.threshold(),
+            out.as_mut_ptr(),
+            scratch.as_mut_ptr(),
+            &mut totals,
+        );
+    }
+    SpreadOutcome {
+        edges_traversed: totals.edges_traversed,
+        // At most n, which is a usize.
+        active_nodes: totals.active_nodes as usize,
+    }
+}
+
+/// Runs the hops pull style over `graph`'s in-edges, from `initial` into `out`.
+pub(crate) fn spread_pull(
+    fns: &LevelFns,
+    graph: &PullGraph,
+    initial: &[f32],
+    params: &SpreadParams,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) -> SpreadOutcome {
+    let n = graph.nodes();
+    assert!(initial.len() == n && out.len() == n && scratch.len() == n);
+    let mut totals = SpreadTotals::default();
+    super::count_call();
+    // SAFETY: the PullGraph invariant gives ceil(n / 8) + 1 monotone slice offsets from 0, each
+    // a multiple of 8, ending at the slot count; that many sources (< n) and finite weights
+    // with |w| <= 2^32; n out-degrees. initial, out and scratch have n floats (asserted) and
+    // cannot overlap (one shared and two unique borrows). decay and threshold were validated
+    // by SpreadParams. `totals` is a live local. `fns` is a level this CPU supports.
+    unsafe {
+        (fns.spread_pull)(
+            graph.slice_offsets().as_ptr(),
+            graph.sources().as_ptr(),
+            graph.weights().as_ptr(),
+            graph.out_degrees().as_ptr(),
             n,
             initial.as_ptr(),
             params.hops(),

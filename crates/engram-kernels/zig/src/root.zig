@@ -15,11 +15,12 @@ const suffix = "_" ++ build_options.level;
 
 pub const similarity = @import("similarity.zig");
 pub const spread = @import("spread.zig");
+pub const spread_pull = @import("spread_pull.zig");
 pub const decay = @import("decay.zig");
 
 /// Bumped whenever an exported signature or struct layout changes; the Rust
 /// side checks it (`ZIG_ABI_VERSION` in `src/zig_backend/ffi.rs`).
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 
 /// Defined in Rust (`src/zig_backend/mod.rs`): prints a clear message and aborts.
 extern fn engram_kernels_zig_panic(msg_ptr: [*]const u8, msg_len: usize) noreturn;
@@ -85,6 +86,7 @@ comptime {
     @export(&similarity.cosineRows, .{ .name = "ek_cosine_f32" ++ suffix });
     @export(&spread.spread, .{ .name = "ek_spread_f32" ++ suffix });
     @export(&spread.spreadSparse, .{ .name = "ek_spread_sparse_f32" ++ suffix });
+    @export(&spread_pull.spreadPull, .{ .name = "ek_spread_pull_f32" ++ suffix });
     @export(&decay.exponential, .{ .name = "ek_decay_exponential" ++ suffix });
     @export(&decay.powerLaw, .{ .name = "ek_decay_power_law" ++ suffix });
 }

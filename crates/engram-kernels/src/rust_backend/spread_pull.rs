@@ -1,0 +1,211 @@
+//! Spreading activation, pull style, over a [`PullGraph`] (each node gathers its in-edges).
+//!
+//! Each slice of eight nodes sums its slots lane by lane, in slot order: for every node, the
+//! same products added in the same order as the push pass in `spread.rs`, so the results are
+//! the same bit for bit. A source that does not fire contributes `w · 0 = ±0`, which changes
+//! no sum: a sum starting at +0.0 never becomes −0.0 (`x + (−x)` rounds to +0.0), and
+//! padding slots have weight +0.0.
+//!
+//! The x86-64-v3/v4 versions load the eight activations with one AVX2 gather; the portable
+//! version (every other CPU) loads them one by one. The arithmetic is the same.
+
+use crate::{CpuLevel, PULL_LANES, PullGraph, SpreadOutcome, SpreadParams};
+
+/// Runs `params.hops()` hops from `initial` into `out`, using `scratch` for the other
+/// activation vector. All slices have `graph.nodes()` entries (checked by the caller);
+/// `initial` holds values in `[0, 1]`; `level` is supported by this CPU (a `Kernels`
+/// invariant).
+pub(crate) fn spread_pull(
+    level: CpuLevel,
+    graph: &PullGraph,
+    initial: &[f32],
+    params: &SpreadParams,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) -> SpreadOutcome {
+    out.copy_from_slice(initial);
+    let mut src: &mut [f32] = out;
+    let mut dst: &mut [f32] = scratch;
+    let mut edges_traversed = 0u64;
+    for _ in 0..params.hops() {
+        edges_traversed += hop(level, graph, src, dst, params.decay(), params.threshold());
+        std::mem::swap(&mut src, &mut dst);
+    }
+    // After an odd number of hops the result is in `scratch` (now `src`) and `dst` is `out`.
+    if params.hops() % 2 == 1 {
+        dst.copy_from_slice(src);
+        src = dst;
+    }
+    SpreadOutcome {
+        edges_traversed,
+        active_nodes: src.iter().filter(|&&a| a > 0.0).count(),
+    }
+}
+
+/// One hop from `src` into `dst`; returns the out-edges of the nodes that fired.
+fn hop(
+    level: CpuLevel,
+    graph: &PullGraph,
+    src: &[f32],
+    dst: &mut [f32],
+    decay: f32,
+    threshold: f32,
+) -> u64 {
+    match level {
+        // The gather takes signed 32-bit indices: node ids above i32::MAX would wrap.
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::X86_64V3 | CpuLevel::X86_64V4 if graph.nodes() <= x86::GATHER_MAX_NODES => {
+            // SAFETY: Kernels only holds levels this CPU supports, and both levels include AVX2.
+            unsafe { x86::hop_avx2(graph, src, dst, decay, threshold) }
+        }
+        _ => hop_body(graph, src, dst, decay, threshold, |sources, weights| {
+            slice_sums_portable(src, sources, weights, threshold)
+        }),
+    }
+}
+
+/// The hop, given the function that sums one slice's slots into its eight lanes.
+#[inline(always)]
+fn hop_body(
+    graph: &PullGraph,
+    src: &[f32],
+    dst: &mut [f32],
+    decay: f32,
+    threshold: f32,
+    slice_sums: impl Fn(&[u32], &[f32]) -> [f32; PULL_LANES],
+) -> u64 {
+    let (offsets, sources, weights) = (graph.slice_offsets(), graph.sources(), graph.weights());
+    let mut edges_traversed = 0u64;
+    let lanes = src
+        .chunks(PULL_LANES)
+        .zip(dst.chunks_mut(PULL_LANES))
+        .zip(graph.out_degrees().chunks(PULL_LANES));
+    for (slice, ((prev, next), degrees)) in lanes.enumerate() {
+        // In range: slice offsets end at the slot count, which fits in usize.
+        let (begin, end) = (offsets[slice] as usize, offsets[slice + 1] as usize);
+        let sums = slice_sums(&sources[begin..end], &weights[begin..end]);
+        for (((next, &x), &sum), &degree) in next.iter_mut().zip(prev).zip(&sums).zip(degrees) {
+            *next = (x + decay * sum).clamp(0.0, 1.0);
+            if x > 0.0 && x >= threshold {
+                edges_traversed += degree;
+            }
+        }
+    }
+    edges_traversed
+}
+
+/// The eight lanes' sums of `w · f(src[source])`, slot by slot.
+#[inline(always)]
+fn slice_sums_portable(
+    src: &[f32],
+    sources: &[u32],
+    weights: &[f32],
+    threshold: f32,
+) -> [f32; PULL_LANES] {
+    let mut acc = [0.0f32; PULL_LANES];
+    let (sources, _) = sources.as_chunks::<PULL_LANES>();
+    let (weights, _) = weights.as_chunks::<PULL_LANES>();
+    for (s, w) in sources.iter().zip(weights) {
+        for lane in 0..PULL_LANES {
+            // Sources are < N (PullGraph invariant), so `get` never misses.
+            debug_assert!((s[lane] as usize) < src.len());
+            let x = src.get(s[lane] as usize).copied().unwrap_or(0.0);
+            // A select, not a branch: whether a source fires is unpredictable.
+            acc[lane] += w[lane] * if x >= threshold { x } else { 0.0 };
+        }
+    }
+    acc
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        __m256, _CMP_GE_OQ, _mm256_add_ps, _mm256_and_ps, _mm256_cmp_ps, _mm256_i32gather_ps,
+        _mm256_loadu_ps, _mm256_loadu_si256, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps,
+    };
+
+    use super::{PULL_LANES, PullGraph, hop_body};
+
+    /// Largest node count whose ids all fit the gather's signed 32-bit indices.
+    pub(super) const GATHER_MAX_NODES: usize = i32::MAX as usize + 1;
+
+    /// [`hop_body`] with the slots read eight at a time and the activations gathered.
+    /// Needs `graph.nodes() <= GATHER_MAX_NODES`.
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
+    pub(super) fn hop_avx2(
+        graph: &PullGraph,
+        src: &[f32],
+        dst: &mut [f32],
+        decay: f32,
+        threshold: f32,
+    ) -> u64 {
+        debug_assert!(graph.nodes() <= GATHER_MAX_NODES);
+        let theta = _mm256_set1_ps(threshold);
+        hop_body(graph, src, dst, decay, threshold, |sources, weights| {
+            let mut acc = _mm256_setzero_ps();
+            let (sources, _) = sources.as_chunks::<PULL_LANES>();
+            let (weights, _) = weights.as_chunks::<PULL_LANES>();
+            for (s, w) in sources.iter().zip(weights) {
+                // SAFETY: `s` and `w` are 8-element arrays, read unaligned. Every source is
+                // < N = src.len() (PullGraph invariant) and N <= 2^31, so each index is a
+                // non-negative i32 and the gather reads only inside `src`.
+                let x: __m256 = unsafe {
+                    let index = _mm256_loadu_si256(s.as_ptr().cast());
+                    _mm256_i32gather_ps::<4>(src.as_ptr(), index)
+                };
+                // SAFETY: an 8-element array, read unaligned.
+                let w = unsafe { _mm256_loadu_ps(w.as_ptr()) };
+                let fires = _mm256_cmp_ps::<_CMP_GE_OQ>(x, theta);
+                acc = _mm256_add_ps(acc, _mm256_mul_ps(w, _mm256_and_ps(fires, x)));
+            }
+            let mut sums = [0.0f32; PULL_LANES];
+            // SAFETY: `sums` has room for 8 floats.
+            unsafe { _mm256_storeu_ps(sums.as_mut_ptr(), acc) };
+            sums
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Csr;
+
+    /// A small graph whose sums depend on order: weights of very different magnitudes.
+    fn graph() -> Csr {
+        let n = 21u32;
+        let mut edges = Vec::new();
+        for u in 0..n {
+            for k in 0..(u % 5) {
+                let v = (u * 7 + k * 3) % n;
+                let w = if k % 2 == 0 { 1.0e3 } else { -1.0e-3 } * (1.0 + u as f32 / 10.0);
+                edges.push((u, v, w));
+            }
+        }
+        Csr::from_edges(n as usize, &edges).expect("valid edges")
+    }
+
+    #[test]
+    fn every_supported_level_matches_the_push_pass_bit_for_bit() {
+        let g = graph();
+        let pull = PullGraph::new(&g);
+        let initial: Vec<f32> = (0..21).map(|i| (i % 4) as f32 / 4.0).collect();
+        for (hops, threshold) in [(0, 0.0), (1, 0.0), (2, 0.3), (3, 0.5), (4, 0.0)] {
+            let params = SpreadParams::new(hops, 0.5, threshold).expect("valid");
+            let (mut want, mut scratch) = (vec![0.0; 21], vec![0.0; 21]);
+            let push = super::super::spread::spread(&g, &initial, &params, &mut want, &mut scratch);
+            for level in CpuLevel::supported() {
+                let mut got = vec![0.0; 21];
+                let outcome = spread_pull(level, &pull, &initial, &params, &mut got, &mut scratch);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{level}, {hops} hops, θ {threshold}"
+                );
+                assert_eq!(outcome, push, "{level}, {hops} hops, θ {threshold}");
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Spreading activation, pull style: every node gathers its in-edges from a SELL-8 layout
+//! (`PullGraph` in `src/pull_graph.rs`): slices of 8 consecutive nodes, slot (k, lane) of a
+//! slice at slice_offsets[s] + 8k + lane, padding = source 0 and weight +0.0.
+//!
+//! Each lane adds its node's terms in slot order, which is the push pass's order, with no FMA:
+//! the same sums, bit for bit, as `spread.zig` and as the Rust reference
+//! (`src/rust_backend/spread_pull.rs`). A source that does not fire contributes w * 0 = +-0,
+//! which changes no sum that starts at +0.0.
+const std = @import("std");
+const builtin = @import("builtin");
+const SpreadTotals = @import("spread.zig").SpreadTotals;
+
+pub const lanes = 8;
+const V = @Vector(lanes, f32);
+const I = @Vector(lanes, i32);
+
+/// AVX2's gather: one instruction loads 8 floats from base + 4 * index. LLVM does not form it
+/// from 8 separate loads, so the intrinsic is called by name; only the LLVM backend knows it
+/// (Zig's own x86 backend, used for Debug builds, takes the lane-by-lane path).
+const has_gather = builtin.zig_backend == .stage2_llvm and builtin.cpu.arch == .x86_64 and
+    std.Target.x86.featureSetHas(builtin.cpu.features, .avx2);
+extern fn @"llvm.x86.avx2.gather.d.ps.256"(passthru: V, base: [*]const f32, index: I, mask: V, scale: i8) V;
+
+/// The gather's indices are signed 32-bit: graphs with more nodes take the lane-by-lane path.
+const gather_max_nodes: usize = 1 << 31;
+
+inline fn gatherLanes(src: [*]const f32, index: *const [lanes]u32, n_nodes: usize) V {
+    if (has_gather and n_nodes <= gather_max_nodes) {
+        const all: V = @bitCast(@as(I, @splat(-1)));
+        const signed: I = @bitCast(@as(@Vector(lanes, u32), index.*));
+        return @"llvm.x86.avx2.gather.d.ps.256"(@splat(0), src, signed, all, 4);
+    }
+    var x: V = undefined;
+    inline for (0..lanes) |l| x[l] = src[index[l]];
+    return x;
+}
+
+/// One hop from src into dst; returns the out-edges of the nodes that fired.
+fn hop(
+    slice_offsets: [*]const u64,
+    sources: [*]const u32,
+    weights: [*]const f32,
+    out_degrees: [*]const u64,
+    n_nodes: usize,
+    src: [*]const f32,
+    dst: [*]f32,
+    decay: f32,
+    threshold: f32,
+) u64 {
+    const zero: V = @splat(0);
+    const one: V = @splat(1);
+    const theta: V = @splat(threshold);
+    var edges: u64 = 0;
+    const n_slices = (n_nodes + lanes - 1) / lanes;
+    for (0..n_slices) |s| {
+        var acc: V = zero;
+        var k: usize = @intCast(slice_offsets[s]);
+        const end: usize = @intCast(slice_offsets[s + 1]);
+        while (k < end) : (k += lanes) {
+            const x = gatherLanes(src, sources[k..][0..lanes], n_nodes);
+            const w: V = weights[k..][0..lanes].*;
+            acc += w * @select(f32, x >= theta, x, zero);
+        }
+        const base = s * lanes;
+        if (base + lanes <= n_nodes) {
+            const prev: V = src[base..][0..lanes].*;
+            var next = prev + @as(V, @splat(decay)) * acc;
+            // clamp to [0, 1] exactly as clampUnit does, lane by lane.
+            next = @select(f32, next > one, one, next);
+            next = @select(f32, next < zero, zero, next);
+            dst[base..][0..lanes].* = next;
+            inline for (0..lanes) |l| {
+                if (prev[l] > 0 and prev[l] >= threshold) edges += out_degrees[base + l];
+            }
+        } else {
+            const sums: [lanes]f32 = acc;
+            for (base..n_nodes, 0..) |v, l| {
+                const prev = src[v];
+                dst[v] = clampUnit(prev + decay * sums[l]);
+                if (prev > 0 and prev >= threshold) edges += out_degrees[v];
+            }
+        }
+    }
+    return edges;
+}
+
+fn clampUnit(x: f32) f32 {
+    if (x > 1) return 1;
+    if (x < 0) return 0;
+    return x;
+}
+
+/// The same computation and contract as `spread` in spread.zig, over the in-edges:
+/// slice_offsets has ceil(n_nodes / 8) + 1 non-decreasing entries from 0, each a multiple of
+/// 8; sources and weights have slice_offsets[last] entries, every source < n_nodes, weights
+/// finite with |w| <= 2^32 (padding: source 0, weight +0.0); out_degrees has n_nodes entries;
+/// initial, out and scratch have n_nodes entries and do not overlap each other.
+pub fn spreadPull(
+    slice_offsets: [*]const u64,
+    sources: [*]const u32,
+    weights: [*]const f32,
+    out_degrees: [*]const u64,
+    n_nodes: usize,
+    initial: [*]const f32,
+    hops: u32,
+    decay: f32,
+    threshold: f32,
+    out: [*]f32,
+    scratch: [*]f32,
+    totals: *SpreadTotals,
+) callconv(.c) void {
+    @memcpy(out[0..n_nodes], initial[0..n_nodes]);
+    var src = out;
+    var dst = scratch;
+    var edges_traversed: u64 = 0;
+    var h: u32 = 0;
+    while (h < hops) : (h += 1) {
+        edges_traversed += hop(slice_offsets, sources, weights, out_degrees, n_nodes, src, dst, decay, threshold);
+        std.mem.swap([*]f32, &src, &dst);
+    }
+    if (src != out) @memcpy(out[0..n_nodes], src[0..n_nodes]);
+    var active: u64 = 0;
+    for (out[0..n_nodes]) |a| active += @intFromBool(a > 0);
+    totals.* = .{ .edges_traversed = edges_traversed, .active_nodes = active };
+}
+
+const testing = std.testing;
+
+test "pull equals push bit for bit on a graph that is not a multiple of 8 nodes" {
+    const spread = @import("spread.zig");
+    // Push CSR of 10 nodes: 0 -> 9 (1e3), 0 -> 1 (0.25), 0 -> 9 (-1e-3), 8 -> 9 (0.5), 9 -> 9 (-1).
+    const offsets = [_]u64{ 0, 3, 3, 3, 3, 3, 3, 3, 3, 4, 5 };
+    const targets = [_]u32{ 9, 1, 9, 9, 9 };
+    const weights = [_]f32{ 1e3, 0.25, -1e-3, 0.5, -1 };
+    // The same graph, pulled: slice 0 (nodes 0..8) is 1 wide (node 1), slice 1 is 4 wide (node 9).
+    const slice_offsets = [_]u64{ 0, 8, 40 };
+    var sources: [40]u32 = @splat(0);
+    var pweights: [40]f32 = @splat(0);
+    sources[1] = 0;
+    pweights[1] = 0.25;
+    for ([_]u32{ 0, 0, 8, 9 }, [_]f32{ 1e3, -1e-3, 0.5, -1 }, 0..) |u, w, k| {
+        sources[8 + 8 * k + 1] = u;
+        pweights[8 + 8 * k + 1] = w;
+    }
+    const out_degrees = [_]u64{ 3, 0, 0, 0, 0, 0, 0, 0, 1, 1 };
+    const initial = [_]f32{ 0.75, 0, 0.5, 0, 0, 0, 0, 0, 0.25, 0.125 };
+    for ([_]f32{ 0, 0.2 }) |threshold| {
+        var want: [10]f32 = undefined;
+        var got: [10]f32 = undefined;
+        var scratch: [10]f32 = undefined;
+        var want_totals: SpreadTotals = undefined;
+        var got_totals: SpreadTotals = undefined;
+        spread.spread(&offsets, &targets, &weights, 10, &initial, 3, 0.5, threshold, &want, &scratch, &want_totals);
+        spreadPull(&slice_offsets, &sources, &pweights, &out_degrees, 10, &initial, 3, 0.5, threshold, &got, &scratch, &got_totals);
+        for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
+        try testing.expectEqual(want_totals, got_totals);
+    }
+}
