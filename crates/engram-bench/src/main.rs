@@ -15,7 +15,7 @@ use clap::{Parser, ValueEnum};
 use engram_bench::workload::{self, GraphShape};
 use engram_bench::{cpu_model, median_time, peers, read_bandwidth};
 use engram_kernels::{
-    DecayCurve, EmbeddingMatrix, Error, Kernels, SpreadParams, SpreadWorkspace, l2_norm,
+    DecayCurve, EmbeddingMatrix, Error, Kernels, PullGraph, SpreadParams, SpreadWorkspace, l2_norm,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -103,7 +103,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         steps += similarity_sizes.len() * (impls + 4);
     }
     if wants(args, Kernel::Spread) {
-        steps += graphs.len() * (impls + 2) + impls;
+        steps += graphs.len() * (2 * impls + 2) + impls;
     }
     if wants(args, Kernel::Decay) {
         steps += decay_sizes.len() * (impls + 1);
@@ -189,7 +189,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if wants(args, Kernel::Spread) {
         println!("## Spreading activation, one dense hop (every node active, θ = 0)\n");
         println!(
-            "`M edges/s` = edges traversed per second; sprs computes only the weighted sums (a mat-vec over the transposed graph), without threshold, decay or clamp.\n"
+            "`M edges/s` = edges traversed per second. `push` scatters each node's activation along its out-edges (`Kernels::spread` over the `Csr`); `pull` has every node gather its in-edges (`Kernels::spread_pull` over a `PullGraph`, SELL-8 slices; `fill` = edges ÷ slots, the rest is padding it also reads); both give the same bits. sprs computes only the weighted sums (a mat-vec over the transposed graph), without threshold, decay or clamp.\n"
         );
         println!("| graph | implementation | ms | M edges/s | × idiomatic |");
         println!("|---|---|---:|---:|---:|");
@@ -525,11 +525,27 @@ fn spread_rows(
     let params = SpreadParams::new(1, 0.5, 0.0)?;
     let mut out = vec![0.0f32; n];
     let mut ws = SpreadWorkspace::with_nodes(n);
-    let mut table = time_every_kernel(kernels, repeats, bar, &format!("spread {n}"), |k| {
+    let mut table = time_every_kernel(kernels, repeats, bar, &format!("spread {n} push"), |k| {
         k.spread(graph, &initial, &params, &mut out, &mut ws)?;
         black_box(&out);
         Ok(())
     })?;
+    for row in &mut table {
+        row.name.push_str(", push");
+    }
+    let pull = PullGraph::new(graph);
+    let mut pull_rows =
+        time_every_kernel(kernels, repeats, bar, &format!("spread {n} pull"), |k| {
+            k.spread_pull(&pull, &initial, &params, &mut out, &mut ws)?;
+            black_box(&out);
+            Ok(())
+        })?;
+    for row in &mut pull_rows {
+        row.name
+            .push_str(&format!(", pull ({:.0}% fill)", 100.0 * pull.fill()));
+    }
+    drop(pull);
+    table.append(&mut pull_rows);
     bar.set_message(format!("spread {n}: idiomatic"));
     let lists = peers::adjacency_lists(graph);
     let time = median_time(repeats, || {

@@ -23,22 +23,28 @@ pub(crate) fn spread_pull(
     out: &mut [f32],
     scratch: &mut [f32],
 ) -> SpreadOutcome {
-    out.copy_from_slice(initial);
-    let mut src: &mut [f32] = out;
-    let mut dst: &mut [f32] = scratch;
+    let hops = params.hops();
+    let (decay, threshold) = (params.decay(), params.threshold());
     let mut edges_traversed = 0u64;
-    for _ in 0..params.hops() {
-        edges_traversed += hop(level, graph, src, dst, params.decay(), params.threshold());
-        std::mem::swap(&mut src, &mut dst);
-    }
-    // After an odd number of hops the result is in `scratch` (now `src`) and `dst` is `out`.
-    if params.hops() % 2 == 1 {
-        dst.copy_from_slice(src);
-        src = dst;
+    if hops == 0 {
+        out.copy_from_slice(initial);
+    } else {
+        // Each hop only reads its source, so the first reads `initial` in place, and the
+        // buffers alternate so that the last hop writes `out`: no copies.
+        let (mut last, mut other): (&mut [f32], &mut [f32]) = if hops % 2 == 1 {
+            (&mut *out, scratch)
+        } else {
+            (scratch, &mut *out)
+        };
+        edges_traversed += hop(level, graph, initial, last, decay, threshold);
+        for _ in 1..hops {
+            edges_traversed += hop(level, graph, last, other, decay, threshold);
+            std::mem::swap(&mut last, &mut other);
+        }
     }
     SpreadOutcome {
         edges_traversed,
-        active_nodes: src.iter().filter(|&&a| a > 0.0).count(),
+        active_nodes: out.iter().filter(|&&a| a > 0.0).count(),
     }
 }
 
@@ -58,13 +64,34 @@ fn hop(
             // SAFETY: Kernels only holds levels this CPU supports, and both levels include AVX2.
             unsafe { x86::hop_avx2(graph, src, dst, decay, threshold) }
         }
-        _ => hop_body(graph, src, dst, decay, threshold, |sources, weights| {
-            slice_sums_portable(src, sources, weights, threshold)
-        }),
+        _ => hop_body(
+            graph,
+            src,
+            dst,
+            decay,
+            threshold,
+            |sources, weights, prev, next| {
+                let sums = slice_sums(src, sources, weights, threshold);
+                let mut fired = 0u8;
+                for lane in 0..PULL_LANES {
+                    next[lane] = (prev[lane] + decay * sums[lane]).clamp(0.0, 1.0);
+                    fired |= u8::from(fires(prev[lane], threshold)) << lane;
+                }
+                fired
+            },
+        ),
     }
 }
 
-/// The hop, given the function that sums one slice's slots into its eight lanes.
+/// Whether a node of activation `x` fires (as in the push pass).
+#[inline(always)]
+fn fires(x: f32, threshold: f32) -> bool {
+    x > 0.0 && x >= threshold
+}
+
+/// The hop, given `full_slice(sources, weights, prev, next)`: sums one slice's slots, writes
+/// its eight nodes' next activations from their previous ones, and returns which of them fire
+/// (bit `lane`). A last, partial slice is done lane by lane with the same arithmetic.
 #[inline(always)]
 fn hop_body(
     graph: &PullGraph,
@@ -72,36 +99,48 @@ fn hop_body(
     dst: &mut [f32],
     decay: f32,
     threshold: f32,
-    slice_sums: impl Fn(&[u32], &[f32]) -> [f32; PULL_LANES],
+    full_slice: impl Fn(&[u32], &[f32], &[f32; PULL_LANES], &mut [f32; PULL_LANES]) -> u8,
 ) -> u64 {
     let (offsets, sources, weights) = (graph.slice_offsets(), graph.sources(), graph.weights());
+    // In range: slice offsets end at the slot count, which fits in usize.
+    let slots = |slice: usize| offsets[slice] as usize..offsets[slice + 1] as usize;
+    let (src_full, src_tail) = src.as_chunks::<PULL_LANES>();
+    let (dst_full, dst_tail) = dst.as_chunks_mut::<PULL_LANES>();
+    let (degrees_full, degrees_tail) = graph.out_degrees().as_chunks::<PULL_LANES>();
     let mut edges_traversed = 0u64;
-    let lanes = src
-        .chunks(PULL_LANES)
-        .zip(dst.chunks_mut(PULL_LANES))
-        .zip(graph.out_degrees().chunks(PULL_LANES));
-    for (slice, ((prev, next), degrees)) in lanes.enumerate() {
-        // In range: slice offsets end at the slot count, which fits in usize.
-        let (begin, end) = (offsets[slice] as usize, offsets[slice + 1] as usize);
-        let sums = slice_sums(&sources[begin..end], &weights[begin..end]);
-        for (((next, &x), &sum), &degree) in next.iter_mut().zip(prev).zip(&sums).zip(degrees) {
+    let full = src_full.iter().zip(dst_full).zip(degrees_full);
+    for (slice, ((prev, next), degrees)) in full.enumerate() {
+        let range = slots(slice);
+        let fired = full_slice(&sources[range.clone()], &weights[range], prev, next);
+        edges_traversed += if fired == u8::MAX {
+            degrees.iter().sum::<u64>()
+        } else {
+            (0..PULL_LANES)
+                .filter(|lane| fired & (1 << lane) != 0)
+                .map(|lane| degrees[lane])
+                .sum::<u64>()
+        };
+    }
+    if !src_tail.is_empty() {
+        let range = slots(src_full.len());
+        let sums = slice_sums(src, &sources[range.clone()], &weights[range], threshold);
+        for (((next, &x), &sum), &degree) in dst_tail
+            .iter_mut()
+            .zip(src_tail)
+            .zip(&sums)
+            .zip(degrees_tail)
+        {
             *next = (x + decay * sum).clamp(0.0, 1.0);
-            if x > 0.0 && x >= threshold {
+            if fires(x, threshold) {
                 edges_traversed += degree;
             }
         }
     }
     edges_traversed
 }
-
 /// The eight lanes' sums of `w · f(src[source])`, slot by slot.
 #[inline(always)]
-fn slice_sums_portable(
-    src: &[f32],
-    sources: &[u32],
-    weights: &[f32],
-    threshold: f32,
-) -> [f32; PULL_LANES] {
+fn slice_sums(src: &[f32], sources: &[u32], weights: &[f32], threshold: f32) -> [f32; PULL_LANES] {
     let mut acc = [0.0f32; PULL_LANES];
     let (sources, _) = sources.as_chunks::<PULL_LANES>();
     let (weights, _) = weights.as_chunks::<PULL_LANES>();
@@ -120,9 +159,9 @@ fn slice_sums_portable(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m256, _CMP_GE_OQ, _mm256_add_ps, _mm256_and_ps, _mm256_cmp_ps, _mm256_i32gather_ps,
-        _mm256_loadu_ps, _mm256_loadu_si256, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps,
+        _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps,
+        _mm256_cmp_ps, _mm256_i32gather_ps, _mm256_loadu_ps, _mm256_loadu_si256,
+        _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
     };
 
     use super::{PULL_LANES, PullGraph, hop_body};
@@ -130,8 +169,8 @@ mod x86 {
     /// Largest node count whose ids all fit the gather's signed 32-bit indices.
     pub(super) const GATHER_MAX_NODES: usize = i32::MAX as usize + 1;
 
-    /// [`hop_body`] with the slots read eight at a time and the activations gathered.
-    /// Needs `graph.nodes() <= GATHER_MAX_NODES`.
+    /// [`hop_body`] with the slots read eight at a time, the activations gathered, and each
+    /// slice's update done as one vector. Needs `graph.nodes() <= GATHER_MAX_NODES`.
     #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
     pub(super) fn hop_avx2(
         graph: &PullGraph,
@@ -141,29 +180,46 @@ mod x86 {
         threshold: f32,
     ) -> u64 {
         debug_assert!(graph.nodes() <= GATHER_MAX_NODES);
-        let theta = _mm256_set1_ps(threshold);
-        hop_body(graph, src, dst, decay, threshold, |sources, weights| {
-            let mut acc = _mm256_setzero_ps();
-            let (sources, _) = sources.as_chunks::<PULL_LANES>();
-            let (weights, _) = weights.as_chunks::<PULL_LANES>();
-            for (s, w) in sources.iter().zip(weights) {
-                // SAFETY: `s` and `w` are 8-element arrays, read unaligned. Every source is
-                // < N = src.len() (PullGraph invariant) and N <= 2^31, so each index is a
-                // non-negative i32 and the gather reads only inside `src`.
-                let x: __m256 = unsafe {
-                    let index = _mm256_loadu_si256(s.as_ptr().cast());
-                    _mm256_i32gather_ps::<4>(src.as_ptr(), index)
-                };
-                // SAFETY: an 8-element array, read unaligned.
-                let w = unsafe { _mm256_loadu_ps(w.as_ptr()) };
-                let fires = _mm256_cmp_ps::<_CMP_GE_OQ>(x, theta);
-                acc = _mm256_add_ps(acc, _mm256_mul_ps(w, _mm256_and_ps(fires, x)));
-            }
-            let mut sums = [0.0f32; PULL_LANES];
-            // SAFETY: `sums` has room for 8 floats.
-            unsafe { _mm256_storeu_ps(sums.as_mut_ptr(), acc) };
-            sums
-        })
+        let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
+        let (theta, d) = (_mm256_set1_ps(threshold), _mm256_set1_ps(decay));
+        hop_body(
+            graph,
+            src,
+            dst,
+            decay,
+            threshold,
+            |sources, weights, prev, next| {
+                let mut acc = zero;
+                let (sources, _) = sources.as_chunks::<PULL_LANES>();
+                let (weights, _) = weights.as_chunks::<PULL_LANES>();
+                for (s, w) in sources.iter().zip(weights) {
+                    // SAFETY: `s` and `w` are 8-element arrays, read unaligned. Every source is
+                    // < N = src.len() (PullGraph invariant) and N <= 2^31, so each index is a
+                    // non-negative i32 and the gather reads only inside `src`.
+                    let (x, w) = unsafe {
+                        let index = _mm256_loadu_si256(s.as_ptr().cast());
+                        let x = _mm256_i32gather_ps::<4>(src.as_ptr(), index);
+                        (x, _mm256_loadu_ps(w.as_ptr()))
+                    };
+                    let firing = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(x, theta), x);
+                    acc = _mm256_add_ps(acc, _mm256_mul_ps(w, firing));
+                }
+                // SAFETY: `prev` and `next` are 8-element arrays.
+                let x = unsafe { _mm256_loadu_ps(prev.as_ptr()) };
+                // `clamp(0, 1)` as the scalar code does it: compare and replace.
+                let mut a = _mm256_add_ps(x, _mm256_mul_ps(d, acc));
+                a = _mm256_blendv_ps(a, zero, _mm256_cmp_ps::<_CMP_LT_OQ>(a, zero));
+                a = _mm256_blendv_ps(a, one, _mm256_cmp_ps::<_CMP_GT_OQ>(a, one));
+                // SAFETY: as above.
+                unsafe { _mm256_storeu_ps(next.as_mut_ptr(), a) };
+                let fires = _mm256_and_ps(
+                    _mm256_cmp_ps::<_CMP_GT_OQ>(x, zero),
+                    _mm256_cmp_ps::<_CMP_GE_OQ>(x, theta),
+                );
+                // The movemask of 8 lanes fits in 8 bits.
+                _mm256_movemask_ps(fires) as u8
+            },
+        )
     }
 }
 

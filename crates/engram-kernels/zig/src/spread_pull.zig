@@ -69,9 +69,11 @@ fn hop(
             next = @select(f32, next > one, one, next);
             next = @select(f32, next < zero, zero, next);
             dst[base..][0..lanes].* = next;
-            inline for (0..lanes) |l| {
-                if (prev[l] > 0 and prev[l] >= threshold) edges += out_degrees[base + l];
-            }
+            // Which nodes fire, as one mask: a branch per lane would cost more than the hop's
+            // arithmetic when firing is unpredictable.
+            const fire_mask = @select(bool, prev > zero, prev >= theta, @as(@Vector(lanes, bool), @splat(false)));
+            const degrees: @Vector(lanes, u64) = out_degrees[base..][0..lanes].*;
+            edges += @reduce(.Add, @select(u64, fire_mask, degrees, @as(@Vector(lanes, u64), @splat(0))));
         } else {
             const sums: [lanes]f32 = acc;
             for (base..n_nodes, 0..) |v, l| {
@@ -109,16 +111,21 @@ pub fn spreadPull(
     scratch: [*]f32,
     totals: *SpreadTotals,
 ) callconv(.c) void {
-    @memcpy(out[0..n_nodes], initial[0..n_nodes]);
-    var src = out;
-    var dst = scratch;
     var edges_traversed: u64 = 0;
-    var h: u32 = 0;
-    while (h < hops) : (h += 1) {
-        edges_traversed += hop(slice_offsets, sources, weights, out_degrees, n_nodes, src, dst, decay, threshold);
-        std.mem.swap([*]f32, &src, &dst);
+    if (hops == 0) {
+        @memcpy(out[0..n_nodes], initial[0..n_nodes]);
+    } else {
+        // Each hop only reads its source, so the first reads `initial` in place, and the
+        // buffers alternate so that the last hop writes `out`: no copies.
+        var last = if (hops % 2 == 1) out else scratch;
+        var other = if (hops % 2 == 1) scratch else out;
+        edges_traversed += hop(slice_offsets, sources, weights, out_degrees, n_nodes, initial, last, decay, threshold);
+        var h: u32 = 1;
+        while (h < hops) : (h += 1) {
+            edges_traversed += hop(slice_offsets, sources, weights, out_degrees, n_nodes, last, other, decay, threshold);
+            std.mem.swap([*]f32, &last, &other);
+        }
     }
-    if (src != out) @memcpy(out[0..n_nodes], src[0..n_nodes]);
     var active: u64 = 0;
     for (out[0..n_nodes]) |a| active += @intFromBool(a > 0);
     totals.* = .{ .edges_traversed = edges_traversed, .active_nodes = active };
