@@ -9,7 +9,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use engram_bench::peers;
 use engram_bench::workload::{self, GraphShape};
-use engram_kernels::{DecayCurve, Kernels, SpreadParams, SpreadWorkspace, l2_norm};
+use engram_kernels::{DecayCurve, Kernels, PullGraph, SpreadParams, SpreadWorkspace, l2_norm};
 
 fn cosine(c: &mut Criterion) {
     let mut group = c.benchmark_group("cosine");
@@ -75,11 +75,18 @@ fn spread(c: &mut Criterion) {
             let mut ws = SpreadWorkspace::with_nodes(nodes);
             group.throughput(Throughput::Elements(graph.edges() as u64));
             let size = format!("{nodes}/{edges} {}", shape.name());
+            let pull = PullGraph::new(&graph);
             for k in Kernels::all_available() {
-                let id = BenchmarkId::new(format!("engram {} {}", k.backend(), k.level()), &size);
-                group.bench_function(id, |b| {
+                let name = format!("engram {} {}", k.backend(), k.level());
+                group.bench_function(BenchmarkId::new(format!("{name} push"), &size), |b| {
                     b.iter(|| {
                         k.spread(&graph, black_box(&initial), &params, &mut out, &mut ws)
+                            .expect("valid")
+                    })
+                });
+                group.bench_function(BenchmarkId::new(format!("{name} pull"), &size), |b| {
+                    b.iter(|| {
+                        k.spread_pull(&pull, black_box(&initial), &params, &mut out, &mut ws)
                             .expect("valid")
                     })
                 });

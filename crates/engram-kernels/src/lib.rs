@@ -61,9 +61,12 @@
 //! graph. On this project's 2-core machine (2026-11-22), 10 seeds and 3 hops over 1M nodes and
 //! 10M edges took 0.15 ms with Rust and 0.35–0.41 ms with Zig, against 5–6.4 ms for a dense
 //! pass; reproduce with
-//! `cargo run --release --features zig-kernels --example spread_cost`. Both forms give the same
-//! values bit for bit: firing nodes are visited in ascending order in both, and
-//! `tests/differential.rs` checks it.
+//! `cargo run --release --features zig-kernels --example spread_cost`.
+//! [`Kernels::spread_pull`] is the dense form run pull style: every node gathers its in-edges
+//! from a [`PullGraph`] (built once from the `Csr`, SELL-8 slices), which is faster for dense
+//! hops (1.6–2.5× at 100k nodes / 1M edges on x86-64-v3/v4; see `BENCHMARKS.md`). All three
+//! forms give the same values bit for bit: each node's terms are added in ascending source
+//! order in all of them, and `tests/differential.rs` checks it.
 //!
 //! **Decay** (retention, [`DecayCurve`]): `age = max(0, now − last_access)` in **seconds**
 //! (`i64`, saturating); exponential `s · 2^(−age / half_life)`; power law
