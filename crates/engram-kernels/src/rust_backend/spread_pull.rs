@@ -138,6 +138,7 @@ fn hop_body(
     }
     edges_traversed
 }
+
 /// The eight lanes' sums of `w · f(src[source])`, slot by slot.
 #[inline(always)]
 fn slice_sums(src: &[f32], sources: &[u32], weights: &[f32], threshold: f32) -> [f32; PULL_LANES] {
