@@ -22,10 +22,11 @@ pub const PULL_LANES: usize = 8;
 /// bit.
 ///
 /// **Cost.** Built in O(N + E) from a valid `Csr` (nothing to check again). Memory:
-/// 8 bytes per slot plus 16 bytes per node. Padding depends on how uneven the in-degrees
-/// of neighbouring nodes are: 68% of the slots hold edges on a uniform random graph with 10
-/// out-edges per node, 66% on the benchmarks' power-law graph (measured by
-/// [`fill`](Self::fill)). Build it once per graph and keep it beside the `Csr`.
+/// 8 bytes per slot plus 9 bytes per node ([`heap_bytes`](Self::heap_bytes)). Padding
+/// depends on how uneven the in-degrees of neighbouring nodes are: on the benchmarks'
+/// graphs (10 out-edges per node on average, uniform or power-law targets), 66–68% of the
+/// slots hold edges ([`fill`](Self::fill)). Build it once per graph and keep it beside the
+/// `Csr`.
 ///
 /// [`Kernels::spread_pull`]: crate::Kernels::spread_pull
 /// [`Kernels::spread`]: crate::Kernels::spread

@@ -69,8 +69,7 @@ fn hop(
             next = @select(f32, next > one, one, next);
             next = @select(f32, next < zero, zero, next);
             dst[base..][0..lanes].* = next;
-            // Which nodes fire, as one mask: a branch per lane would cost more than the hop's
-            // arithmetic when firing is unpredictable.
+            // Which nodes fire, as one mask and one vector sum: no branch per lane.
             const fire_mask = @select(bool, prev > zero, prev >= theta, @as(@Vector(lanes, bool), @splat(false)));
             const degrees: @Vector(lanes, u64) = out_degrees[base..][0..lanes].*;
             edges += @reduce(.Add, @select(u64, fire_mask, degrees, @as(@Vector(lanes, u64), @splat(0))));
