@@ -14,11 +14,8 @@ pub(crate) fn spread(
 ) -> SpreadOutcome {
     let (targets, weights) = (graph.targets(), graph.weights());
     let (decay, threshold) = (params.decay(), params.threshold());
-    out.copy_from_slice(initial);
-    let mut src: &mut [f32] = out;
-    let mut dst: &mut [f32] = scratch;
-    let mut edges_traversed = 0u64;
-    for _ in 0..params.hops() {
+    dense_hops(params.hops(), initial, out, scratch, |src, dst| {
+        let mut edges_traversed = 0u64;
         // dst first collects each node's weighted input, then becomes the next activations.
         dst.fill(0.0);
         for (u, range) in graph.offsets().windows(2).enumerate() {
@@ -41,17 +38,39 @@ pub(crate) fn spread(
         for (next, &prev) in dst.iter_mut().zip(src.iter()) {
             *next = clamp_unit(prev + decay * *next);
         }
-        std::mem::swap(&mut src, &mut dst);
+        edges_traversed
+    })
+}
+
+/// The hops of a dense pass (push or pull): `hop(src, dst)` computes one hop and returns the
+/// out-edges of the nodes that fired. A hop only reads its source, so the first reads
+/// `initial` in place, and the buffers alternate so that the last hop writes `out`: no copies
+/// apart from `out = initial` when there are no hops.
+pub(crate) fn dense_hops(
+    hops: u32,
+    initial: &[f32],
+    out: &mut [f32],
+    scratch: &mut [f32],
+    mut hop: impl FnMut(&[f32], &mut [f32]) -> u64,
+) -> SpreadOutcome {
+    let mut edges_traversed = 0u64;
+    if hops == 0 {
+        out.copy_from_slice(initial);
+    } else {
+        let (mut last, mut other): (&mut [f32], &mut [f32]) = if hops % 2 == 1 {
+            (&mut *out, scratch)
+        } else {
+            (scratch, &mut *out)
+        };
+        edges_traversed += hop(initial, last);
+        for _ in 1..hops {
+            edges_traversed += hop(last, other);
+            std::mem::swap(&mut last, &mut other);
+        }
     }
-    // After an odd number of hops the result is in `scratch` (now `src`) and `dst` is `out`.
-    if params.hops() % 2 == 1 {
-        dst.copy_from_slice(src);
-        src = dst;
-    }
-    let active_nodes = src.iter().filter(|&&a| a > 0.0).count();
     SpreadOutcome {
         edges_traversed,
-        active_nodes,
+        active_nodes: out.iter().filter(|&&a| a > 0.0).count(),
     }
 }
 

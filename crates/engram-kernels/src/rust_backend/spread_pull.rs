@@ -9,6 +9,7 @@
 //! The x86-64-v3/v4 versions load the eight activations with one AVX2 gather; the portable
 //! version (every other CPU) loads them one by one. The arithmetic is the same.
 
+use super::spread::dense_hops;
 use crate::{CpuLevel, PULL_LANES, PullGraph, SpreadOutcome, SpreadParams};
 
 /// Runs `params.hops()` hops from `initial` into `out`, using `scratch` for the other
@@ -23,29 +24,10 @@ pub(crate) fn spread_pull(
     out: &mut [f32],
     scratch: &mut [f32],
 ) -> SpreadOutcome {
-    let hops = params.hops();
     let (decay, threshold) = (params.decay(), params.threshold());
-    let mut edges_traversed = 0u64;
-    if hops == 0 {
-        out.copy_from_slice(initial);
-    } else {
-        // Each hop only reads its source, so the first reads `initial` in place, and the
-        // buffers alternate so that the last hop writes `out`: no copies.
-        let (mut last, mut other): (&mut [f32], &mut [f32]) = if hops % 2 == 1 {
-            (&mut *out, scratch)
-        } else {
-            (scratch, &mut *out)
-        };
-        edges_traversed += hop(level, graph, initial, last, decay, threshold);
-        for _ in 1..hops {
-            edges_traversed += hop(level, graph, last, other, decay, threshold);
-            std::mem::swap(&mut last, &mut other);
-        }
-    }
-    SpreadOutcome {
-        edges_traversed,
-        active_nodes: out.iter().filter(|&&a| a > 0.0).count(),
-    }
+    dense_hops(params.hops(), initial, out, scratch, |src, dst| {
+        hop(level, graph, src, dst, decay, threshold)
+    })
 }
 
 /// One hop from `src` into `dst`; returns the out-edges of the nodes that fired.

@@ -12,7 +12,7 @@ pub const SpreadTotals = extern struct {
     active_nodes: u64,
 };
 
-fn clampUnit(x: f32) f32 {
+pub fn clampUnit(x: f32) f32 {
     // Sums cannot be NaN (weights are bounded by the caller), so plain comparisons suffice.
     if (x > 1) return 1;
     if (x < 0) return 0;
@@ -37,33 +37,69 @@ pub fn spread(
     scratch: [*]f32,
     totals: *SpreadTotals,
 ) callconv(.c) void {
-    @memcpy(out[0..n_nodes], initial[0..n_nodes]);
-    var src = out;
-    var dst = scratch;
-    var edges_traversed: u64 = 0;
-    var hop: u32 = 0;
-    while (hop < hops) : (hop += 1) {
-        @memset(dst[0..n_nodes], 0);
-        for (0..n_nodes) |u| {
+    const push: PushHop = .{
+        .offsets = offsets,
+        .targets = targets,
+        .weights = weights,
+        .n_nodes = n_nodes,
+        .decay = decay,
+        .threshold = threshold,
+    };
+    totals.* = denseHops(push, n_nodes, initial, hops, out, scratch);
+}
+
+/// One push hop: every firing node adds its weighted activation to its targets.
+const PushHop = struct {
+    offsets: [*]const u64,
+    targets: [*]const u32,
+    weights: [*]const f32,
+    n_nodes: usize,
+    decay: f32,
+    threshold: f32,
+
+    pub fn hop(self: PushHop, src: [*]const f32, dst: [*]f32) u64 {
+        var edges_traversed: u64 = 0;
+        // dst first collects each node's weighted input, then becomes the next activations.
+        @memset(dst[0..self.n_nodes], 0);
+        for (0..self.n_nodes) |u| {
             const x = src[u];
-            if (x > 0 and x >= threshold) {
-                const begin: usize = @intCast(offsets[u]);
-                const end: usize = @intCast(offsets[u + 1]);
+            if (x > 0 and x >= self.threshold) {
+                const begin: usize = @intCast(self.offsets[u]);
+                const end: usize = @intCast(self.offsets[u + 1]);
                 for (begin..end) |e| {
-                    dst[targets[e]] += weights[e] * x;
+                    dst[self.targets[e]] += self.weights[e] * x;
                 }
                 edges_traversed += end - begin;
             }
         }
-        for (0..n_nodes) |v| {
-            dst[v] = clampUnit(src[v] + decay * dst[v]);
+        for (0..self.n_nodes) |v| {
+            dst[v] = clampUnit(src[v] + self.decay * dst[v]);
         }
-        std.mem.swap([*]f32, &src, &dst);
+        return edges_traversed;
     }
-    if (src != out) @memcpy(out[0..n_nodes], src[0..n_nodes]);
+};
+
+/// The hops of a dense pass (push or pull): `hopper.hop(src, dst)` computes one hop and
+/// returns the out-edges of the nodes that fired. A hop only reads its source, so the first
+/// reads `initial` in place, and the buffers alternate so that the last hop writes `out`: no
+/// copies apart from out = initial when there are no hops. Mirrors `dense_hops` in Rust.
+pub fn denseHops(hopper: anytype, n_nodes: usize, initial: [*]const f32, hops: u32, out: [*]f32, scratch: [*]f32) SpreadTotals {
+    var edges_traversed: u64 = 0;
+    if (hops == 0) {
+        @memcpy(out[0..n_nodes], initial[0..n_nodes]);
+    } else {
+        var last = if (hops % 2 == 1) out else scratch;
+        var other = if (hops % 2 == 1) scratch else out;
+        edges_traversed += hopper.hop(initial, last);
+        var h: u32 = 1;
+        while (h < hops) : (h += 1) {
+            edges_traversed += hopper.hop(last, other);
+            std.mem.swap([*]f32, &last, &other);
+        }
+    }
     var active: u64 = 0;
     for (out[0..n_nodes]) |a| active += @intFromBool(a > 0);
-    totals.* = .{ .edges_traversed = edges_traversed, .active_nodes = active };
+    return .{ .edges_traversed = edges_traversed, .active_nodes = active };
 }
 
 /// A seed of sparse spreading; layout mirrored by `Seed` in `src/params.rs`.

@@ -8,7 +8,9 @@
 //! which changes no sum that starts at +0.0.
 const std = @import("std");
 const builtin = @import("builtin");
-const SpreadTotals = @import("spread.zig").SpreadTotals;
+const spread = @import("spread.zig");
+const SpreadTotals = spread.SpreadTotals;
+const clampUnit = spread.clampUnit;
 
 pub const lanes = 8;
 const V = @Vector(lanes, f32);
@@ -35,18 +37,28 @@ inline fn gatherLanes(src: [*]const f32, index: *const [lanes]u32, n_nodes: usiz
     return x;
 }
 
-/// One hop from src into dst; returns the out-edges of the nodes that fired.
-fn hop(
+/// One pull hop: every node gathers its in-edges.
+const PullHop = struct {
     slice_offsets: [*]const u64,
     sources: [*]const u32,
     weights: [*]const f32,
     out_degrees: [*]const u64,
     n_nodes: usize,
-    src: [*]const f32,
-    dst: [*]f32,
     decay: f32,
     threshold: f32,
-) u64 {
+
+    pub const hop = pullHop;
+};
+
+/// One hop from src into dst; returns the out-edges of the nodes that fired.
+fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
+    const slice_offsets = self.slice_offsets;
+    const sources = self.sources;
+    const weights = self.weights;
+    const out_degrees = self.out_degrees;
+    const n_nodes = self.n_nodes;
+    const decay = self.decay;
+    const threshold = self.threshold;
     const zero: V = @splat(0);
     const one: V = @splat(1);
     const theta: V = @splat(threshold);
@@ -85,12 +97,6 @@ fn hop(
     return edges;
 }
 
-fn clampUnit(x: f32) f32 {
-    if (x > 1) return 1;
-    if (x < 0) return 0;
-    return x;
-}
-
 /// The same computation and contract as `spread` in spread.zig, over the in-edges:
 /// slice_offsets has ceil(n_nodes / 8) + 1 non-decreasing entries from 0, each a multiple of
 /// 8; sources and weights have slice_offsets[last] entries, every source < n_nodes, weights
@@ -110,30 +116,21 @@ pub fn spreadPull(
     scratch: [*]f32,
     totals: *SpreadTotals,
 ) callconv(.c) void {
-    var edges_traversed: u64 = 0;
-    if (hops == 0) {
-        @memcpy(out[0..n_nodes], initial[0..n_nodes]);
-    } else {
-        // Each hop only reads its source, so the first reads `initial` in place, and the
-        // buffers alternate so that the last hop writes `out`: no copies.
-        var last = if (hops % 2 == 1) out else scratch;
-        var other = if (hops % 2 == 1) scratch else out;
-        edges_traversed += hop(slice_offsets, sources, weights, out_degrees, n_nodes, initial, last, decay, threshold);
-        var h: u32 = 1;
-        while (h < hops) : (h += 1) {
-            edges_traversed += hop(slice_offsets, sources, weights, out_degrees, n_nodes, last, other, decay, threshold);
-            std.mem.swap([*]f32, &last, &other);
-        }
-    }
-    var active: u64 = 0;
-    for (out[0..n_nodes]) |a| active += @intFromBool(a > 0);
-    totals.* = .{ .edges_traversed = edges_traversed, .active_nodes = active };
+    const pull: PullHop = .{
+        .slice_offsets = slice_offsets,
+        .sources = sources,
+        .weights = weights,
+        .out_degrees = out_degrees,
+        .n_nodes = n_nodes,
+        .decay = decay,
+        .threshold = threshold,
+    };
+    totals.* = spread.denseHops(pull, n_nodes, initial, hops, out, scratch);
 }
 
 const testing = std.testing;
 
 test "pull equals push bit for bit on a graph that is not a multiple of 8 nodes" {
-    const spread = @import("spread.zig");
     // Push CSR of 10 nodes: 0 -> 9 (1e3), 0 -> 1 (0.25), 0 -> 9 (-1e-3), 8 -> 9 (0.5), 9 -> 9 (-1).
     const offsets = [_]u64{ 0, 3, 3, 3, 3, 3, 3, 3, 3, 4, 5 };
     const targets = [_]u32{ 9, 1, 9, 9, 9 };
