@@ -2,8 +2,8 @@
 
 use crate::Csr;
 
-/// Nodes per slice of a [`PullGraph`]: 8, one AVX2 vector of f32 (and one 256-bit half of an
-/// AVX-512 register, where 8 lanes measured faster than 16 because slices pad less).
+/// Nodes per slice of a [`PullGraph`]: 8, one AVX2 vector of f32. Wider slices would fill
+/// AVX-512 registers but pad more, since a slice is as wide as its largest in-degree.
 pub const PULL_LANES: usize = 8;
 
 /// The in-edges of every node of a [`Csr`], for [`Kernels::spread_pull`]: each node gathers
@@ -32,7 +32,6 @@ pub const PULL_LANES: usize = 8;
 /// [`Kernels::spread`]: crate::Kernels::spread
 #[derive(Debug, Clone, PartialEq)]
 pub struct PullGraph {
-    nodes: usize,
     edges: usize,
     /// `ceil(N / 8) + 1` entries: slice `s` holds slots `slice_offsets[s]..slice_offsets[s + 1]`,
     /// a multiple of 8 long.
@@ -41,7 +40,8 @@ pub struct PullGraph {
     sources: Vec<u32>,
     /// One weight per slot (padding: +0.0).
     weights: Vec<f32>,
-    /// Out-degree of every node, for [`SpreadOutcome::edges_traversed`](crate::SpreadOutcome).
+    /// Out-degree of every node (N entries), for
+    /// [`SpreadOutcome::edges_traversed`](crate::SpreadOutcome).
     out_degrees: Vec<u64>,
 }
 
@@ -83,7 +83,6 @@ impl PullGraph {
             }
         }
         Self {
-            nodes,
             edges: graph.edges(),
             slice_offsets,
             sources,
@@ -94,7 +93,7 @@ impl PullGraph {
 
     /// Number of nodes, `N`.
     pub fn nodes(&self) -> usize {
-        self.nodes
+        self.out_degrees.len()
     }
 
     /// Number of edges, `E` (padding not counted).

@@ -32,6 +32,17 @@ pub(crate) struct SpreadTotals {
     pub(crate) active_nodes: u64,
 }
 
+impl SpreadTotals {
+    /// The totals as the crate reports them.
+    pub(crate) fn outcome(&self) -> crate::SpreadOutcome {
+        crate::SpreadOutcome {
+            edges_traversed: self.edges_traversed,
+            // At most N, which is a usize.
+            active_nodes: self.active_nodes as usize,
+        }
+    }
+}
+
 /// Writes the ABI once: the [`LevelFns`] table of function pointers, and for each level built
 /// into this binary a module declaring its symbols (`<symbol>_<suffix>`) and its `FNS` table.
 macro_rules! zig_abi {

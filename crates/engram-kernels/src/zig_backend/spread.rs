@@ -36,11 +36,7 @@ pub(crate) fn spread(
             &mut totals,
         );
     }
-    SpreadOutcome {
-        edges_traversed: totals.edges_traversed,
-        // At most n, which is a usize.
-        active_nodes: totals.active_nodes as usize,
-    }
+    totals.outcome()
 }
 
 /// Runs the hops pull style over `graph`'s in-edges, from `initial` into `out`.
@@ -77,11 +73,7 @@ pub(crate) fn spread_pull(
             &mut totals,
         );
     }
-    SpreadOutcome {
-        edges_traversed: totals.edges_traversed,
-        // At most n, which is a usize.
-        active_nodes: totals.active_nodes as usize,
-    }
+    totals.outcome()
 }
 
 /// Sparse spreading from `seeds`; the result goes to the workspace's result lists.
@@ -138,11 +130,7 @@ pub(crate) fn spread_sparse(
             &mut totals,
         );
     }
-    // At most n, which is a usize.
-    let active = totals.active_nodes as usize;
-    w.result_len = active;
-    SpreadOutcome {
-        edges_traversed: totals.edges_traversed,
-        active_nodes: active,
-    }
+    let outcome = totals.outcome();
+    w.result_len = outcome.active_nodes;
+    outcome
 }
