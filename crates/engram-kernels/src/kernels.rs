@@ -453,7 +453,14 @@ impl Kernels {
         let shape = curve.shape();
         match self.backend {
             Backend::Rust => {
-                rust_backend::decay::retention_batch(strengths, last_access, now, shape, out)
+                rust_backend::decay::retention_batch(
+                    self.level,
+                    strengths,
+                    last_access,
+                    now,
+                    shape,
+                    out,
+                );
             }
             #[cfg(feature = "zig-kernels")]
             Backend::Zig => {

@@ -1,10 +1,14 @@
 //! Retention: base strength decayed by age, computed on read.
 //!
 //! The exponential curve uses a branch-free `2^x` (range reduction by rounding, a degree-7
-//! polynomial, exponent bits) that compilers vectorize, instead of one libm call per element.
-//! `zig/src/decay.zig` performs the same operations with the same constants, so the two
-//! backends agree bit for bit.
+//! polynomial, exponent bits) instead of one libm call per element. LLVM vectorizes that loop
+//! once the saturating age and the i64 → f64 conversion have vector instructions to map to, so
+//! the batch is compiled again for x86-64-v3 and v4 (as the similarity kernels are); on the
+//! baseline it stays scalar. Every lane does the same IEEE operations, so all levels give the
+//! same bits, and `zig/src/decay.zig` performs the same operations with the same constants,
+//! so the two backends agree bit for bit too.
 
+use crate::cpu::CpuLevel;
 use crate::params::CurveShape;
 
 /// 1.5 · 2⁵²: `x + ROUND_MAGIC − ROUND_MAGIC` rounds any |x| < 2⁵¹ to the nearest integer,
@@ -47,6 +51,7 @@ pub(crate) fn exp2_nonpositive(x: f64) -> f64 {
 }
 
 /// `max(0, now − last_access)` in seconds, saturating rather than overflowing.
+#[inline(always)]
 pub(crate) fn age_secs(now: i64, last_access: i64) -> f64 {
     now.saturating_sub(last_access).max(0) as f64
 }
@@ -76,8 +81,10 @@ fn exponent(age_secs: f64, neg_inv_half_life: f64) -> f64 {
     }
 }
 
-/// `out[i] = retention(strengths[i], age of last_access[i] at now)`. Lengths checked by the caller.
+/// `out[i] = retention(strengths[i], age of last_access[i] at now)` at `level`. Lengths
+/// checked by the caller.
 pub(crate) fn retention_batch(
+    level: CpuLevel,
     strengths: &[f32],
     last_access: &[i64],
     now: i64,
@@ -88,9 +95,19 @@ pub(crate) fn retention_batch(
         CurveShape::Exponential { half_life_secs } => {
             // One division for the whole batch; the loop has no branch and no call.
             let neg_inv = -1.0 / half_life_secs;
-            for ((&s, &t), r) in strengths.iter().zip(last_access).zip(out) {
-                let factor = exp2_nonpositive(exponent(age_secs(now, t), neg_inv));
-                *r = (f64::from(s) * factor) as f32;
+            match level {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: Kernels only holds levels this CPU supports (checked at
+                // construction), so every instruction the level enables exists.
+                CpuLevel::X86_64V4 => unsafe {
+                    x86::exponential_v4(strengths, last_access, now, neg_inv, out);
+                },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                CpuLevel::X86_64V3 => unsafe {
+                    x86::exponential_v3(strengths, last_access, now, neg_inv, out);
+                },
+                _ => exponential_body(strengths, last_access, now, neg_inv, out),
             }
         }
         CurveShape::PowerLaw { .. } => {
@@ -98,6 +115,79 @@ pub(crate) fn retention_batch(
                 *r = retention(s, age_secs(now, t), shape);
             }
         }
+    }
+}
+
+/// Elements per block of the exponential batch: the prefetches are issued once per block.
+const BLOCK: usize = 64;
+/// How far ahead of the block being computed its inputs are prefetched, in elements (6 KiB
+/// of input). Without it the loop waits on memory once the inputs exceed the caches: on this
+/// machine the hardware prefetchers did not keep up, and N = 10M ran at 1.66 ns/element
+/// instead of 1.0 (x86-64-v4; 256–1024 elements ahead all gave about 1.0).
+const PREFETCH_AHEAD: usize = 512;
+
+/// The exponential curve over a batch: `out[i] = s · 2^(−age · neg_inv_half_life)`.
+#[inline(always)]
+fn exponential_body(
+    strengths: &[f32],
+    last_access: &[i64],
+    now: i64,
+    neg_inv_half_life: f64,
+    out: &mut [f32],
+) {
+    let blocks = strengths
+        .chunks(BLOCK)
+        .zip(last_access.chunks(BLOCK))
+        .zip(out.chunks_mut(BLOCK));
+    for (b, ((strengths_b, last_b), out_b)) in blocks.enumerate() {
+        prefetch_block(strengths, last_access, b * BLOCK + PREFETCH_AHEAD);
+        for ((&s, &t), r) in strengths_b.iter().zip(last_b).zip(out_b) {
+            let factor = exp2_nonpositive(exponent(age_secs(now, t), neg_inv_half_life));
+            *r = (f64::from(s) * factor) as f32;
+        }
+    }
+}
+
+/// Asks for the cache lines of the inputs' block starting at `start`, if it is a whole block.
+#[inline(always)]
+fn prefetch_block(strengths: &[f32], last_access: &[i64], start: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(s), Some(t)) = (
+        strengths.get(start..start + BLOCK),
+        last_access.get(start..start + BLOCK),
+    ) {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        const LINE: usize = 64;
+        for line in t.chunks_exact(LINE / size_of::<i64>()) {
+            // SAFETY: a prefetch is a hint that never faults; the pointer is in bounds anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+        for line in s.chunks_exact(LINE / size_of::<f32>()) {
+            // SAFETY: as above.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    // Elsewhere (aarch64) no prefetch: stable Rust has no prefetch intrinsic there.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (strengths, last_access, start);
+}
+
+/// `exponential_body` compiled for x86-64-v3 and v4 (the psABI feature lists). v4 matters
+/// most: AVX-512DQ converts i64 to f64 in vector registers, which AVX2 cannot.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::exponential_body;
+
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
+    pub(super) fn exponential_v3(s: &[f32], t: &[i64], now: i64, neg_inv: f64, out: &mut [f32]) {
+        exponential_body(s, t, now, neg_inv, out);
+    }
+
+    #[target_feature(
+        enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
+    )]
+    pub(super) fn exponential_v4(s: &[f32], t: &[i64], now: i64, neg_inv: f64, out: &mut [f32]) {
+        exponential_body(s, t, now, neg_inv, out);
     }
 }
 
@@ -127,8 +217,43 @@ mod tests {
             half_life_secs: 5e-324,
         };
         let mut out = [0.0f32; 2];
-        retention_batch(&[0.75, 0.75], &[10, 9], 10, shape, &mut out);
+        retention_batch(
+            CpuLevel::Baseline,
+            &[0.75, 0.75],
+            &[10, 9],
+            10,
+            shape,
+            &mut out,
+        );
         assert_eq!(out, [0.75, 0.0]);
+    }
+
+    #[test]
+    fn every_supported_level_gives_the_baselines_bits() {
+        // 1003 elements: whole vectors at every width plus a tail. Ages span zero, the
+        // future, saturation (i64::MIN) and exponents below the −300 clamp.
+        let now = 1_790_000_000i64;
+        let strengths: Vec<f32> = (0..1003).map(|i| (i % 17) as f32 / 16.0 - 0.05).collect();
+        let last: Vec<i64> = (0..1003i64)
+            .map(|i| match i % 11 {
+                0 => i64::MIN,
+                1 => now,
+                2 => now + i,
+                _ => now - i * i * 997,
+            })
+            .collect();
+        for half_life_secs in [3600.5, 1.0, 5e-324, 1e300] {
+            let shape = CurveShape::Exponential { half_life_secs };
+            let run = |level| {
+                let mut out = vec![0.0f32; strengths.len()];
+                retention_batch(level, &strengths, &last, now, shape, &mut out);
+                out.iter().map(|r| r.to_bits()).collect::<Vec<_>>()
+            };
+            let reference = run(CpuLevel::Baseline);
+            for level in CpuLevel::supported() {
+                assert_eq!(run(level), reference, "{level}, half-life {half_life_secs}");
+            }
+        }
     }
 
     #[test]

@@ -64,6 +64,23 @@ inline fn exp2NonPositiveV(x_in: VF) VF {
     return p * @as(VF, @bitCast(exponent_bits));
 }
 
+/// Elements per prefetch block, a multiple of `lanes` at every level.
+const block = 64;
+/// How far ahead the inputs are prefetched, in elements: the same distance as the Rust
+/// backend (`src/rust_backend/decay.rs`), where it is measured.
+const prefetch_ahead = 512;
+const cache_line = 64;
+
+/// Asks for the cache lines of the inputs' block starting at `start` (in bounds).
+inline fn prefetchBlock(strengths: [*]const f32, last_access: [*]const i64, start: usize) void {
+    inline for (0..block * @sizeOf(i64) / cache_line) |k| {
+        @prefetch(last_access + start + k * (cache_line / @sizeOf(i64)), .{});
+    }
+    inline for (0..block * @sizeOf(f32) / cache_line) |k| {
+        @prefetch(strengths + start + k * (cache_line / @sizeOf(f32)), .{});
+    }
+}
+
 /// out[i] = strengths[i] * 2^(-age_i / half_life).
 /// Contract: strengths, last_access and out have n entries; half_life finite and > 0.
 pub fn exponential(
@@ -76,9 +93,10 @@ pub fn exponential(
 ) callconv(.c) void {
     const neg_inv_half_life = -1.0 / half_life;
     var i: usize = 0;
-    // Whole vectors: explicit SIMD, because the compiler does not vectorize the scalar loop
-    // (saturating i64 arithmetic and the i64 -> f64 conversion stop it).
+    // Whole vectors: explicit SIMD, so that the loop is vectorized at every level whatever
+    // the optimizer makes of the saturating i64 arithmetic and the i64 -> f64 conversion.
     while (i + lanes <= n) : (i += lanes) {
+        if (i % block == 0 and i + prefetch_ahead + block <= n) prefetchBlock(strengths, last_access, i + prefetch_ahead);
         const last: VI = last_access[i..][0..lanes].*;
         const age_int = @max(@as(VI, @splat(now)) -| last, @as(VI, @splat(0)));
         const age: VF = @floatFromInt(age_int);

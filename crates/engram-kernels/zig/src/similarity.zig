@@ -7,8 +7,10 @@ const std = @import("std");
 const builtin = @import("builtin");
 
 /// f32 lanes per vector for the CPU this library is compiled for (4 for the
-/// x86-64 baseline, 8 with AVX2, 16 with AVX-512).
-pub const lanes: u32 = std.simd.suggestVectorLength(f32) orelse 4;
+/// x86-64 baseline, 8 with AVX2 and AVX-512). Capped at 8: the x86-64-v4 library is
+/// built with 512-bit vectors for decay (see build.zig), and 16-lane similarity was
+/// 8-35% slower than 8 lanes at N = 1M (`engram-bench --only similarity`).
+pub const lanes: u32 = @min(std.simd.suggestVectorLength(f32) orelse 4, 8);
 const Vec = @Vector(lanes, f32);
 /// Independent accumulator chains, to hide the latency of the add/FMA.
 const chains = 4;
