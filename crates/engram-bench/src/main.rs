@@ -19,6 +19,9 @@ use engram_kernels::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Bytes a retention moves per element: an f32 strength and an i64 time read, an f32 written.
+const DECAY_BYTES_PER_ELEMENT: usize = 4 + 8 + 4;
+
 /// Benchmark engram-kernels against its peers and the machine's read bandwidth.
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -252,8 +255,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     if wants(args, Kernel::Decay) {
         println!("## Decay (retention), exponential\n");
-        println!("| N | implementation | ns/element | × idiomatic |");
-        println!("|---:|---|---:|---:|");
+        println!(
+            "`GB/s` = bytes moved per second: {DECAY_BYTES_PER_ELEMENT} per element (an f32 strength and an i64 time read, an f32 written); `% BW` of the read bandwidth above.\n"
+        );
+        println!("| N | implementation | ns/element | GB/s | % BW | × idiomatic |");
+        println!("|---:|---|---:|---:|---:|---:|");
         let curve = DecayCurve::exponential(7.0 * 86_400.0)?;
         let now = 1_790_000_000;
         for &len in &decay_sizes {
@@ -281,10 +287,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 },
             )?);
             for row in &table {
+                let gbs = (DECAY_BYTES_PER_ELEMENT * len) as f64 / row.time.as_secs_f64() / 1e9;
                 println!(
-                    "| {len} | {} | {:.2} | {:.2} |",
+                    "| {len} | {} | {:.2} | {gbs:.1} | {:.0}% | {:.2} |",
                     row.name,
                     row.time.as_secs_f64() * 1e9 / len as f64,
+                    100.0 * gbs * 1e9 / bandwidth,
                     idiomatic.as_secs_f64() / row.time.as_secs_f64()
                 );
             }
