@@ -8,6 +8,7 @@
 //! same bits, and `zig/src/decay.zig` performs the same operations with the same constants,
 //! so the two backends agree bit for bit too.
 
+use super::prefetch;
 use crate::cpu::CpuLevel;
 use crate::params::CurveShape;
 
@@ -151,25 +152,14 @@ fn exponential_body(
 /// Asks for the cache lines of the inputs' block starting at `start`, if it is a whole block.
 #[inline(always)]
 fn prefetch_block(strengths: &[f32], last_access: &[i64], start: usize) {
-    #[cfg(target_arch = "x86_64")]
+    const LINE: usize = 64;
     if let (Some(s), Some(t)) = (
         strengths.get(start..start + BLOCK),
         last_access.get(start..start + BLOCK),
     ) {
-        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        const LINE: usize = 64;
-        for line in t.chunks_exact(LINE / size_of::<i64>()) {
-            // SAFETY: a prefetch is a hint that never faults; the pointer is in bounds anyway.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-        }
-        for line in s.chunks_exact(LINE / size_of::<f32>()) {
-            // SAFETY: as above.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-        }
+        t.iter().step_by(LINE / size_of::<i64>()).for_each(prefetch);
+        s.iter().step_by(LINE / size_of::<f32>()).for_each(prefetch);
     }
-    // Elsewhere (aarch64) no prefetch: stable Rust has no prefetch intrinsic there.
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (strengths, last_access, start);
 }
 
 /// `exponential_body` compiled for x86-64-v3 and v4 (the psABI feature lists). v4 matters

@@ -1,9 +1,25 @@
 //! The pure-Rust backend: the reference every other backend is tested against. Safe code,
-//! apart from calls into its `#[target_feature]` functions, decay's cache prefetches and the
-//! AVX2 gather of the pull pass, each with its invariant; it relies on the validation done in `kernels.rs` for
+//! apart from calls into its `#[target_feature]` functions, [`prefetch`] and the AVX2 gather
+//! of the pull pass, each with its invariant; it relies on the validation done in `kernels.rs` for
 //! lengths, never for memory safety.
 
 pub(crate) mod decay;
 pub(crate) mod similarity;
 pub(crate) mod spread;
 pub(crate) mod spread_pull;
+
+/// Asks the CPU to bring the cache line holding `x` into the caches, without waiting for it.
+/// Used where the hardware prefetchers were measured not to keep up (streams read from
+/// memory). A no-op off x86-64: stable Rust has no prefetch intrinsic elsewhere.
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults, and `x` is a valid reference anyway.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            core::ptr::from_ref(x).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
