@@ -9,6 +9,7 @@
 //! The x86-64-v3/v4 versions load the eight activations with one AVX2 gather; the portable
 //! version (every other CPU) loads them one by one. The arithmetic is the same.
 
+use super::prefetch;
 use super::spread::dense_hops;
 use crate::{CpuLevel, PULL_LANES, PullGraph, SpreadOutcome, SpreadParams};
 
@@ -71,6 +72,18 @@ fn fires(x: f32, threshold: f32) -> bool {
     x > 0.0 && x >= threshold
 }
 
+/// How far ahead of the slice being summed the sources and weights of its slots are
+/// prefetched, in slots (8 KiB of both arrays). The gathers keep the memory system busy and
+/// the hardware prefetchers did not keep these two streams ahead: with this, one dense hop on
+/// 1M nodes / 10M edges went from about 315 to 375-387 M edges/s (`engram-bench --only spread`).
+const PREFETCH_SLOTS_AHEAD: usize = 1024;
+/// Graphs with fewer slots do not prefetch: at 100k nodes / 1M edges (1.5M slots, 12 MiB of
+/// sources and weights) the prefetches cost 10-20% instead of paying. Unit tests prefetch on
+/// every graph, so that the path is tested.
+const PREFETCH_MIN_SLOTS: usize = if cfg!(test) { 1 } else { 1 << 22 };
+/// Slots (u32 sources or f32 weights) per 64-byte cache line.
+const SLOTS_PER_LINE: usize = 16;
+
 /// The hop, given `full_slice(sources, weights, prev, next)`: sums one slice's slots, writes
 /// its eight nodes' next activations from their previous ones, and returns which of them fire
 /// (bit `lane`). A last, partial slice is done lane by lane with the same arithmetic.
@@ -86,6 +99,7 @@ fn hop_body(
     let (offsets, sources, weights) = (graph.slice_offsets(), graph.sources(), graph.weights());
     // In range: slice offsets end at the slot count, which fits in usize.
     let slots = |slice: usize| offsets[slice] as usize..offsets[slice + 1] as usize;
+    let prefetching = sources.len() >= PREFETCH_MIN_SLOTS;
     let (src_full, src_tail) = src.as_chunks::<PULL_LANES>();
     let (dst_full, dst_tail) = dst.as_chunks_mut::<PULL_LANES>();
     let (degrees_full, degrees_tail) = graph.out_degrees().as_chunks::<PULL_LANES>();
@@ -93,6 +107,13 @@ fn hop_body(
     let full = src_full.iter().zip(dst_full).zip(degrees_full);
     for (slice, ((prev, next), degrees)) in full.enumerate() {
         let range = slots(slice);
+        let ahead = range.start + PREFETCH_SLOTS_AHEAD..range.end + PREFETCH_SLOTS_AHEAD;
+        for k in ahead.step_by(SLOTS_PER_LINE).take_while(|_| prefetching) {
+            if let (Some(source), Some(weight)) = (sources.get(k), weights.get(k)) {
+                prefetch(source);
+                prefetch(weight);
+            }
+        }
         let fired = full_slice(&sources[range.clone()], &weights[range], prev, next);
         edges_traversed += if fired == u8::MAX {
             degrees.iter().sum::<u64>()
@@ -223,6 +244,36 @@ mod tests {
             }
         }
         Csr::from_edges(n as usize, &edges).expect("valid edges")
+    }
+
+    #[test]
+    fn prefetching_graphs_match_the_push_pass_bit_for_bit() {
+        // Enough slots (about 3 × PREFETCH_SLOTS_AHEAD) that the prefetches run, and the
+        // last slices' run past the end of the slots.
+        let n = 500u32;
+        let edges: Vec<(u32, u32, f32)> = (0..n * 6)
+            .map(|i| {
+                (
+                    (i * 7919) % n,
+                    (i * 104_729 + 13) % n,
+                    ((i % 9) as f32 - 4.0) / 8.0,
+                )
+            })
+            .collect();
+        let g = Csr::from_edges(n as usize, &edges).expect("valid edges");
+        let pull = PullGraph::new(&g);
+        assert!(pull.slots() > 2 * PREFETCH_SLOTS_AHEAD && PREFETCH_MIN_SLOTS <= pull.slots());
+        let initial: Vec<f32> = (0..n).map(|i| (i % 5) as f32 / 4.0).collect();
+        let params = SpreadParams::new(3, 0.5, 0.2).expect("valid");
+        let (mut want, mut scratch) = (vec![0.0; n as usize], vec![0.0; n as usize]);
+        let push = super::super::spread::spread(&g, &initial, &params, &mut want, &mut scratch);
+        for level in CpuLevel::supported() {
+            let mut got = vec![0.0; n as usize];
+            let outcome = spread_pull(level, &pull, &initial, &params, &mut got, &mut scratch);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{level}");
+            assert_eq!(outcome, push, "{level}");
+        }
     }
 
     #[test]

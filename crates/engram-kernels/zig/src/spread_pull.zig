@@ -37,6 +37,16 @@ inline fn gatherLanes(src: [*]const f32, index: *const [lanes]u32, n_nodes: usiz
     return x;
 }
 
+/// How far ahead of the slice being summed its slots' sources and weights are prefetched, in
+/// slots: the same distance as the Rust backend (`src/rust_backend/spread_pull.rs`), where it
+/// is measured.
+const prefetch_slots_ahead = 1024;
+/// Slots (u32 sources or f32 weights) per 64-byte cache line.
+const slots_per_line = 16;
+/// Smaller graphs do not prefetch (same threshold and reason as the Rust backend). Tests
+/// prefetch on every graph, so that the path is tested.
+const prefetch_min_slots = if (builtin.is_test) 1 else 1 << 22;
+
 /// One pull hop: every node gathers its in-edges.
 const PullHop = struct {
     slice_offsets: [*]const u64,
@@ -64,10 +74,17 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
     const theta: V = @splat(threshold);
     var edges: u64 = 0;
     const n_slices = (n_nodes + lanes - 1) / lanes;
+    const n_slots: usize = @intCast(slice_offsets[n_slices]);
+    const prefetching = n_slots >= prefetch_min_slots;
     for (0..n_slices) |s| {
         var acc: V = zero;
         var k: usize = @intCast(slice_offsets[s]);
         const end: usize = @intCast(slice_offsets[s + 1]);
+        var ahead = k + prefetch_slots_ahead;
+        while (prefetching and ahead < @min(end + prefetch_slots_ahead, n_slots)) : (ahead += slots_per_line) {
+            @prefetch(sources + ahead, .{});
+            @prefetch(weights + ahead, .{});
+        }
         while (k < end) : (k += lanes) {
             const x = gatherLanes(src, sources[k..][0..lanes], n_nodes);
             const w: V = weights[k..][0..lanes].*;
