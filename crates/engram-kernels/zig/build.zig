@@ -33,8 +33,8 @@ pub fn build(b: *std.Build) void {
             .{ .explicit = arch.parseCpuModel(level) orelse
                 std.process.fatal("unknown CPU level '{s}' for {s}", .{ level, @tagName(arch) }) };
         // LLVM's x86-64-v4 model prefers 256-bit vectors, which splits every 512-bit vector
-        // in two. Decay runs 1.5-1.9x faster in 512-bit registers; kernels that are faster at
-        // 256 bits (similarity) ask for 8 lanes themselves.
+        // in two. Decay ran 1.5-1.8x faster in 512-bit registers (engram-bench --only decay);
+        // kernels that are faster at 256 bits (similarity) ask for 8 lanes themselves.
         if (std.mem.eql(u8, level, "x86_64_v4")) {
             query.cpu_features_sub.addFeature(@backingInt(std.Target.x86.Feature.prefer_256_bit));
         }

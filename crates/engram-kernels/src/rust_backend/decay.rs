@@ -123,8 +123,9 @@ pub(crate) fn retention_batch(
 const BLOCK: usize = 64;
 /// How far ahead of the block being computed its inputs are prefetched, in elements (6 KiB
 /// of input). Without it the loop waits on memory once the inputs exceed the caches: on this
-/// machine the hardware prefetchers did not keep up, and N = 10M ran at 1.66 ns/element
-/// instead of 1.0 (x86-64-v4; 256–1024 elements ahead all gave about 1.0).
+/// machine the hardware prefetchers did not keep up, and at N = 10M x86-64-v4 took 1.5–1.9
+/// ns/element instead of 1.1–1.2, v3 5.2 instead of 2.1 (`engram-bench --only decay`).
+/// 256 to 1024 elements ahead did about equally well in a scratch prototype.
 const PREFETCH_AHEAD: usize = 512;
 
 /// The exponential curve over a batch: `out[i] = s · 2^(−age · neg_inv_half_life)`.
