@@ -176,3 +176,39 @@ test "pull equals push bit for bit on a graph that is not a multiple of 8 nodes"
         try testing.expectEqual(want_totals, got_totals);
     }
 }
+
+test "pull equals push bit for bit on a graph large enough to prefetch" {
+    // 2048 nodes, one in-edge each: v pulls from u = (7v + 3) mod n (a bijection, so each u
+    // has one out-edge too). 2048 slots > prefetch_slots_ahead: the first slices prefetch.
+    const n = 2048;
+    comptime std.debug.assert(n > prefetch_slots_ahead + lanes);
+    var slice_offsets: [n / lanes + 1]u64 = undefined;
+    for (&slice_offsets, 0..) |*o, s| o.* = s * lanes;
+    var sources: [n]u32 = undefined;
+    var pweights: [n]f32 = undefined;
+    var offsets: [n + 1]u64 = undefined;
+    var targets: [n]u32 = undefined;
+    var weights: [n]f32 = undefined;
+    for (0..n) |v| {
+        const u = (7 * v + 3) % n;
+        const w = @as(f32, @floatFromInt(v % 9)) / 8.0 - 0.5;
+        // One node per lane and one slot row per slice: node v's slot is v.
+        sources[v] = @intCast(u);
+        pweights[v] = w;
+        targets[u] = @intCast(v);
+        weights[u] = w;
+    }
+    for (&offsets, 0..) |*o, u| o.* = u;
+    const out_degrees: [n]u64 = @splat(1);
+    var initial: [n]f32 = undefined;
+    for (&initial, 0..) |*a, v| a.* = @as(f32, @floatFromInt(v % 5)) / 4.0;
+    var want: [n]f32 = undefined;
+    var got: [n]f32 = undefined;
+    var scratch: [n]f32 = undefined;
+    var want_totals: SpreadTotals = undefined;
+    var got_totals: SpreadTotals = undefined;
+    spread.spread(&offsets, &targets, &weights, n, &initial, 3, 0.5, 0.2, &want, &scratch, &want_totals);
+    spreadPull(&slice_offsets, &sources, &pweights, &out_degrees, n, &initial, 3, 0.5, 0.2, &got, &scratch, &got_totals);
+    for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
+    try testing.expectEqual(want_totals, got_totals);
+}
