@@ -8,7 +8,7 @@
 //! same bits, and `zig/src/decay.zig` performs the same operations with the same constants,
 //! so the two backends agree bit for bit too.
 
-use super::prefetch;
+use super::{CACHE_LINE, prefetch};
 use crate::cpu::CpuLevel;
 use crate::params::CurveShape;
 
@@ -153,13 +153,16 @@ fn exponential_body(
 /// Asks for the cache lines of the inputs' block starting at `start`, if it is a whole block.
 #[inline(always)]
 fn prefetch_block(strengths: &[f32], last_access: &[i64], start: usize) {
-    const LINE: usize = 64;
     if let (Some(s), Some(t)) = (
         strengths.get(start..start + BLOCK),
         last_access.get(start..start + BLOCK),
     ) {
-        t.iter().step_by(LINE / size_of::<i64>()).for_each(prefetch);
-        s.iter().step_by(LINE / size_of::<f32>()).for_each(prefetch);
+        t.iter()
+            .step_by(CACHE_LINE / size_of::<i64>())
+            .for_each(prefetch);
+        s.iter()
+            .step_by(CACHE_LINE / size_of::<f32>())
+            .for_each(prefetch);
     }
 }
 

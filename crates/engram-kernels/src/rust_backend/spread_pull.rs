@@ -9,8 +9,8 @@
 //! The x86-64-v3/v4 versions load the eight activations with one AVX2 gather; the portable
 //! version (every other CPU) loads them one by one. The arithmetic is the same.
 
-use super::prefetch;
 use super::spread::dense_hops;
+use super::{CACHE_LINE, prefetch};
 use crate::{CpuLevel, PULL_LANES, PullGraph, SpreadOutcome, SpreadParams};
 
 /// Runs `params.hops()` hops from `initial` into `out`, using `scratch` for the other
@@ -81,8 +81,6 @@ const PREFETCH_SLOTS_AHEAD: usize = 1024;
 /// sources and weights) the prefetches cost 10-20% instead of paying. Unit tests prefetch on
 /// every graph, so that the path is tested.
 const PREFETCH_MIN_SLOTS: usize = if cfg!(test) { 1 } else { 1 << 22 };
-/// Slots (u32 sources or f32 weights) per 64-byte cache line.
-const SLOTS_PER_LINE: usize = 16;
 
 /// The hop, given `full_slice(sources, weights, prev, next)`: sums one slice's slots, writes
 /// its eight nodes' next activations from their previous ones, and returns which of them fire
@@ -107,11 +105,13 @@ fn hop_body(
     let full = src_full.iter().zip(dst_full).zip(degrees_full);
     for (slice, ((prev, next), degrees)) in full.enumerate() {
         let range = slots(slice);
-        let ahead = range.start + PREFETCH_SLOTS_AHEAD..range.end + PREFETCH_SLOTS_AHEAD;
-        for k in ahead.step_by(SLOTS_PER_LINE).take_while(|_| prefetching) {
-            if let (Some(source), Some(weight)) = (sources.get(k), weights.get(k)) {
-                prefetch(source);
-                prefetch(weight);
+        if prefetching {
+            let ahead = range.start + PREFETCH_SLOTS_AHEAD..range.end + PREFETCH_SLOTS_AHEAD;
+            for k in ahead.step_by(CACHE_LINE / size_of::<u32>()) {
+                if let (Some(source), Some(weight)) = (sources.get(k), weights.get(k)) {
+                    prefetch(source);
+                    prefetch(weight);
+                }
             }
         }
         let fired = full_slice(&sources[range.clone()], &weights[range], prev, next);
