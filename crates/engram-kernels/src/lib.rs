@@ -69,11 +69,13 @@
 //! order in all of them, and `tests/differential.rs` checks it.
 //!
 //! **Decay** (retention, [`DecayCurve`]): `age = max(0, now − last_access)` in **seconds**
-//! (`i64`, saturating); exponential `s · 2^(−age / half_life)`; power law
-//! `s · (1 + age / scale)^(−exponent)`. Evaluated in f64, rounded once to f32. The exponential
-//! computes `2^x` without a library call: `x` (as `age · (−1/half_life)`) is rounded to an
-//! integer `n`, `2^(x−n)` comes from a degree-7 polynomial and `2^n` from exponent bits,
-//! within 7.1·10⁻⁹ relative before the rounding to f32.
+//! (`i64` times; the difference is exact, up to 2⁶⁴ − 1, before it is rounded to f64);
+//! exponential `s · 2^(−age / half_life)`; power law `s · (1 + age / scale)^(−exponent)`.
+//! Evaluated in f64, rounded once to f32. The exponential computes `2^x` without a library
+//! call: `x` (as `age · (−1/half_life)`) is rounded to an integer `n`, `2^(x−n)` comes from a
+//! degree-6 minimax polynomial and `2^n` from exponent bits, within 2.0·10⁻⁹ relative before
+//! the rounding to f32. Outputs of at least 2²⁰ elements are written with non-temporal stores
+//! on x86-64-v3/v4 (they bypass the caches; see `BENCHMARKS.md`).
 //!
 //! # How closely the backends agree
 //!
@@ -88,7 +90,7 @@
 //! | dot | `(D+2)·ε·Σ_k │q_k·m_ik│ + D·2⁻¹⁵⁰` | any summation order of D rounded products (Higham's γ_D) | 3.9% / 4.4% / 4.4% of twice the bound |
 //! | cosine | the dot bound ÷ `‖q‖‖m‖`, plus the norms' relative errors (`ε` for precomputed f64 norms; about `(D/2+3)·ε` for f32 norms computed on the fly) and `3ε`, in all at most `(1.5·D + 8)·ε` for normal inputs | the dot bound, divided by `‖q‖‖m‖ ≥ Σ│q·m│` | 1.0 ε / 1.5 ε / 1.5 ε |
 //! | spreading | a per-node bound propagated through the hops: each f32 sum of `k` inputs adds `(k+1)·(ε·Σ│w·x│ + 2⁻¹⁵⁰)` (scaled by `d`), the final update `2ε` of its magnitude plus `2·2⁻¹⁵⁰`, errors in the inputs are carried with their weights, and clamping never adds any | f32 sums vs exact sums | 0: the backends agree bit for bit (same operations in the same order, no FMA) |
-//! | decay | `(ε + 10⁻⁸)·│r│ + 2⁻¹⁵⁰` | evaluated in f64 and rounded once to f32; the exponential uses a polynomial `2^x` (within 7.1·10⁻⁹ relative, no library call), the power law `pow` | exponential: 0, bit for bit, asserted on every case (same operations in both backends); power law: 0 measured (glibc `pow` vs Zig's `std.math.pow`, each within a few f64 ulps) |
+//! | decay | `(ε + 10⁻⁸)·│r│ + 2⁻¹⁵⁰` | evaluated in f64 and rounded once to f32; the exponential uses a polynomial `2^x` (within 2.0·10⁻⁹ relative, no library call), the power law `pow` | exponential: 0, bit for bit, asserted on every case (same operations in both backends); power law: 0 measured (glibc `pow` vs Zig's `std.math.pow`, each within a few f64 ulps) |
 //!
 //! The measured column is the worst case in `measured_disagreement_with_the_reference`
 //! (402,880 outputs, D from 1 to 2048), for the Zig baseline, x86-64-v3 and x86-64-v4 levels

@@ -50,7 +50,7 @@ fn extreme_ages_and_half_lives_stay_finite() {
     let power = DecayCurve::power_law(1e-300, 50.0).expect("valid");
     for k in common::every_kernels() {
         let mut out = [9.0; 2];
-        // Age i64::MAX (saturated) and age 0.
+        // The largest age (2⁶⁴ − 1 seconds) and age 0.
         k.retention(&[1.0, 1.0], &[i64::MIN, 0], i64::MAX, &tiny, &mut out)
             .expect("valid");
         assert_eq!(out[0], 0.0, "{}", k.describe());
@@ -95,5 +95,39 @@ fn nan_strength_gives_nan() {
         k.retention(&[f32::NAN], &[0], 10, &DecayCurve::default(), &mut out)
             .expect("valid");
         assert!(out[0].is_nan(), "{}", k.describe());
+    }
+}
+
+#[test]
+fn a_batch_large_enough_to_stream_equals_small_batches() {
+    // 2²⁰ elements and more are written with non-temporal stores at x86-64-v3/v4 (both
+    // backends; Zig only in optimized builds). The output starts one float past a cache line
+    // and ends in a partial block; small batches are never streamed.
+    let n = (1 << 20) + 77;
+    let now = 1_790_000_000i64;
+    let strengths: Vec<f32> = (0..n).map(|i| (i % 97) as f32 / 96.0).collect();
+    let last: Vec<i64> = (0..n as i64)
+        .map(|i| now - (i * 104_729) % 40_000_000 + 100)
+        .collect();
+    let curve = DecayCurve::exponential(604_800.0).expect("valid");
+    let mut buffer = vec![f32::NAN; n + 32];
+    let start = 1 + buffer.as_ptr().align_offset(64);
+    for k in common::every_kernels() {
+        let mut pieces = vec![f32::NAN; n];
+        for ((s, t), out) in strengths
+            .chunks(4096)
+            .zip(last.chunks(4096))
+            .zip(pieces.chunks_mut(4096))
+        {
+            k.retention(s, t, now, &curve, out).expect("valid");
+        }
+        let whole = &mut buffer[start..start + n];
+        k.retention(&strengths, &last, now, &curve, whole)
+            .expect("valid");
+        let differ = whole
+            .iter()
+            .zip(&pieces)
+            .position(|(a, b)| a.to_bits() != b.to_bits());
+        assert_eq!(differ, None, "{}", k.describe());
     }
 }

@@ -361,7 +361,7 @@ struct DecayCase {
 
 impl DecayCase {
     /// Strengths (mostly in [0, 1], some exactly 0 or 1, a few NaN) and last-access times:
-    /// ages of 0, seconds, years and up to the saturating limit, future times and i64 extremes.
+    /// ages of 0, seconds, years and up to the largest (2⁶⁴ − 1 s), future times and i64 extremes.
     fn generate(&self) -> (Vec<f32>, Vec<i64>) {
         let mut rng = SplitMix64::new(self.seed);
         let strengths = (0..self.len)

@@ -1,7 +1,7 @@
 //! The pure-Rust backend: the reference every other backend is tested against. Safe code,
-//! apart from calls into its `#[target_feature]` functions, [`prefetch`] and the AVX2 gather
-//! of the pull pass, each with its invariant; it relies on the validation done in `kernels.rs` for
-//! lengths, never for memory safety.
+//! apart from calls into its `#[target_feature]` functions, [`prefetch`], the streaming
+//! stores of decay and the AVX2 gather of the pull pass, each with its invariant; it relies on
+//! the validation done in `kernels.rs` for lengths, never for memory safety.
 
 pub(crate) mod decay;
 pub(crate) mod similarity;

@@ -130,7 +130,7 @@ pub fn cosine(q: &[f32], m: &[f32], precomputed_norms: bool) -> Expect {
 
 /// Retention in f64, computed differently from both backends (through `exp`/`ln_1p` rather
 /// than `exp2`/`pow`), and the bound: the backends' own approximation of the curve (the
-/// exponential's polynomial `2^x` is within 7.1·10⁻⁹ relative; `pow` within a few f64 ulps),
+/// exponential's polynomial `2^x` is within 2.0·10⁻⁹ relative; `pow` within a few f64 ulps),
 /// then one rounding to f32 (`ε·|r|`, or 2⁻¹⁵⁰ in the subnormal range), plus the oracle's own
 /// error (≤ 10⁻¹² relative): `(ε + 10⁻⁸)·|r| + 2⁻¹⁵⁰`. NaN strength gives NaN.
 pub fn retention(
@@ -154,9 +154,9 @@ pub fn retention(
     }
 }
 
-/// `max(0, now − last)` in seconds, saturating: the age every backend must use.
+/// `max(0, now − last)` in seconds, exact until rounded to f64: the age every backend must use.
 pub fn age_secs(now: i64, last: i64) -> f64 {
-    (i128::from(now) - i128::from(last)).clamp(0, i128::from(i64::MAX)) as f64
+    (i128::from(now) - i128::from(last)).max(0) as f64
 }
 
 /// Spreading activation in f64 with a per-node error bound propagated hop by hop, or `None`

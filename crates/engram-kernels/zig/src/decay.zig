@@ -2,44 +2,54 @@
 //!
 //! Same formulas as the Rust reference (`src/rust_backend/decay.rs`), evaluated in
 //! f64 and rounded once to f32. The exponential curve uses the same branch-free `2^x`, with
-//! the same operations and constants (no FMA), so the backends agree bit for bit.
+//! the same operations and constants (no FMA), so the backends agree bit for bit. Large
+//! outputs are written with non-temporal stores on x86-64 with AVX, as in the Rust backend.
 const std = @import("std");
+const builtin = @import("builtin");
 
 /// 1.5 · 2^52: `x + round_magic - round_magic` rounds |x| < 2^51 to the nearest integer.
 const round_magic: f64 = 6755399441055744.0;
 /// Below this, s · 2^x rounds to 0 in f32 for every finite f32 s.
 const min_exponent: f64 = -300.0;
-/// ln(2)^k / k!, k = 0..=7: 2^f within 7.1e-9 relative on |f| <= 1/2.
-const exp2_taylor = [8]f64{
+/// 2^f ≈ 1 + c1·f + … + c6·f^6 on |f| <= 1/2, within 2.0e-9 relative: the same minimax
+/// coefficients as the Rust reference (`EXP2_POLY` in `src/rust_backend/decay.rs`).
+const exp2_poly = [7]f64{
     1.0,
-    0.6931471805599453,
-    0.24022650695910072,
-    0.05550410866482158,
-    0.009618129107628477,
-    0.0013333558146428443,
-    0.0001540353039338161,
-    1.5252733804059841e-05,
+    0.6931472028550542,
+    0.2402264791363119,
+    0.05550332471137238,
+    0.009618437357486954,
+    0.001339887441275818,
+    0.0001535336195347028,
 };
 
-/// 2^x for x <= 0 (x below -300 treated as -300): range reduction by rounding, the Taylor
+/// 2^x for x <= 0 (x below -300 treated as -300): range reduction by rounding, the
 /// polynomial, and 2^n from exponent bits.
 inline fn exp2NonPositive(x_in: f64) f64 {
     const x = @max(x_in, min_exponent);
     const shifted = x + round_magic;
     const n = shifted - round_magic;
     const f = x - n;
-    var p: f64 = exp2_taylor[7];
-    inline for (0..7) |i| {
-        p = p * f + exp2_taylor[6 - i];
+    var p: f64 = exp2_poly[6];
+    inline for (0..6) |i| {
+        p = p * f + exp2_poly[5 - i];
     }
     const n_bits = @as(u64, @bitCast(shifted)) -% @as(u64, @bitCast(round_magic));
     const scale: f64 = @bitCast((n_bits +% 1023) << 52);
     return p * scale;
 }
 
-/// Age in seconds: max(0, now - last_access), saturating instead of overflowing.
+/// Age in seconds: max(0, now - last_access), exact before the rounding to f64 (when
+/// last_access < now the difference is below 2^64, so it fits a u64).
 inline fn ageSeconds(now: i64, last_access: i64) f64 {
-    return @floatFromInt(@max(0, now -| last_access));
+    const age: u64 = if (last_access < now) @as(u64, @bitCast(now)) -% @as(u64, @bitCast(last_access)) else 0;
+    return @floatFromInt(age);
+}
+
+/// The factor of the exponent, -1/half_life, clamped to be finite: a subnormal half-life
+/// (reciprocal ∞) then gives -0 at age 0 instead of 0·∞ = NaN, and -∞ at any other age.
+inline fn negInvHalfLife(half_life: f64) f64 {
+    return @max(-1.0 / half_life, -std.math.floatMax(f64));
 }
 
 /// f64 lanes per vector for this CPU level (2 on the baseline, 4 with AVX2, 8 with AVX-512).
@@ -47,6 +57,7 @@ const lanes = std.simd.suggestVectorLength(f64) orelse 2;
 const VF = @Vector(lanes, f64);
 const VI = @Vector(lanes, i64);
 const VU = @Vector(lanes, u64);
+const VF32 = @Vector(lanes, f32);
 
 /// `exp2NonPositive` on a vector: the same operations, lane by lane, so the same bits.
 inline fn exp2NonPositiveV(x_in: VF) VF {
@@ -55,9 +66,9 @@ inline fn exp2NonPositiveV(x_in: VF) VF {
     const shifted = x + magic;
     const n = shifted - magic;
     const f = x - n;
-    var p: VF = @splat(exp2_taylor[7]);
-    inline for (0..7) |i| {
-        p = p * f + @as(VF, @splat(exp2_taylor[6 - i]));
+    var p: VF = @splat(exp2_poly[6]);
+    inline for (0..6) |i| {
+        p = p * f + @as(VF, @splat(exp2_poly[5 - i]));
     }
     const n_bits = @as(VU, @bitCast(shifted)) -% @as(VU, @splat(@as(u64, @bitCast(round_magic))));
     const exponent_bits = (n_bits +% @as(VU, @splat(1023))) << @splat(52);
@@ -70,6 +81,14 @@ const block = 64;
 /// backend (`src/rust_backend/decay.rs`), where it is measured.
 const prefetch_ahead = 512;
 const cache_line = 64;
+/// From this many elements, the output is written with non-temporal stores where the
+/// level has AVX (x86-64-v3 and v4): the same threshold as the Rust backend
+/// (`STREAM_MIN_ELEMENTS`), where the measurement is. Only with the LLVM backend (every
+/// optimized build): the inline assembly below is AT&T syntax that Zig's own x86-64 backend,
+/// used for Debug builds, does not assemble. The bits are the same either way.
+const stream_min_elements = 1 << 20;
+const can_stream = builtin.zig_backend == .stage2_llvm and builtin.cpu.arch == .x86_64 and
+    std.Target.x86.featureSetHas(builtin.cpu.features, .avx);
 
 /// Asks for the cache lines of the inputs' block starting at `start` (in bounds).
 inline fn prefetchBlock(strengths: [*]const f32, last_access: [*]const i64, start: usize) void {
@@ -78,6 +97,53 @@ inline fn prefetchBlock(strengths: [*]const f32, last_access: [*]const i64, star
     }
     inline for (0..block * @sizeOf(f32) / cache_line) |k| {
         @prefetch(strengths + start + k * (cache_line / @sizeOf(f32)), .{});
+    }
+}
+
+/// Stores `v` at `dst` with a non-temporal store (`vmovntps`: it neither reads the line
+/// first nor keeps it cached). `dst` must be aligned to the vector's size.
+inline fn streamStore(dst: [*]f32, v: VF32) void {
+    asm volatile ("vmovntps %[v], (%[dst])"
+        :
+        : [v] "x" (v),
+          [dst] "r" (dst),
+        : .{ .memory = true });
+}
+
+/// Orders the non-temporal stores before any later store (they are weakly ordered).
+inline fn storeFence() void {
+    asm volatile ("sfence" ::: .{ .memory = true });
+}
+
+/// out[from..to] of the exponential curve. Whole vectors use explicit SIMD, so that the loop
+/// is vectorized at every level whatever the optimizer makes of the u64 arithmetic and
+/// conversion; `streamed` (only with `can_stream`, on a range whose start is aligned to a
+/// cache line) writes them with non-temporal stores.
+inline fn exponentialRange(
+    strengths: [*]const f32,
+    last_access: [*]const i64,
+    from: usize,
+    to: usize,
+    now: i64,
+    neg_inv_half_life: f64,
+    out: [*]f32,
+    comptime streamed: bool,
+) void {
+    var i = from;
+    while (i + lanes <= to) : (i += lanes) {
+        const last: VI = last_access[i..][0..lanes].*;
+        const now_v: VI = @splat(now);
+        const diff = @as(VU, @bitCast(now_v)) -% @as(VU, @bitCast(last));
+        const age: VF = @floatFromInt(@select(u64, last < now_v, diff, @as(VU, @splat(0))));
+        const x = age * @as(VF, @splat(neg_inv_half_life));
+        const s32: VF32 = strengths[i..][0..lanes].*;
+        const s: VF = @floatCast(s32);
+        const r: VF32 = @floatCast(s * exp2NonPositiveV(x));
+        if (streamed) streamStore(out + i, r) else out[i..][0..lanes].* = r;
+    }
+    while (i < to) : (i += 1) {
+        const x = ageSeconds(now, last_access[i]) * neg_inv_half_life;
+        out[i] = @floatCast(@as(f64, strengths[i]) * exp2NonPositive(x));
     }
 }
 
@@ -91,28 +157,24 @@ pub fn exponential(
     half_life: f64,
     out: [*]f32,
 ) callconv(.c) void {
-    const neg_inv_half_life = -1.0 / half_life;
-    var i: usize = 0;
-    // Whole vectors: explicit SIMD, so that the loop is vectorized at every level whatever
-    // the optimizer makes of the saturating i64 arithmetic and the i64 -> f64 conversion.
-    while (i + lanes <= n) : (i += lanes) {
-        if (i % block == 0 and i + prefetch_ahead + block <= n) prefetchBlock(strengths, last_access, i + prefetch_ahead);
-        const last: VI = last_access[i..][0..lanes].*;
-        const age_int = @max(@as(VI, @splat(now)) -| last, @as(VI, @splat(0)));
-        const age: VF = @floatFromInt(age_int);
-        const zero: VF = @splat(0);
-        // Exactly 0 at age 0, so a subnormal half-life (reciprocal ∞) cannot give 0·∞ = NaN.
-        const x = @select(f64, age == zero, zero, age * @as(VF, @splat(neg_inv_half_life)));
-        const s32: @Vector(lanes, f32) = strengths[i..][0..lanes].*;
-        const s: VF = @floatCast(s32);
-        const r: @Vector(lanes, f32) = @floatCast(s * exp2NonPositiveV(x));
-        out[i..][0..lanes].* = r;
+    const neg_inv = negInvHalfLife(half_life);
+    const stream = can_stream and n >= stream_min_elements;
+    // Streamed blocks start on a cache line of `out`: the elements before it are stored
+    // normally (`out` is 4-byte aligned, so the distance is a whole number of elements).
+    const to_line = (cache_line - @intFromPtr(out) % cache_line) % cache_line / @sizeOf(f32);
+    const head: usize = if (stream) @min(n, to_line) else 0;
+    exponentialRange(strengths, last_access, 0, head, now, neg_inv, out, false);
+    var start: usize = head;
+    while (start < n) : (start += block) {
+        const end = @min(n, start + block);
+        if (start + prefetch_ahead + block <= n) prefetchBlock(strengths, last_access, start + prefetch_ahead);
+        if (stream and end - start == block) {
+            exponentialRange(strengths, last_access, start, end, now, neg_inv, out, true);
+        } else {
+            exponentialRange(strengths, last_access, start, end, now, neg_inv, out, false);
+        }
     }
-    while (i < n) : (i += 1) {
-        const age = ageSeconds(now, last_access[i]);
-        const x = if (age == 0) 0 else age * neg_inv_half_life;
-        out[i] = @floatCast(@as(f64, strengths[i]) * exp2NonPositive(x));
-    }
+    if (stream) storeFence();
 }
 
 /// out[i] = strengths[i] * (1 + age_i / scale)^(-exponent).
@@ -158,9 +220,40 @@ test "exp2 matches std within its stated error" {
         const want = std.math.exp2(x);
         worst = @max(worst, @abs(exp2NonPositive(x) - want) / want);
     }
-    try testing.expect(worst < 7.1e-9);
+    try testing.expect(worst < 2.0e-9);
     try testing.expectEqual(@as(f64, 1), exp2NonPositive(0));
     try testing.expectEqual(@as(f64, 0.5), exp2NonPositive(-1));
+}
+
+test "streamed output has the same bits as unstreamed pieces, at every offset" {
+    const n = stream_min_elements + 77;
+    const allocator = testing.allocator;
+    const strengths = try allocator.alloc(f32, n);
+    defer allocator.free(strengths);
+    const last = try allocator.alloc(i64, n);
+    defer allocator.free(last);
+    const want = try allocator.alloc(f32, n);
+    defer allocator.free(want);
+    const buffer = try allocator.alignedAlloc(f32, .fromByteUnits(cache_line), n + 4);
+    defer allocator.free(buffer);
+    const now: i64 = 1_790_000_000;
+    for (0..n) |i| {
+        strengths[i] = @as(f32, @floatFromInt(i % 101)) / 100.0;
+        last[i] = now - @as(i64, @intCast((i * 7919) % 5_000_000)) + 50;
+    }
+    // Pieces below the threshold are never streamed.
+    var start: usize = 0;
+    while (start < n) : (start += 1000) {
+        const len = @min(1000, n - start);
+        exponential(strengths[start..].ptr, last[start..].ptr, len, now, 86_400, want[start..].ptr);
+    }
+    // Offsets 0 to 3 floats past a cache line: heads of 0, 15, 14 and 13 elements.
+    for (0..4) |offset| {
+        @memset(buffer, std.math.nan(f32));
+        const out = buffer[offset..][0..n];
+        exponential(strengths.ptr, last.ptr, n, now, 86_400, out.ptr);
+        for (want, out) |w, o| try testing.expectEqual(@as(u32, @bitCast(w)), @as(u32, @bitCast(o)));
+    }
 }
 
 test "one half-life halves, the future does not grow" {
@@ -178,7 +271,7 @@ test "power law at age = scale with exponent 1 halves" {
     const t = [_]i64{std.math.minInt(i64)};
     var out: [1]f32 = undefined;
     powerLaw(&s, &t, 1, 100, 100, 1, &out);
-    // Saturated age (i64 max seconds) gives a tiny but finite retention.
+    // The largest age (2^63 + 100 seconds) gives a tiny but finite retention.
     try testing.expect(out[0] >= 0 and out[0] < 1e-15);
     const t2 = [_]i64{0};
     powerLaw(&s, &t2, 1, 100, 100, 1, &out);
