@@ -20,7 +20,7 @@ pub(crate) fn spread(
         dst.fill(0.0);
         for (u, range) in graph.offsets().windows(2).enumerate() {
             let x = src[u];
-            if x > 0.0 && x >= threshold {
+            if fires(x, threshold) {
                 // In range: offsets end at targets.len(), which fits in usize.
                 let (begin, end) = (range[0] as usize, range[1] as usize);
                 for (&v, &w) in targets[begin..end].iter().zip(&weights[begin..end]) {
@@ -86,8 +86,17 @@ fn finalize(prev: &mut f32, next: &mut f32, decay: f32) -> bool {
 }
 
 /// Clamp to `[0, 1]`. Sums are never NaN: weights are bounded (see `MAX_ABS_WEIGHT`).
-fn clamp_unit(x: f32) -> f32 {
+#[inline(always)]
+pub(crate) fn clamp_unit(x: f32) -> f32 {
     x.clamp(0.0, 1.0)
+}
+
+/// Whether a node of activation `x` fires: it passes `w · x` along its out-edges. Every
+/// dense pass (push here, pull in `spread_pull.rs`) uses this rule, so they count the same
+/// edges and add the same terms.
+#[inline(always)]
+pub(crate) fn fires(x: f32, threshold: f32) -> bool {
+    x > 0.0 && x >= threshold
 }
 
 /// The sparse workspace state: dense per-node buffers that are all zero between calls, plus

@@ -9,7 +9,7 @@
 //! The x86-64-v3/v4 versions load the eight activations with one AVX2 gather; the portable
 //! version (every other CPU) loads them one by one. The arithmetic is the same.
 
-use super::spread::dense_hops;
+use super::spread::{clamp_unit, dense_hops, fires};
 use super::{CACHE_LINE, prefetch};
 use crate::{CpuLevel, PULL_LANES, PullGraph, SpreadOutcome, SpreadParams};
 
@@ -57,19 +57,13 @@ fn hop(
                 let sums = slice_sums(src, sources, weights, threshold);
                 let mut fired = 0u8;
                 for lane in 0..PULL_LANES {
-                    next[lane] = (prev[lane] + decay * sums[lane]).clamp(0.0, 1.0);
+                    next[lane] = clamp_unit(prev[lane] + decay * sums[lane]);
                     fired |= u8::from(fires(prev[lane], threshold)) << lane;
                 }
                 fired
             },
         ),
     }
-}
-
-/// Whether a node of activation `x` fires (as in the push pass).
-#[inline(always)]
-fn fires(x: f32, threshold: f32) -> bool {
-    x > 0.0 && x >= threshold
 }
 
 /// How far ahead of the slice being summed the sources and weights of its slots are
@@ -133,7 +127,7 @@ fn hop_body(
             .zip(&sums)
             .zip(degrees_tail)
         {
-            *next = (x + decay * sum).clamp(0.0, 1.0);
+            *next = clamp_unit(x + decay * sum);
             if fires(x, threshold) {
                 edges_traversed += degree;
             }

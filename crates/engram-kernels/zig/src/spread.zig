@@ -12,6 +12,12 @@ pub const SpreadTotals = extern struct {
     active_nodes: u64,
 };
 
+/// Whether a node of activation x fires: it passes w * x along its out-edges. The push and
+/// pull passes (spread_pull.zig) use this rule, so they count the same edges.
+pub inline fn fires(x: f32, threshold: f32) bool {
+    return x > 0 and x >= threshold;
+}
+
 pub fn clampUnit(x: f32) f32 {
     // Sums cannot be NaN (weights are bounded by the caller), so plain comparisons suffice.
     if (x > 1) return 1;
@@ -63,7 +69,7 @@ const PushHop = struct {
         @memset(dst[0..self.n_nodes], 0);
         for (0..self.n_nodes) |u| {
             const x = src[u];
-            if (x > 0 and x >= self.threshold) {
+            if (fires(x, self.threshold)) {
                 const begin: usize = @intCast(self.offsets[u]);
                 const end: usize = @intCast(self.offsets[u + 1]);
                 for (begin..end) |e| {

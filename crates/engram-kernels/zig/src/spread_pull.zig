@@ -11,6 +11,7 @@ const builtin = @import("builtin");
 const spread = @import("spread.zig");
 const SpreadTotals = spread.SpreadTotals;
 const clampUnit = spread.clampUnit;
+const fires = spread.fires;
 
 pub const lanes = 8;
 const V = @Vector(lanes, f32);
@@ -107,7 +108,7 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
             for (base..n_nodes, 0..) |v, l| {
                 const prev = src[v];
                 dst[v] = clampUnit(prev + decay * sums[l]);
-                if (prev > 0 and prev >= threshold) edges += out_degrees[v];
+                if (fires(prev, threshold)) edges += out_degrees[v];
             }
         }
     }
