@@ -1,6 +1,7 @@
 //! How the cost of spreading follows the edges it touches: sparse spreading from a few seeds
-//! (`Kernels::spread_from_seeds`) against a dense pass (`Kernels::spread`) over a random graph,
-//! on every backend and CPU level this machine can run, in one process.
+//! (`Kernels::spread_from_seeds`, over the `Csr` alone and over a `BidirectionalGraph`, whose
+//! large-frontier hops pull) against a dense pass (`Kernels::spread`) over a random graph, on
+//! every backend and CPU level this machine can run, in one process.
 //!
 //! ```text
 //! cargo run --release --features zig-kernels --example spread_cost -- \
@@ -12,7 +13,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use engram_kernels::{Csr, Kernels, Seed, SpreadParams, SpreadWorkspace};
+use engram_kernels::{BidirectionalGraph, Csr, Kernels, Seed, SpreadParams, SpreadWorkspace};
 
 fn option(args: &[String], name: &str, default: u64) -> Result<u64, String> {
     match args.iter().position(|a| a == name) {
@@ -86,11 +87,13 @@ fn run(
         .collect();
     let graph = Csr::from_edges(n, &edges)?;
     drop(edges);
+    let both = BidirectionalGraph::new(graph.clone());
     let params = SpreadParams::new(hops, 0.5, 0.05)?;
     let mut seed_list: Vec<Seed> = Vec::new();
+    let mut is_seed = vec![false; n];
     while (seed_list.len() as u64) < seeds.min(n as u64) {
         let node = (next() % n as u64) as u32;
-        if !seed_list.iter().any(|s| s.node == node) {
+        if !std::mem::replace(&mut is_seed[node as usize], true) {
             seed_list.push(Seed::new(node, 0.5 + 0.5 * (next() % 100) as f32 / 100.0));
         }
     }
@@ -104,8 +107,8 @@ fn run(
         seed_list.len()
     );
     println!(
-        "{:<22}{:>14}{:>14}{:>16}{:>12}",
-        "backend level", "sparse (ms)", "dense (ms)", "edges touched", "active"
+        "{:<22}{:>14}{:>14}{:>14}{:>16}{:>12}",
+        "backend level", "from Csr", "bidirect.", "dense (ms)", "edges touched", "active"
     );
     for kernels in Kernels::all_available() {
         let mut workspace = SpreadWorkspace::with_nodes(n);
@@ -117,6 +120,16 @@ fn run(
             sparse_times.push(start.elapsed());
             (touched, active) = (result.outcome().edges_traversed, result.len());
         }
+        let mut pull_times = Vec::with_capacity(repeats);
+        for _ in 0..repeats {
+            let start = Instant::now();
+            let result = kernels.spread_from_seeds(&both, &seed_list, &params, &mut workspace)?;
+            pull_times.push(start.elapsed());
+            assert_eq!(
+                (touched, active),
+                (result.outcome().edges_traversed, result.len())
+            );
+        }
         let mut out = vec![0.0f32; n];
         let dense_times = (0..repeats.min(5))
             .map(|_| {
@@ -127,9 +140,10 @@ fn run(
             })
             .collect::<Result<Vec<_>, _>>()?;
         println!(
-            "{:<22}{:>14.3}{:>14.3}{:>16}{:>12}",
+            "{:<22}{:>14.3}{:>14.3}{:>14.3}{:>16}{:>12}",
             format!("{} {}", kernels.backend(), kernels.level()),
             median(sparse_times),
+            median(pull_times),
             median(dense_times),
             touched,
             active

@@ -183,6 +183,11 @@ impl Csr {
         Some((&self.targets[begin..end], &self.weights[begin..end]))
     }
 
+    /// Heap bytes held by this graph: 8 per node (plus 8) and 8 per edge.
+    pub fn heap_bytes(&self) -> usize {
+        self.offsets.len() * 8 + self.targets.len() * 4 + self.weights.len() * 4
+    }
+
     /// Gives the arrays back: `(offsets, targets, weights)`.
     pub fn into_parts(self) -> (Vec<u64>, Vec<u32>, Vec<f32>) {
         (self.offsets, self.targets, self.weights)

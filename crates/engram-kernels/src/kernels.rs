@@ -10,7 +10,8 @@ use crate::embeddings::l2_norm;
 use crate::zig_backend;
 use crate::{
     BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, LEVEL_ENV, PullGraph,
-    Result, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace, rust_backend,
+    Result, Seed, SeedGraph, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
+    rust_backend,
 };
 
 /// The three kernels on one chosen backend and CPU level. Cheap to copy; make one (usually
@@ -368,21 +369,28 @@ impl Kernels {
     /// activation is positive, ascending, with their activations. It is the same computation
     /// as [`spread`](Self::spread) with the seeds as initial activations (every other node 0),
     /// and gives bit-for-bit the same values, but its cost follows the edges it touches: each
-    /// hop visits only the nodes that are active or receive input, until a frontier grows past
-    /// about a quarter of the graph, when that hop runs as a dense pass. The workspace keeps
-    /// per-node buffers (allocated the first time it sees a graph this large) that are all zero
-    /// between calls; the result borrows them.
+    /// hop pushes along the out-edges of the active nodes only, until a frontier grows past
+    /// about a quarter of the graph, when that hop runs over every node. **Direction-optimizing**
+    /// when `graph` is a [`BidirectionalGraph`](crate::BidirectionalGraph): such a dense hop pulls over the in-edges, as
+    /// [`spread_pull`](Self::spread_pull) does; from a `&Csr` alone it pushes, as
+    /// [`spread`](Self::spread) does. Either way the result is the same, bit for bit.
+    ///
+    /// The workspace keeps per-node buffers (allocated the first time it sees a graph this
+    /// large) that are all zero between calls; the result borrows them.
     ///
     /// # Errors
     /// [`Error::SeedOutOfRange`], [`Error::InvalidActivation`] (outside `[0, 1]` or NaN; `node`
     /// is the seed's index) or [`Error::DuplicateSeed`].
-    pub fn spread_from_seeds<'w>(
+    pub fn spread_from_seeds<'g, 'w>(
         &self,
-        graph: &Csr,
+        graph: impl Into<SeedGraph<'g>>,
         seeds: &[Seed],
         params: &SpreadParams,
         workspace: &'w mut SpreadWorkspace,
     ) -> Result<SparseActivations<'w>> {
+        let graph: SeedGraph<'g> = graph.into();
+        let in_edges = graph.in_edges();
+        let graph = graph.out_edges();
         let nodes = graph.nodes();
         for (seed, &Seed { node, activation }) in seeds.iter().enumerate() {
             if node as usize >= nodes {
@@ -408,6 +416,7 @@ impl Kernels {
                 };
                 let outcome = rust_backend::spread::spread_sparse(
                     graph,
+                    in_edges.map(|in_edges| (self.level, in_edges)),
                     seeds,
                     params,
                     state,
@@ -420,7 +429,7 @@ impl Kernels {
             #[cfg(feature = "zig-kernels")]
             Backend::Zig => {
                 let fns = zig_backend::fns(self.level);
-                zig_backend::spread::spread_sparse(fns, graph, seeds, params, workspace)
+                zig_backend::spread::spread_sparse(fns, graph, in_edges, seeds, params, workspace)
             }
             #[cfg(not(feature = "zig-kernels"))]
             Backend::Zig => unreachable_backend(),

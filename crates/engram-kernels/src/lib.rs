@@ -152,7 +152,7 @@ pub use kernels::{Kernels, PARALLEL_MIN_FLOATS};
 pub use params::{
     DecayCurve, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
 };
-pub use pull_graph::{PULL_LANES, PullGraph};
+pub use pull_graph::{BidirectionalGraph, PULL_LANES, PullGraph, SeedGraph};
 
 /// The CPU levels whose Zig kernels are built into this binary, lowest first (none without
 /// the `zig-kernels` feature). Which of them this CPU can run: [`CpuLevel::is_supported`].

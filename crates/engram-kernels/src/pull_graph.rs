@@ -143,6 +143,113 @@ impl From<&Csr> for PullGraph {
     }
 }
 
+/// A [`Csr`] together with its [`PullGraph`]: both directions of the same edges, built
+/// together so that they always agree. Give it to [`Kernels::spread_from_seeds`] to make the
+/// spreading direction-optimizing: hops whose frontier is small push along the out-edges of
+/// the active nodes only, and a hop whose frontier is large pulls over the in-edges of every
+/// node (faster than a dense push; see [`Kernels::spread_pull`]). The result is the same,
+/// bit for bit, as from the `Csr` alone.
+///
+/// Memory: the `Csr` plus the `PullGraph` ([`heap_bytes`](Self::heap_bytes)).
+///
+/// [`Kernels::spread_from_seeds`]: crate::Kernels::spread_from_seeds
+/// [`Kernels::spread_pull`]: crate::Kernels::spread_pull
+#[derive(Debug, Clone, PartialEq)]
+pub struct BidirectionalGraph {
+    out_edges: Csr,
+    in_edges: PullGraph,
+}
+
+impl BidirectionalGraph {
+    /// Takes `graph` and builds its in-edges beside it. O(N + E) time.
+    pub fn new(graph: Csr) -> Self {
+        let in_edges = PullGraph::new(&graph);
+        Self {
+            out_edges: graph,
+            in_edges,
+        }
+    }
+
+    /// The out-edges: the graph as given.
+    pub fn out_edges(&self) -> &Csr {
+        &self.out_edges
+    }
+
+    /// The in-edges, in the pull layout.
+    pub fn in_edges(&self) -> &PullGraph {
+        &self.in_edges
+    }
+
+    /// Number of nodes, `N`.
+    pub fn nodes(&self) -> usize {
+        self.out_edges.nodes()
+    }
+
+    /// Number of edges, `E`.
+    pub fn edges(&self) -> usize {
+        self.out_edges.edges()
+    }
+
+    /// Heap bytes held by both layouts.
+    pub fn heap_bytes(&self) -> usize {
+        self.out_edges.heap_bytes() + self.in_edges.heap_bytes()
+    }
+
+    /// Gives back the `Csr`, dropping the in-edges.
+    pub fn into_out_edges(self) -> Csr {
+        self.out_edges
+    }
+}
+
+impl From<Csr> for BidirectionalGraph {
+    fn from(graph: Csr) -> Self {
+        Self::new(graph)
+    }
+}
+
+/// The graph a [`Kernels::spread_from_seeds`] call spreads over: a [`Csr`] alone, whose
+/// dense hops push, or a [`BidirectionalGraph`], whose dense hops pull. Both convert into it
+/// (`&Csr` and `&BidirectionalGraph`), so callers pass either directly.
+///
+/// [`Kernels::spread_from_seeds`]: crate::Kernels::spread_from_seeds
+#[derive(Debug, Clone, Copy)]
+pub enum SeedGraph<'g> {
+    /// Out-edges only: every hop pushes.
+    OutEdges(&'g Csr),
+    /// Both directions: small frontiers push, large ones pull.
+    Bidirectional(&'g BidirectionalGraph),
+}
+
+impl SeedGraph<'_> {
+    /// The out-edges.
+    pub fn out_edges(&self) -> &Csr {
+        match self {
+            Self::OutEdges(graph) => graph,
+            Self::Bidirectional(graph) => graph.out_edges(),
+        }
+    }
+
+    /// The in-edges, if this graph has them.
+    pub fn in_edges(&self) -> Option<&PullGraph> {
+        match self {
+            Self::OutEdges(_) => None,
+            Self::Bidirectional(graph) => Some(graph.in_edges()),
+        }
+    }
+}
+
+impl<'g> From<&'g Csr> for SeedGraph<'g> {
+    fn from(graph: &'g Csr) -> Self {
+        Self::OutEdges(graph)
+    }
+}
+
+impl<'g> From<&'g BidirectionalGraph> for SeedGraph<'g> {
+    fn from(graph: &'g BidirectionalGraph) -> Self {
+        Self::Bidirectional(graph)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +304,24 @@ mod tests {
         );
         assert_eq!(p.out_degrees(), &[3, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
         assert!((p.fill() - 5.0 / 40.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_bidirectional_graph_holds_the_csr_and_its_in_edges() {
+        let csr = Csr::from_edges(10, &[(0, 9, 1.0), (8, 9, 0.5), (9, 1, -1.0)]).expect("valid");
+        let both = BidirectionalGraph::from(csr.clone());
+        assert_eq!((both.nodes(), both.edges()), (10, 3));
+        assert_eq!(both.in_edges(), &PullGraph::new(&csr));
+        assert_eq!(csr.heap_bytes(), 11 * 8 + 3 * 8);
+        assert_eq!(
+            both.heap_bytes(),
+            csr.heap_bytes() + both.in_edges().heap_bytes()
+        );
+        let seen = SeedGraph::from(&both);
+        assert_eq!(seen.out_edges(), &csr);
+        assert!(seen.in_edges().is_some());
+        assert!(SeedGraph::from(&csr).in_edges().is_none());
+        assert_eq!(both.into_out_edges(), csr);
     }
 
     #[test]

@@ -14,8 +14,8 @@ mod common;
 use common::SplitMix64;
 use common::oracle::{self, EPS, Expect};
 use engram_kernels::{
-    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels, MAX_ABS_WEIGHT, PullGraph,
-    Seed, SpreadParams, SpreadWorkspace,
+    Backend, BidirectionalGraph, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels,
+    MAX_ABS_WEIGHT, PullGraph, Seed, SeedGraph, SpreadParams, SpreadWorkspace,
 };
 use proptest::prelude::*;
 
@@ -490,9 +490,12 @@ proptest! {
         // come back all zero after every call.
         let mut workspace = SpreadWorkspace::new();
         let small = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 1.0)]).expect("valid");
+        // The same graph with its in-edges: hops whose frontier holds a third of the slots'
+        // worth of edges pull instead of pushing.
+        let both = BidirectionalGraph::new(input.graph.clone());
         for k in common::every_kernels() {
-            for _ in 0..2 {
-                let sparse = k.spread_from_seeds(&input.graph, &seeds, &input.params, &mut workspace).expect("valid seeds");
+            for graph in [SeedGraph::from(&input.graph), SeedGraph::from(&both), SeedGraph::from(&input.graph)] {
+                let sparse = k.spread_from_seeds(graph, &seeds, &input.params, &mut workspace).expect("valid seeds");
                 prop_assert_eq!(sparse.outcome(), reference, "{}", k.describe());
                 prop_assert!(sparse.nodes().windows(2).all(|w| w[0] < w[1]), "nodes not ascending");
                 let mut expected: Vec<(u32, u32)> = dense.iter().enumerate()

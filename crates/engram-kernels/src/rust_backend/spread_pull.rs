@@ -31,8 +31,9 @@ pub(crate) fn spread_pull(
     })
 }
 
-/// One hop from `src` into `dst`; returns the out-edges of the nodes that fired.
-fn hop(
+/// One hop from `src` into `dst`; returns the out-edges of the nodes that fired. Slices as
+/// in [`spread_pull`]; also the dense hops of `spread::spread_sparse`.
+pub(crate) fn hop(
     level: CpuLevel,
     graph: &PullGraph,
     src: &[f32],

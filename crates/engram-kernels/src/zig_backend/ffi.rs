@@ -8,7 +8,7 @@ use crate::{CpuLevel, Seed};
 
 /// Must equal `abi_version` in `zig/src/root.zig`; a test checks it against every linked level.
 #[cfg(test)]
-pub(crate) const ZIG_ABI_VERSION: u32 = 3;
+pub(crate) const ZIG_ABI_VERSION: u32 = 4;
 
 /// `BuildInfo` in `zig/src/root.zig`.
 #[repr(C)]
@@ -22,6 +22,15 @@ pub(crate) struct BuildInfo {
     pub(crate) optimize_mode_ptr: *const u8,
     pub(crate) optimize_mode_len: usize,
     pub(crate) vector_lanes: u32,
+}
+
+/// `InEdges` in `zig/src/spread_pull.zig`: a `PullGraph`'s arrays.
+#[repr(C)]
+pub(crate) struct InEdges {
+    pub(crate) slice_offsets: *const u64,
+    pub(crate) sources: *const u32,
+    pub(crate) weights: *const f32,
+    pub(crate) out_degrees: *const u64,
 }
 
 /// `SpreadTotals` in `zig/src/spread.zig`.
@@ -66,7 +75,7 @@ macro_rules! zig_abi {
     }) => {
         #[cfg(engram_zig_level = $suffix)]
         mod $module {
-            use super::{BuildInfo, LevelFns, Seed, SpreadTotals};
+            use super::{BuildInfo, InEdges, LevelFns, Seed, SpreadTotals};
 
             unsafe extern "C" {
                 $(
@@ -120,11 +129,13 @@ zig_abi! {
             scratch: *mut f32,
             totals: *mut SpreadTotals,
         );
+        /// `in_edges` may be null.
         fn spread_sparse = "ek_spread_sparse_f32"(
             offsets: *const u64,
             targets: *const u32,
             weights: *const f32,
             n_nodes: usize,
+            in_edges: *const InEdges,
             seeds: *const Seed,
             n_seeds: usize,
             hops: u32,

@@ -1,7 +1,7 @@
 //! Spreading activation through `ek_spread_f32`, `ek_spread_pull_f32` and
 //! `ek_spread_sparse_f32`.
 
-use super::ffi::{LevelFns, SpreadTotals};
+use super::ffi::{InEdges, LevelFns, SpreadTotals};
 use crate::{Csr, PullGraph, Seed, SpreadOutcome, SpreadParams, SpreadWorkspace};
 
 /// Runs the hops from `initial` into `out`; `scratch` is the second activation buffer.
@@ -76,10 +76,12 @@ pub(crate) fn spread_pull(
     totals.outcome()
 }
 
-/// Sparse spreading from `seeds`; the result goes to the workspace's result lists.
+/// Sparse spreading from `seeds`; the result goes to the workspace's result lists. Dense hops
+/// pull over `in_edges` when given (built from `graph`), else push.
 pub(crate) fn spread_sparse(
     fns: &LevelFns,
     graph: &Csr,
+    in_edges: Option<&PullGraph>,
     seeds: &[Seed],
     params: &SpreadParams,
     workspace: &mut SpreadWorkspace,
@@ -102,9 +104,22 @@ pub(crate) fn spread_sparse(
     let w = workspace;
     assert!(w.current.len() >= n && w.next.len() >= n && w.marked.len() >= n);
     assert!(seeds.iter().all(|s| (s.node as usize) < n));
+    let pull = in_edges.map(|g| {
+        assert_eq!(g.nodes(), n);
+        InEdges {
+            slice_offsets: g.slice_offsets().as_ptr(),
+            sources: g.sources().as_ptr(),
+            weights: g.weights().as_ptr(),
+            out_degrees: g.out_degrees().as_ptr(),
+        }
+    });
+    let pull_ptr = pull.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
     let mut totals = SpreadTotals::default();
     super::count_call();
-    // SAFETY: the Csr invariant bounds every offset and target (< n); seeds are < n, distinct,
+    // SAFETY: the Csr invariant bounds every offset and target (< n); `pull_ptr` is null or
+    // points to a live local holding the arrays of a PullGraph of the same n nodes (asserted;
+    // built from `graph` by BidirectionalGraph), whose invariant is the one `spread_pull`
+    // states above; seeds are < n, distinct,
     // with activations in [0, 1] (checked by Kernels); `Seed` is #[repr(C)] like Zig's. The
     // dense buffers have at least n entries and are all zero (SpreadWorkspace invariant, which
     // the kernel restores); the four lists have n entries; all are distinct allocations.
@@ -115,6 +130,7 @@ pub(crate) fn spread_sparse(
             graph.targets().as_ptr(),
             graph.weights().as_ptr(),
             n,
+            pull_ptr,
             seeds.as_ptr(),
             seeds.len(),
             params.hops(),

@@ -3,6 +3,7 @@
 //! Same arithmetic, in the same order, as the Rust reference
 //! (`src/rust_backend/spread.rs`), so the two backends agree bit for bit.
 const std = @import("std");
+const spread_pull = @import("spread_pull.zig");
 
 /// Totals reported back to Rust; layout mirrored by `SpreadTotals` in `ffi.rs`.
 pub const SpreadTotals = extern struct {
@@ -124,13 +125,27 @@ inline fn finalize(prev: *f32, next: *f32, decay: f32) bool {
     return a > 0;
 }
 
+/// Whether a hop of `spreadSparse` runs over every node: when the frontier (the edges leaving
+/// it plus its size) is over a quarter of the nodes. Mirrors `goes_dense` in Rust.
+inline fn goesDense(frontier_edges: u64, frontier_nodes: usize, n_nodes: usize) bool {
+    return frontier_edges + frontier_nodes > n_nodes / 4;
+}
+
+/// Whether a dense hop of `spreadSparse` pulls (given in-edges) rather than pushes: when the
+/// edges leaving the frontier are at least a third of the slots. Mirrors `dense_hop_pulls` in
+/// Rust, where the measurement behind it is.
+inline fn denseHopPulls(frontier_edges: u64, slots: u64) bool {
+    return frontier_edges *| 3 >= slots;
+}
+
 /// Spreading from `n_seeds` seeds, touching only the frontier; the same result, bit for bit,
 /// as `spread` with the seeds as initial activations (firing nodes are visited in ascending
-/// order, as the dense pass does). A hop whose frontier (edges leaving it plus its size) is
-/// over a quarter of the nodes runs as a dense pass over all nodes; the arithmetic is the same.
-/// Writes the nodes with a positive final activation, ascending, to out_nodes/out_activations
-/// and their count to totals.active_nodes.
-/// Contract: the graph as for `spread`; seeds distinct, < n_nodes, activations in [0, 1];
+/// order, as the dense pass does). A hop whose frontier is large (`goesDense`) runs over all
+/// nodes instead: pull style when `in_edges` is given, else push style; the arithmetic is the
+/// same. Writes the nodes with a positive final activation, ascending, to
+/// out_nodes/out_activations and their count to totals.active_nodes.
+/// Contract: the graph as for `spread`; in_edges null or the same graph's in-edges (contract
+/// of `spreadPull` in spread_pull.zig); seeds distinct, < n_nodes, activations in [0, 1];
 /// current, next (f32) and marked (u8) have n_nodes entries and are all zero on entry (and are
 /// left all zero); active, touched, out_nodes and out_activations have room for n_nodes
 /// entries; no two buffers overlap.
@@ -139,6 +154,7 @@ pub fn spreadSparse(
     targets: [*]const u32,
     weights: [*]const f32,
     n_nodes: usize,
+    in_edges: ?*const spread_pull.InEdges,
     seeds: [*]const Seed,
     n_seeds: usize,
     hops: u32,
@@ -170,7 +186,35 @@ pub fn spreadSparse(
     while (hop < hops) : (hop += 1) {
         var frontier_edges: u64 = 0;
         for (active[0..n_active]) |u| frontier_edges += offsets[u + 1] - offsets[u];
-        const dense = frontier_edges + n_active > n_nodes / 4;
+        const dense = goesDense(frontier_edges, n_active, n_nodes);
+        const pulling = if (in_edges) |pull| dense and denseHopPulls(frontier_edges, pull.slots(n_nodes)) else false;
+        if (pulling) {
+            const pull = in_edges.?;
+            const pull_hop: spread_pull.PullHop = .{
+                .slice_offsets = pull.slice_offsets,
+                .sources = pull.sources,
+                .weights = pull.weights,
+                .out_degrees = pull.out_degrees,
+                .n_nodes = n_nodes,
+                .decay = decay,
+                .threshold = threshold,
+            };
+            // dst is all zero; the pull hop writes every node's next activation into it.
+            edges_traversed += pull_hop.hop(src, dst);
+            n_active = 0;
+            for (0..n_nodes) |v| {
+                src[v] = 0;
+                // As `finalize`: exactly +0.0 (not -0.0) when not positive.
+                if (dst[v] > 0) {
+                    active[n_active] = @intCast(v);
+                    n_active += 1;
+                } else {
+                    dst[v] = 0;
+                }
+            }
+            std.mem.swap([*]f32, &src, &dst);
+            continue;
+        }
         var n_touched: usize = 0;
         for (active[0..n_active]) |u| {
             const x = src[u];
@@ -291,7 +335,7 @@ test "sparse spreading equals dense spreading and leaves its buffers zero" {
     var nodes: [4]u32 = undefined;
     var acts: [4]f32 = undefined;
     var sparse_totals: SpreadTotals = undefined;
-    spreadSparse(&offsets, &targets, &weights, 4, &seeds, 1, 3, 0.5, 0, &current, &next, &marked, &active, &touched, &nodes, &acts, &sparse_totals);
+    spreadSparse(&offsets, &targets, &weights, 4, null, &seeds, 1, 3, 0.5, 0, &current, &next, &marked, &active, &touched, &nodes, &acts, &sparse_totals);
     try testing.expectEqual(totals.active_nodes, sparse_totals.active_nodes);
     try testing.expectEqual(totals.edges_traversed, sparse_totals.edges_traversed);
     for (nodes[0..sparse_totals.active_nodes], acts[0..sparse_totals.active_nodes]) |v, a| {
@@ -302,4 +346,120 @@ test "sparse spreading equals dense spreading and leaves its buffers zero" {
     try testing.expectEqualSlices(f32, &zeros, &current);
     try testing.expectEqualSlices(f32, &zeros, &next);
     try testing.expectEqualSlices(u8, &no_marks, &marked);
+}
+
+/// A 16-node ring with chords, both ways: v -> v+1 (weight w1) and v -> v+5 (weight w5), mod 16.
+/// Every node has two in-edges, so the pull layout has no padding: 32 slots, slot (k, lane) of
+/// slice s holding node 8s + lane's k-th in-edge, sources ascending (the push order).
+const Ring = struct {
+    const n = 16;
+    offsets: [n + 1]u64,
+    targets: [2 * n]u32,
+    weights: [2 * n]f32,
+    slice_offsets: [n / 8 + 1]u64,
+    sources: [2 * n]u32,
+    pull_weights: [2 * n]f32,
+    out_degrees: [n]u64,
+
+    fn init(w1: f32, w5: f32) Ring {
+        var r: Ring = undefined;
+        for (0..n) |u| {
+            r.offsets[u] = 2 * u;
+            r.targets[2 * u] = @intCast((u + 1) % n);
+            r.weights[2 * u] = w1;
+            r.targets[2 * u + 1] = @intCast((u + 5) % n);
+            r.weights[2 * u + 1] = w5;
+            r.out_degrees[u] = 2;
+        }
+        r.offsets[n] = 2 * n;
+        for (&r.slice_offsets, 0..) |*o, s| o.* = 16 * s;
+        for (0..n) |v| {
+            const from1 = (v + n - 1) % n;
+            const from5 = (v + n - 5) % n;
+            const first = @min(from1, from5);
+            const second = @max(from1, from5);
+            const base = 16 * (v / 8) + v % 8;
+            r.sources[base] = @intCast(first);
+            r.pull_weights[base] = if (first == from1) w1 else w5;
+            r.sources[base + 8] = @intCast(second);
+            r.pull_weights[base + 8] = if (second == from1) w1 else w5;
+        }
+        return r;
+    }
+
+    fn inEdges(r: *const Ring) spread_pull.InEdges {
+        return .{ .slice_offsets = &r.slice_offsets, .sources = &r.sources, .weights = &r.pull_weights, .out_degrees = &r.out_degrees };
+    }
+
+    /// Sparse spreading over the ring's out-edges, dense hops pulling over `pull` (if any);
+    /// checks the buffers come back zero and returns the dense activations.
+    fn sparse(r: *const Ring, pull: ?*const spread_pull.InEdges, seeds: []const Seed, hops: u32, totals: *SpreadTotals) ![n]f32 {
+        var current: [n]f32 = @splat(0);
+        var next: [n]f32 = @splat(0);
+        var marked: [n]u8 = @splat(0);
+        var active: [n]u32 = undefined;
+        var touched: [n]u32 = undefined;
+        var nodes: [n]u32 = undefined;
+        var acts: [n]f32 = undefined;
+        spreadSparse(&r.offsets, &r.targets, &r.weights, n, pull, seeds.ptr, seeds.len, hops, 0.5, 0.1, &current, &next, &marked, &active, &touched, &nodes, &acts, totals);
+        const zeros: [n]f32 = @splat(0);
+        const no_marks: [n]u8 = @splat(0);
+        try testing.expectEqualSlices(f32, &zeros, &current);
+        try testing.expectEqualSlices(f32, &zeros, &next);
+        try testing.expectEqualSlices(u8, &no_marks, &marked);
+        var out: [n]f32 = @splat(0);
+        for (nodes[0..totals.active_nodes], acts[0..totals.active_nodes]) |v, a| out[v] = a;
+        return out;
+    }
+
+    fn dense(r: *const Ring, initial: *const [n]f32, hops: u32, totals: *SpreadTotals) [n]f32 {
+        var out: [n]f32 = undefined;
+        var scratch: [n]f32 = undefined;
+        spread(&r.offsets, &r.targets, &r.weights, n, initial, hops, 0.5, 0.1, &out, &scratch, totals);
+        return out;
+    }
+};
+
+fn expectSameBits(want: [Ring.n]f32, got: [Ring.n]f32) !void {
+    for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
+}
+
+test "sparse spreading with in-edges: sparse, push and pull hops, the same bits as dense" {
+    const ring = Ring.init(0.75, 0.5);
+    const pull = ring.inEdges();
+    // One seed: hop 1 is sparse (2 edges + 1 node <= 16 / 4), hop 2 a dense push (3 active
+    // nodes, 6 edges * 3 < 32 slots), hops 3 to 5 dense pulls (6 to 13 active nodes).
+    const seeds = [_]Seed{.{ .node = 3, .activation = 0.9 }};
+    var initial: [Ring.n]f32 = @splat(0);
+    initial[3] = 0.9;
+    for (0..6) |hops| {
+        var want_totals: SpreadTotals = undefined;
+        var got_totals: SpreadTotals = undefined;
+        const want = ring.dense(&initial, @intCast(hops), &want_totals);
+        const got = try ring.sparse(&pull, &seeds, @intCast(hops), &got_totals);
+        try expectSameBits(want, got);
+        try testing.expectEqual(want_totals, got_totals);
+    }
+}
+
+test "sparse spreading pulls a large frontier's hop over the in-edges, and only that hop" {
+    // In-edges of a different graph (weights doubled) show which hops read them.
+    const ring = Ring.init(0.25, 0.125);
+    const doubled = Ring.init(0.5, 0.25);
+    const other = doubled.inEdges();
+    var all: [Ring.n]Seed = undefined;
+    var initial: [Ring.n]f32 = undefined;
+    for (&all, &initial, 0..) |*s, *a, v| {
+        a.* = 0.25 + @as(f32, @floatFromInt(v)) / 32;
+        s.* = .{ .node = @intCast(v), .activation = a.* };
+    }
+    var totals: SpreadTotals = undefined;
+    var want_totals: SpreadTotals = undefined;
+    // Every node seeded: one dense hop, pulled, so it follows the doubled weights.
+    try expectSameBits(doubled.dense(&initial, 1, &want_totals), try ring.sparse(&other, &all, 1, &totals));
+    // One seed: the hop is sparse and follows the out-edges.
+    const one = [_]Seed{.{ .node = 0, .activation = 1 }};
+    var just_zero: [Ring.n]f32 = @splat(0);
+    just_zero[0] = 1;
+    try expectSameBits(ring.dense(&just_zero, 1, &want_totals), try ring.sparse(&other, &one, 1, &totals));
 }

@@ -48,8 +48,22 @@ const slots_per_line = 16;
 /// prefetch on every graph, so that the path is tested.
 const prefetch_min_slots = if (builtin.is_test) 1 else 1 << 22;
 
+/// The in-edges of a graph in the layout above; layout mirrored by `InEdges` in `ffi.rs`.
+/// Contract as for `spreadPull`'s first four arguments.
+pub const InEdges = extern struct {
+    slice_offsets: [*]const u64,
+    sources: [*]const u32,
+    weights: [*]const f32,
+    out_degrees: [*]const u64,
+
+    /// Slots (edges plus padding) of a graph of n_nodes nodes.
+    pub fn slots(self: InEdges, n_nodes: usize) u64 {
+        return self.slice_offsets[(n_nodes + lanes - 1) / lanes];
+    }
+};
+
 /// One pull hop: every node gathers its in-edges.
-const PullHop = struct {
+pub const PullHop = struct {
     slice_offsets: [*]const u64,
     sources: [*]const u32,
     weights: [*]const f32,
