@@ -119,6 +119,58 @@ pub(crate) fn dense_hop_pulls(frontier_edges: u64, slots: usize) -> bool {
     frontier_edges.saturating_mul(3) >= slots as u64
 }
 
+/// Sorts node ids (< `nodes`) ascending, using `scratch`: the same least-significant-digit
+/// radix sort, 11 bits per pass and only as many passes as the ids have bits, as the Zig
+/// backend's `sortNodes` (`spread.zig`). It has no data-dependent branch. With
+/// `sort_unstable`, perf put 47% of a 10-seed, 3-hop spreading on 100k nodes in the sort.
+/// Short lists use `sort_unstable` (insertion sort at that length).
+pub(crate) fn sort_nodes(ids: &mut [u32], scratch: &mut Vec<u32>, nodes: usize) {
+    const DIGIT_BITS: u32 = 11;
+    const MASK: u32 = (1 << DIGIT_BITS) - 1;
+    if ids.len() <= 32 {
+        ids.sort_unstable();
+        return;
+    }
+    // Node counts go up to 2^32: the largest id's bits decide the passes.
+    let largest = nodes.saturating_sub(1) as u64;
+    scratch.clear();
+    scratch.resize(ids.len(), 0);
+    let mut shift = 0;
+    let mut passes = 0;
+    loop {
+        let (from, to): (&[u32], &mut [u32]) = if passes % 2 == 0 {
+            (ids, scratch)
+        } else {
+            (scratch, ids)
+        };
+        let mut starts = [0u32; 1 << DIGIT_BITS];
+        for &v in from {
+            starts[((v >> shift) & MASK) as usize] += 1;
+        }
+        let mut total = 0;
+        for start in &mut starts {
+            (*start, total) = (total, total + *start);
+        }
+        for &v in from {
+            let start = &mut starts[((v >> shift) & MASK) as usize];
+            // In range: the starts of a digit count its ids, which `to` has room for.
+            debug_assert!((*start as usize) < to.len());
+            if let Some(slot) = to.get_mut(*start as usize) {
+                *slot = v;
+            }
+            *start += 1;
+        }
+        passes += 1;
+        shift += DIGIT_BITS;
+        if shift >= 32 || largest >> shift == 0 {
+            break;
+        }
+    }
+    if passes % 2 == 1 {
+        ids.copy_from_slice(scratch);
+    }
+}
+
 /// The sparse workspace state: dense per-node buffers that are all zero between calls, plus
 /// lists. See `SpreadWorkspace` for the invariants.
 pub(crate) struct SparseState<'a> {
@@ -167,7 +219,8 @@ pub(crate) fn spread_sparse(
             active.push(node);
         }
     }
-    active.sort_unstable();
+    // out_nodes is free until the end: it serves as the sort's scratch.
+    sort_nodes(active, out_nodes, n);
 
     let mut edges_traversed = 0u64;
     for _ in 0..params.hops() {
@@ -237,7 +290,7 @@ pub(crate) fn spread_sparse(
                     touched.push(u);
                 }
             }
-            touched.sort_unstable();
+            sort_nodes(touched, out_nodes, n);
             active.clear();
             for &v in touched.iter() {
                 let i = v as usize;
@@ -369,6 +422,39 @@ mod tests {
             assert_eq!(bits(&got), bits(&dense(&graph, &just_zero, 1).0), "{level}");
         }
         assert_ne!(dense(&doubled, &initial, 1).0, dense(&graph, &initial, 1).0);
+    }
+
+    #[test]
+    fn sort_nodes_sorts_for_every_pass_count_and_length() {
+        let mut state = 42u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut scratch = Vec::new();
+        // One pass (ids < 2^11), two (< 2^22), three (up to 2^32 − 1), and the edges between.
+        for nodes in [
+            1u64,
+            7,
+            1 << 11,
+            (1 << 11) + 1,
+            1 << 22,
+            (1 << 22) + 1,
+            1 << 32,
+        ] {
+            for len in [0usize, 1, 2, 32, 33, 100, 5000] {
+                let mut ids: Vec<u32> = (0..len).map(|_| (next() % nodes) as u32).collect();
+                if let Some(first) = ids.first_mut() {
+                    *first = (nodes - 1) as u32;
+                }
+                let mut want = ids.clone();
+                want.sort_unstable();
+                sort_nodes(&mut ids, &mut scratch, nodes as usize);
+                assert_eq!(ids, want, "{nodes} nodes, {len} ids");
+            }
+        }
     }
 
     #[test]

@@ -138,6 +138,47 @@ inline fn denseHopPulls(frontier_edges: u64, slots: u64) bool {
     return frontier_edges *| 3 >= slots;
 }
 
+/// Sorts node ids (< n_nodes) ascending, using `scratch` (at least as long as `nodes`).
+///
+/// A least-significant-digit radix sort, 11 bits per pass and only as many passes as the ids
+/// have bits (two up to 4M nodes). Its loops have no data-dependent branch; a comparison sort
+/// has one per comparison, which random ids mispredict: with std.sort.pdq, perf put 81% of a
+/// 10-seed, 3-hop spreading on 100k nodes in the sort, and the call took 2-2.5x the Rust
+/// backend's (whose sort_unstable partitions without branches). Short lists use insertion sort.
+fn sortNodes(nodes: []u32, scratch: [*]u32, n_nodes: usize) void {
+    if (nodes.len <= 32) {
+        std.sort.insertion(u32, nodes, {}, std.sort.asc(u32));
+        return;
+    }
+    const digit_bits = 11;
+    const mask: u32 = (1 << digit_bits) - 1;
+    // The largest id; node counts go up to 2^32, so its bits decide the passes.
+    const largest: u64 = if (n_nodes == 0) 0 else n_nodes - 1;
+    var src = nodes;
+    var dst = scratch[0..nodes.len];
+    var shift: u6 = 0;
+    while (true) {
+        const s: u5 = @intCast(shift);
+        var starts: [1 << digit_bits]u32 = @splat(0);
+        for (src) |v| starts[(v >> s) & mask] += 1;
+        var total: u32 = 0;
+        for (&starts) |*start| {
+            const count = start.*;
+            start.* = total;
+            total += count;
+        }
+        for (src) |v| {
+            const digit = (v >> s) & mask;
+            dst[starts[digit]] = v;
+            starts[digit] += 1;
+        }
+        std.mem.swap([]u32, &src, &dst);
+        shift += digit_bits;
+        if (shift >= 32 or largest >> shift == 0) break;
+    }
+    if (src.ptr != nodes.ptr) @memcpy(nodes, src);
+}
+
 /// Spreading from `n_seeds` seeds, touching only the frontier; the same result, bit for bit,
 /// as `spread` with the seeds as initial activations (firing nodes are visited in ascending
 /// order, as the dense pass does). A hop whose frontier is large (`goesDense`) runs over all
@@ -179,7 +220,8 @@ pub fn spreadSparse(
             n_active += 1;
         }
     }
-    std.sort.pdq(u32, active[0..n_active], {}, std.sort.asc(u32));
+    // out_nodes is free until the end: it serves as the sort's scratch.
+    sortNodes(active[0..n_active], out_nodes, n_nodes);
 
     var edges_traversed: u64 = 0;
     var hop: u32 = 0;
@@ -250,7 +292,7 @@ pub fn spreadSparse(
                     n_touched += 1;
                 }
             }
-            std.sort.pdq(u32, touched[0..n_touched], {}, std.sort.asc(u32));
+            sortNodes(touched[0..n_touched], out_nodes, n_nodes);
             n_active = 0;
             for (touched[0..n_touched]) |v| {
                 marked[v] = 0;
@@ -462,4 +504,24 @@ test "sparse spreading pulls a large frontier's hop over the in-edges, and only 
     var just_zero: [Ring.n]f32 = @splat(0);
     just_zero[0] = 1;
     try expectSameBits(ring.dense(&just_zero, 1, &want_totals), try ring.sparse(&other, &one, 1, &totals));
+}
+
+test "sortNodes sorts like std.sort, for every pass count and list length" {
+    var prng = std.Random.DefaultPrng.init(42);
+    const random = prng.random();
+    var items: [5000]u32 = undefined;
+    var want: [5000]u32 = undefined;
+    var scratch: [5000]u32 = undefined;
+    // One pass (ids < 2^11), two (< 2^22), three (up to 2^32 - 1), and the edges between.
+    const node_counts = [_]u64{ 1, 7, 1 << 11, (1 << 11) + 1, 1 << 22, (1 << 22) + 1, 1 << 32 };
+    for (node_counts) |n_nodes| {
+        for ([_]usize{ 0, 1, 2, 32, 33, 100, 5000 }) |len| {
+            for (items[0..len]) |*v| v.* = @intCast(random.uintLessThan(u64, n_nodes));
+            if (len > 0) items[0] = @intCast(n_nodes - 1);
+            @memcpy(want[0..len], items[0..len]);
+            std.sort.pdq(u32, want[0..len], {}, std.sort.asc(u32));
+            sortNodes(items[0..len], &scratch, n_nodes);
+            try testing.expectEqualSlices(u32, want[0..len], items[0..len]);
+        }
+    }
 }
