@@ -125,9 +125,10 @@ pub fn transpose(graph: &Csr) -> Result<Csr, Error> {
 pub fn seeds(nodes: usize, count: usize, seed: u64) -> Vec<Seed> {
     let mut rng = Rng::new(seed);
     let mut chosen: Vec<Seed> = Vec::with_capacity(count);
+    let mut taken = vec![false; nodes];
     while chosen.len() < count.min(nodes) {
         let node = rng.below(nodes as u64) as u32;
-        if !chosen.iter().any(|s| s.node == node) {
+        if !std::mem::replace(&mut taken[node as usize], true) {
             chosen.push(Seed::new(node, 0.5 + 0.5 * rng.unit()));
         }
     }

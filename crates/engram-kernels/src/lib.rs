@@ -59,9 +59,11 @@
 //! edges of firing nodes). [`Kernels::spread_from_seeds`] takes a few [`Seed`]s and returns
 //! the active nodes sparsely. Its cost follows the edges it touches, not the size of the
 //! graph. On this project's 2-core machine (2026-11-22), 10 seeds and 3 hops over 1M nodes and
-//! 10M edges took 0.15 ms with Rust and 0.35–0.41 ms with Zig, against 5–6.4 ms for a dense
+//! 10M edges took 0.10–0.13 ms on every backend and level, against 4.2–5.8 ms for a dense
 //! pass; reproduce with
-//! `cargo run --release --features zig-kernels --example spread_cost`.
+//! `cargo run --release --features zig-kernels --example spread_cost`. Given a
+//! [`BidirectionalGraph`] instead of a `Csr`, it is direction-optimizing: a hop whose frontier
+//! is large pulls over the in-edges (`BENCHMARKS.md`, "Direction-optimizing spreading").
 //! [`Kernels::spread_pull`] is the dense form run pull style: every node gathers its in-edges
 //! from a [`PullGraph`] (built once from the `Csr`, SELL-8 slices), which is faster for dense
 //! hops (1.6–2.5× at 100k nodes / 1M edges on x86-64-v3/v4; see `BENCHMARKS.md`). All three
