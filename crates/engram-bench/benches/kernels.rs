@@ -9,7 +9,10 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use engram_bench::peers;
 use engram_bench::workload::{self, GraphShape};
-use engram_kernels::{DecayCurve, Kernels, PullGraph, SpreadParams, SpreadWorkspace, l2_norm};
+use engram_kernels::{
+    BidirectionalGraph, DecayCurve, Kernels, PullGraph, SeedGraph, SpreadParams, SpreadWorkspace,
+    l2_norm,
+};
 
 fn cosine(c: &mut Criterion) {
     let mut group = c.benchmark_group("cosine");
@@ -106,23 +109,35 @@ fn spread(c: &mut Criterion) {
     }
     group.finish();
 
-    let mut group = c.benchmark_group("spread_from_10_seeds_3_hops");
+    // From seeds, over the Csr alone and over a BidirectionalGraph (large-frontier hops pull):
+    // a recall's 10 seeds on 1M nodes (always sparse), and every node of 100k seeded (dense).
+    let mut group = c.benchmark_group("spread_from_seeds_3_hops");
     group
         .sample_size(20)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    let graph = workload::graph(1_000_000, 10_000_000, GraphShape::Random, 21).expect("valid");
-    let seeds = workload::seeds(graph.nodes(), 10, 31);
     let params = SpreadParams::new(3, 0.5, 0.05).expect("valid");
-    for k in Kernels::all_available() {
-        let mut ws = SpreadWorkspace::with_nodes(graph.nodes());
-        group.bench_function(format!("engram {} {}", k.backend(), k.level()), |b| {
-            b.iter(|| {
-                k.spread_from_seeds(&graph, black_box(&seeds), &params, &mut ws)
-                    .map(|r| r.len())
-                    .expect("valid")
-            })
-        });
+    for (nodes, edges, count) in [(1_000_000, 10_000_000, 10), (100_000, 1_000_000, 100_000)] {
+        let graph = workload::graph(nodes, edges, GraphShape::Random, 21).expect("valid");
+        let seeds = workload::seeds(graph.nodes(), count, 31);
+        let both = BidirectionalGraph::new(graph);
+        let size = format!("{count} seeds, {nodes} nodes");
+        for k in Kernels::all_available() {
+            let mut ws = SpreadWorkspace::with_nodes(nodes);
+            for (name, graph) in [
+                ("Csr", SeedGraph::from(both.out_edges())),
+                ("bidirectional", SeedGraph::from(&both)),
+            ] {
+                let id = format!("engram {} {} {name}", k.backend(), k.level());
+                group.bench_function(BenchmarkId::new(id, &size), |b| {
+                    b.iter(|| {
+                        k.spread_from_seeds(graph, black_box(&seeds), &params, &mut ws)
+                            .map(|r| r.len())
+                            .expect("valid")
+                    })
+                });
+            }
+        }
     }
     group.finish();
 }

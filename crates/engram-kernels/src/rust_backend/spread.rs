@@ -113,7 +113,7 @@ pub(crate) fn goes_dense(frontier_edges: u64, frontier_nodes: usize, nodes: usiz
 /// costs about the edges it scatters; a pull reads every slot, in order, whoever fires. On
 /// random graphs of 100k and 1M nodes (10 edges each, 66% of slots filled) the two cost the
 /// same when 40-60% of the edges leave the frontier; with every node firing, pulling took
-/// 0.55-0.65 of the time (`examples/spread_cost.rs`).
+/// 0.55-0.65 of the time (`BENCHMARKS.md`, "Direction-optimizing spreading").
 #[inline]
 pub(crate) fn dense_hop_pulls(frontier_edges: u64, slots: usize) -> bool {
     frontier_edges.saturating_mul(3) >= slots as u64
