@@ -6,14 +6,22 @@
 //! ```text
 //! cargo run --release --features zig-kernels --example spread_cost -- \
 //!     [--nodes N (1000000)] [--degree K (10)] [--seeds S (10)] [--hops H (3)] [--repeats R (21)]
+//!     [--crossover]
 //! ```
+//!
+//! `--crossover` adds one dense hop pushed (`Kernels::spread`) and pulled
+//! (`Kernels::spread_pull`) with a growing share of the nodes firing: a push costs the edges it
+//! scatters, a pull every slot, so this shows where pulling starts to pay, the measurement
+//! behind the pull threshold of `spread_from_seeds`.
 //!
 //! Prints the median time of each. Indicative only; criterion benchmarks are the reference.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use engram_kernels::{BidirectionalGraph, Csr, Kernels, Seed, SpreadParams, SpreadWorkspace};
+use engram_kernels::{
+    BidirectionalGraph, Csr, Kernels, PullGraph, Seed, SpreadParams, SpreadWorkspace,
+};
 
 fn option(args: &[String], name: &str, default: u64) -> Result<u64, String> {
     match args.iter().position(|a| a == name) {
@@ -53,7 +61,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(nodes as usize, degree, seeds, hops as u32, repeats as usize) {
+    let crossover = args.iter().any(|a| a == "--crossover");
+    match run(
+        nodes as usize,
+        degree,
+        seeds,
+        hops as u32,
+        repeats as usize,
+        crossover,
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -68,6 +84,7 @@ fn run(
     seeds: u64,
     hops: u32,
     repeats: usize,
+    crossover: bool,
 ) -> Result<(), engram_kernels::Error> {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
@@ -148,6 +165,64 @@ fn run(
             touched,
             active
         );
+    }
+    if crossover {
+        let pull = PullGraph::new(&graph);
+        let params = SpreadParams::new(1, 0.5, 0.05)?;
+        let mut out = vec![0.0f32; n];
+        let mut workspace = SpreadWorkspace::with_nodes(n);
+        println!(
+            "\none dense hop with a share of the nodes firing ({} slots, {:.0}% filled); ms",
+            pull.slots(),
+            100.0 * pull.fill()
+        );
+        println!(
+            "{:<22}{:>10}{:>14}{:>12}{:>12}{:>12}",
+            "backend level", "firing", "edges firing", "push", "pull", "pull/push"
+        );
+        for kernels in Kernels::all_available() {
+            for percent in [10u64, 25, 40, 50, 60, 75, 100] {
+                // Node v fires when its hash falls under the share: spread over the graph.
+                let initial: Vec<f32> = (0..n as u64)
+                    .map(|v| {
+                        let h = v.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+                        if h % 100 < percent { 0.75 } else { 0.0 }
+                    })
+                    .collect();
+                let mut time = |pulled: bool| -> Result<(f64, u64), engram_kernels::Error> {
+                    let mut times = Vec::with_capacity(repeats);
+                    let mut edges = 0;
+                    for _ in 0..repeats {
+                        let start = Instant::now();
+                        let outcome = if pulled {
+                            kernels.spread_pull(
+                                &pull,
+                                &initial,
+                                &params,
+                                &mut out,
+                                &mut workspace,
+                            )?
+                        } else {
+                            kernels.spread(&graph, &initial, &params, &mut out, &mut workspace)?
+                        };
+                        times.push(start.elapsed());
+                        edges = outcome.edges_traversed;
+                    }
+                    Ok((median(times), edges))
+                };
+                let (push, edges) = time(false)?;
+                let (pulled, _) = time(true)?;
+                println!(
+                    "{:<22}{:>9}%{:>13.0}%{:>12.3}{:>12.3}{:>12.2}",
+                    format!("{} {}", kernels.backend(), kernels.level()),
+                    percent,
+                    100.0 * edges as f64 / graph.edges().max(1) as f64,
+                    push,
+                    pulled,
+                    pulled / push
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -490,7 +490,7 @@ proptest! {
         // come back all zero after every call.
         let mut workspace = SpreadWorkspace::new();
         let small = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 1.0)]).expect("valid");
-        // The same graph with its in-edges: hops whose frontier holds a third of the slots'
+        // The same graph with its in-edges: hops whose frontier holds half the slots'
         // worth of edges pull instead of pushing.
         let both = BidirectionalGraph::new(input.graph.clone());
         for k in common::every_kernels() {

@@ -199,13 +199,21 @@ fn sparse_spreading_from_seeds_on_a_chain() {
 
 #[test]
 fn direction_optimizing_spreading_gives_the_same_hand_checked_result() {
-    // A chain 0 → 1 → 2 → 3 (weights 1, 0.5, 0.25). Seeding nodes 0-2 puts all three edges
-    // in the first hop's frontier: over the Csr alone the hop pushes; over the bidirectional
-    // graph it pulls (3 edges · 3 ≥ 8 slots). One hop, decay 0.5: node 1 gets 0.25 + 0.5·0.5,
-    // node 2 0.125 + 0.5·0.5·0.25, node 3 0.5·0.25·0.125; every value exact in f32.
-    let csr = Csr::from_edges(4, &[(0, 1, 1.0), (1, 2, 0.5), (2, 3, 0.25)]).expect("valid");
+    // A chain 0 → 1 → 2 → 3 → 4 (weights 1, 0.5, 0.25, 0.125): 5 nodes, one slice of 8 pull
+    // slots. Seeding nodes 0-3 puts all four edges in the first hop's frontier: over the Csr
+    // alone the hop pushes; over the bidirectional graph it pulls (4 edges · 2 ≥ 8 slots). One
+    // hop, decay 0.5: node 1 gets 0.25 + 0.5·0.5, node 2 0.125 + 0.5·0.5·0.25, node 3
+    // 0.0625 + 0.5·0.25·0.125, node 4 0.5·0.125·0.0625; every value exact in f32.
+    let csr = Csr::from_edges(5, &[(0, 1, 1.0), (1, 2, 0.5), (2, 3, 0.25), (3, 4, 0.125)])
+        .expect("valid");
     let both = BidirectionalGraph::new(csr.clone());
-    let seeds = [Seed::new(2, 0.125), Seed::new(0, 0.5), Seed::new(1, 0.25)];
+    assert_eq!(both.in_edges().slots(), 8);
+    let seeds = [
+        Seed::new(2, 0.125),
+        Seed::new(0, 0.5),
+        Seed::new(3, 0.0625),
+        Seed::new(1, 0.25),
+    ];
     let params = SpreadParams::new(1, 0.5, 0.0).expect("valid");
     for k in common::every_kernels() {
         let mut ws = SpreadWorkspace::new();
@@ -215,21 +223,27 @@ fn direction_optimizing_spreading_gives_the_same_hand_checked_result() {
                 .expect("valid");
             assert_eq!(
                 result.iter().collect::<Vec<_>>(),
-                [(0, 0.5), (1, 0.5), (2, 0.1875), (3, 0.015625)],
+                [
+                    (0, 0.5),
+                    (1, 0.5),
+                    (2, 0.1875),
+                    (3, 0.078125),
+                    (4, 0.00390625)
+                ],
                 "{} {graph:?}",
                 k.describe()
             );
             assert_eq!(
                 result.outcome(),
                 SpreadOutcome {
-                    edges_traversed: 3,
-                    active_nodes: 4
+                    edges_traversed: 4,
+                    active_nodes: 5
                 }
             );
         }
         // Seeds out of range are refused the same way.
         assert!(matches!(
-            k.spread_from_seeds(&both, &[Seed::new(4, 1.0)], &params, &mut ws),
+            k.spread_from_seeds(&both, &[Seed::new(5, 1.0)], &params, &mut ws),
             Err(engram_kernels::Error::SeedOutOfRange { .. })
         ));
     }

@@ -109,14 +109,15 @@ pub(crate) fn goes_dense(frontier_edges: u64, frontier_nodes: usize, nodes: usiz
 }
 
 /// Whether a dense hop of the sparse driver pulls (given in-edges) rather than pushes: when
-/// the edges leaving the frontier are at least a third of the pull layout's slots. A push
-/// costs about the edges it scatters; a pull reads every slot, in order, whoever fires. On
-/// random graphs of 100k and 1M nodes (10 edges each, 66% of slots filled) the two cost the
-/// same when 40-60% of the edges leave the frontier; with every node firing, pulling took
-/// 0.55-0.65 of the time (`BENCHMARKS.md`, "Direction-optimizing spreading").
+/// the edges leaving the frontier are at least half the pull layout's slots. A push costs
+/// about the edges it scatters; a pull reads every slot, in order, whoever fires. On random
+/// graphs with 10 edges per node (68% of slots filled, so half the slots is 74% of the
+/// edges), a pull hop at v3/v4 paid from 25-60% of the edges firing at 100k nodes but only
+/// from 75-100% at 1M (`examples/spread_cost.rs --crossover`; `BENCHMARKS.md`,
+/// "Direction-optimizing spreading"). Half keeps 1M graphs from pulling too early.
 #[inline]
 pub(crate) fn dense_hop_pulls(frontier_edges: u64, slots: usize) -> bool {
-    frontier_edges.saturating_mul(3) >= slots as u64
+    frontier_edges.saturating_mul(2) >= slots as u64
 }
 
 /// Sorts node ids (< `nodes`) ascending, using `scratch`: the same least-significant-digit
@@ -384,8 +385,8 @@ mod tests {
         let graph = ring(0.75, 0.5);
         let pull = PullGraph::new(&graph);
         assert_eq!(pull.slots(), 32);
-        // One seed: hop 1 is sparse (2 edges + 1 node <= 16 / 4), hop 2 a dense push (3 active
-        // nodes, 6 edges · 3 < 32 slots), hops 3 to 5 dense pulls (6 to 13 active nodes).
+        // One seed: hop 1 is sparse (2 edges + 1 node <= 16 / 4), hops 2 and 3 dense pushes (3
+        // and 6 active nodes, 12 edges · 2 < 32 slots), hops 4 and 5 dense pulls (9 and 10).
         let mut initial = vec![0.0; N];
         initial[3] = 0.9;
         for hops in 0..6 {
@@ -458,9 +459,9 @@ mod tests {
     }
 
     #[test]
-    fn dense_hops_pull_from_a_third_of_the_slots() {
-        assert!(!dense_hop_pulls(10, 31));
-        assert!(dense_hop_pulls(10, 30));
+    fn dense_hops_pull_from_half_the_slots() {
+        assert!(!dense_hop_pulls(10, 21));
+        assert!(dense_hop_pulls(10, 20));
         assert!(dense_hop_pulls(0, 0));
         assert!(dense_hop_pulls(u64::MAX, usize::MAX));
         assert!(!goes_dense(3, 1, 16) && goes_dense(4, 1, 16));

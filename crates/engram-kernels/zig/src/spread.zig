@@ -132,10 +132,10 @@ inline fn goesDense(frontier_edges: u64, frontier_nodes: usize, n_nodes: usize) 
 }
 
 /// Whether a dense hop of `spreadSparse` pulls (given in-edges) rather than pushes: when the
-/// edges leaving the frontier are at least a third of the slots. Mirrors `dense_hop_pulls` in
+/// edges leaving the frontier are at least half the slots. Mirrors `dense_hop_pulls` in
 /// Rust, where the measurement behind it is.
 inline fn denseHopPulls(frontier_edges: u64, slots: u64) bool {
-    return frontier_edges *| 3 >= slots;
+    return frontier_edges *| 2 >= slots;
 }
 
 /// Sorts node ids (< n_nodes) ascending, using `scratch` (at least as long as `nodes`).
@@ -469,8 +469,8 @@ fn expectSameBits(want: [Ring.n]f32, got: [Ring.n]f32) !void {
 test "sparse spreading with in-edges: sparse, push and pull hops, the same bits as dense" {
     const ring = Ring.init(0.75, 0.5);
     const pull = ring.inEdges();
-    // One seed: hop 1 is sparse (2 edges + 1 node <= 16 / 4), hop 2 a dense push (3 active
-    // nodes, 6 edges * 3 < 32 slots), hops 3 to 5 dense pulls (6 to 13 active nodes).
+    // One seed: hop 1 is sparse (2 edges + 1 node <= 16 / 4), hops 2 and 3 dense pushes (3
+    // and 6 active nodes, 12 edges * 2 < 32 slots), hops 4 and 5 dense pulls (9 and 10).
     const seeds = [_]Seed{.{ .node = 3, .activation = 0.9 }};
     var initial: [Ring.n]f32 = @splat(0);
     initial[3] = 0.9;
