@@ -21,7 +21,7 @@ use engram_kernels::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Seed counts of the spreading-from-seeds table: a recall's 10, then enough that later hops
-/// are dense (on 1M nodes / 10M edges, 100,000 seeds make hops 2 and 3 pull).
+/// are dense (1,000) and reach the pull threshold (100,000).
 const SEED_COUNTS: [usize; 3] = [10, 1_000, 100_000];
 
 /// Bytes a retention moves per element: an f32 strength and an i64 time read, an f32 written.

@@ -19,9 +19,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use engram_kernels::{
-    BidirectionalGraph, Csr, Kernels, PullGraph, Seed, SpreadParams, SpreadWorkspace,
-};
+use engram_kernels::{BidirectionalGraph, Csr, Kernels, Seed, SpreadParams, SpreadWorkspace};
 
 fn option(args: &[String], name: &str, default: u64) -> Result<u64, String> {
     match args.iter().position(|a| a == name) {
@@ -102,9 +100,9 @@ fn run(
             )
         })
         .collect();
-    let graph = Csr::from_edges(n, &edges)?;
+    let both = BidirectionalGraph::new(Csr::from_edges(n, &edges)?);
     drop(edges);
-    let both = BidirectionalGraph::new(graph.clone());
+    let graph = both.out_edges();
     let params = SpreadParams::new(hops, 0.5, 0.05)?;
     let mut seed_list: Vec<Seed> = Vec::new();
     let mut is_seed = vec![false; n];
@@ -133,7 +131,7 @@ fn run(
         let (mut touched, mut active) = (0, 0);
         for _ in 0..repeats {
             let start = Instant::now();
-            let result = kernels.spread_from_seeds(&graph, &seed_list, &params, &mut workspace)?;
+            let result = kernels.spread_from_seeds(graph, &seed_list, &params, &mut workspace)?;
             sparse_times.push(start.elapsed());
             (touched, active) = (result.outcome().edges_traversed, result.len());
         }
@@ -152,7 +150,7 @@ fn run(
             .map(|_| {
                 let start = Instant::now();
                 kernels
-                    .spread(&graph, &initial, &params, &mut out, &mut workspace)
+                    .spread(graph, &initial, &params, &mut out, &mut workspace)
                     .map(|_| start.elapsed())
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -167,7 +165,7 @@ fn run(
         );
     }
     if crossover {
-        let pull = PullGraph::new(&graph);
+        let pull = both.in_edges();
         let params = SpreadParams::new(1, 0.5, 0.05)?;
         let mut out = vec![0.0f32; n];
         let mut workspace = SpreadWorkspace::with_nodes(n);
@@ -196,14 +194,14 @@ fn run(
                         let start = Instant::now();
                         let outcome = if pulled {
                             kernels.spread_pull(
-                                &pull,
+                                pull,
                                 &initial,
                                 &params,
                                 &mut out,
                                 &mut workspace,
                             )?
                         } else {
-                            kernels.spread(&graph, &initial, &params, &mut out, &mut workspace)?
+                            kernels.spread(graph, &initial, &params, &mut out, &mut workspace)?
                         };
                         times.push(start.elapsed());
                         edges = outcome.edges_traversed;

@@ -104,7 +104,7 @@ pub(crate) fn fires(x: f32, threshold: f32) -> bool {
 /// the edges leaving the frontier (scattered, plus the bookkeeping of the nodes they reach); a
 /// dense hop costs all nodes and edges, read in order.
 #[inline]
-pub(crate) fn goes_dense(frontier_edges: u64, frontier_nodes: usize, nodes: usize) -> bool {
+fn goes_dense(frontier_edges: u64, frontier_nodes: usize, nodes: usize) -> bool {
     frontier_edges + frontier_nodes as u64 > nodes as u64 / 4
 }
 
@@ -112,11 +112,11 @@ pub(crate) fn goes_dense(frontier_edges: u64, frontier_nodes: usize, nodes: usiz
 /// the edges leaving the frontier are at least half the pull layout's slots. A push costs
 /// about the edges it scatters; a pull reads every slot, in order, whoever fires. On random
 /// graphs with 10 edges per node (68% of slots filled, so half the slots is 74% of the
-/// edges), a pull hop at v3/v4 paid from 25-60% of the edges firing at 100k nodes but only
+/// edges), a pull hop at v4 paid from 40-60% of the edges firing at 100k nodes but only
 /// from 75-100% at 1M (`examples/spread_cost.rs --crossover`; `BENCHMARKS.md`,
 /// "Direction-optimizing spreading"). Half keeps 1M graphs from pulling too early.
 #[inline]
-pub(crate) fn dense_hop_pulls(frontier_edges: u64, slots: usize) -> bool {
+fn dense_hop_pulls(frontier_edges: u64, slots: usize) -> bool {
     frontier_edges.saturating_mul(2) >= slots as u64
 }
 
@@ -125,7 +125,7 @@ pub(crate) fn dense_hop_pulls(frontier_edges: u64, slots: usize) -> bool {
 /// backend's `sortNodes` (`spread.zig`). It has no data-dependent branch. With
 /// `sort_unstable`, perf put 47% of a 10-seed, 3-hop spreading on 100k nodes in the sort.
 /// Short lists use `sort_unstable` (insertion sort at that length).
-pub(crate) fn sort_nodes(ids: &mut [u32], scratch: &mut Vec<u32>, nodes: usize) {
+fn sort_nodes(ids: &mut [u32], scratch: &mut Vec<u32>, nodes: usize) {
     const DIGIT_BITS: u32 = 11;
     const MASK: u32 = (1 << DIGIT_BITS) - 1;
     if ids.len() <= 32 {

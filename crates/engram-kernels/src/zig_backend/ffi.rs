@@ -8,7 +8,7 @@ use crate::{CpuLevel, Seed};
 
 /// Must equal `abi_version` in `zig/src/root.zig`; a test checks it against every linked level.
 #[cfg(test)]
-pub(crate) const ZIG_ABI_VERSION: u32 = 4;
+pub(crate) const ZIG_ABI_VERSION: u32 = 5;
 
 /// `BuildInfo` in `zig/src/root.zig`.
 #[repr(C)]
@@ -27,10 +27,23 @@ pub(crate) struct BuildInfo {
 /// `InEdges` in `zig/src/spread_pull.zig`: a `PullGraph`'s arrays.
 #[repr(C)]
 pub(crate) struct InEdges {
-    pub(crate) slice_offsets: *const u64,
-    pub(crate) sources: *const u32,
-    pub(crate) weights: *const f32,
-    pub(crate) out_degrees: *const u64,
+    slice_offsets: *const u64,
+    sources: *const u32,
+    weights: *const f32,
+    out_degrees: *const u64,
+}
+
+impl InEdges {
+    /// Pointers to `graph`'s arrays, valid while `graph` is borrowed. Its invariant is the
+    /// contract written above `InEdges` in Zig.
+    pub(crate) fn of(graph: &crate::PullGraph) -> Self {
+        Self {
+            slice_offsets: graph.slice_offsets().as_ptr(),
+            sources: graph.sources().as_ptr(),
+            weights: graph.weights().as_ptr(),
+            out_degrees: graph.out_degrees().as_ptr(),
+        }
+    }
 }
 
 /// `SpreadTotals` in `zig/src/spread.zig`.
@@ -151,10 +164,7 @@ zig_abi! {
             totals: *mut SpreadTotals,
         );
         fn spread_pull = "ek_spread_pull_f32"(
-            slice_offsets: *const u64,
-            sources: *const u32,
-            weights: *const f32,
-            out_degrees: *const u64,
+            in_edges: *const InEdges,
             n_nodes: usize,
             initial: *const f32,
             hops: u32,

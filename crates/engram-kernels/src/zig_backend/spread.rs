@@ -52,17 +52,15 @@ pub(crate) fn spread_pull(
     assert!(initial.len() == n && out.len() == n && scratch.len() == n);
     let mut totals = SpreadTotals::default();
     super::count_call();
-    // SAFETY: the PullGraph invariant gives ceil(n / 8) + 1 monotone slice offsets from 0, each
-    // a multiple of 8, ending at the slot count; that many sources (< n) and finite weights
-    // with |w| <= 2^32; n out-degrees. initial, out and scratch have n floats (asserted) and
-    // cannot overlap (one shared and two unique borrows). decay and threshold were validated
-    // by SpreadParams. `totals` is a live local. `fns` is a level this CPU supports.
+    // SAFETY: `InEdges::of(graph)` points into `graph`, borrowed for the call, whose
+    // invariant gives ceil(n / 8) + 1 monotone slice offsets from 0, each a multiple of 8,
+    // ending at the slot count; that many sources (< n) and finite weights with |w| <= 2^32;
+    // n out-degrees. initial, out and scratch have n floats (asserted) and cannot overlap (one
+    // shared and two unique borrows). decay and threshold were validated by SpreadParams.
+    // `totals` is a live local. `fns` is a level this CPU supports.
     unsafe {
         (fns.spread_pull)(
-            graph.slice_offsets().as_ptr(),
-            graph.sources().as_ptr(),
-            graph.weights().as_ptr(),
-            graph.out_degrees().as_ptr(),
+            &InEdges::of(graph),
             n,
             initial.as_ptr(),
             params.hops(),
@@ -106,12 +104,7 @@ pub(crate) fn spread_sparse(
     assert!(seeds.iter().all(|s| (s.node as usize) < n));
     let pull = in_edges.map(|g| {
         assert_eq!(g.nodes(), n);
-        InEdges {
-            slice_offsets: g.slice_offsets().as_ptr(),
-            sources: g.sources().as_ptr(),
-            weights: g.weights().as_ptr(),
-            out_degrees: g.out_degrees().as_ptr(),
-        }
+        InEdges::of(g)
     });
     let pull_ptr = pull.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
     let mut totals = SpreadTotals::default();
@@ -119,8 +112,7 @@ pub(crate) fn spread_sparse(
     // SAFETY: the Csr invariant bounds every offset and target (< n); `pull_ptr` is null or
     // points to a live local holding the arrays of a PullGraph of the same n nodes (asserted;
     // built from `graph` by BidirectionalGraph), whose invariant is the one `spread_pull`
-    // states above; seeds are < n, distinct,
-    // with activations in [0, 1] (checked by Kernels); `Seed` is #[repr(C)] like Zig's. The
+    // states above; seeds are < n, distinct, with activations in [0, 1] (checked by Kernels); `Seed` is #[repr(C)] like Zig's. The
     // dense buffers have at least n entries and are all zero (SpreadWorkspace invariant, which
     // the kernel restores); the four lists have n entries; all are distinct allocations.
     // `fns` is a level this CPU supports.

@@ -20,7 +20,7 @@ pub const decay = @import("decay.zig");
 
 /// Bumped whenever an exported signature or struct layout changes; the Rust
 /// side checks it (`ZIG_ABI_VERSION` in `src/zig_backend/ffi.rs`).
-pub const abi_version: u32 = 4;
+pub const abi_version: u32 = 5;
 
 /// Defined in Rust (`src/zig_backend/mod.rs`): prints a clear message and aborts.
 extern fn engram_kernels_zig_panic(msg_ptr: [*]const u8, msg_len: usize) noreturn;

@@ -143,8 +143,8 @@ inline fn denseHopPulls(frontier_edges: u64, slots: u64) bool {
 /// A least-significant-digit radix sort, 11 bits per pass and only as many passes as the ids
 /// have bits (two up to 4M nodes). Its loops have no data-dependent branch; a comparison sort
 /// has one per comparison, which random ids mispredict: with std.sort.pdq, perf put 81% of a
-/// 10-seed, 3-hop spreading on 100k nodes in the sort, and the call took 2-2.5x the Rust
-/// backend's (whose sort_unstable partitions without branches). Short lists use insertion sort.
+/// 10-seed, 3-hop spreading on 100k nodes in the sort; on 1M nodes the call took 0.35 ms,
+/// about 0.1 ms now (`examples/spread_cost.rs`). Short lists use insertion sort.
 fn sortNodes(nodes: []u32, scratch: [*]u32, n_nodes: usize) void {
     if (nodes.len <= 32) {
         std.sort.insertion(u32, nodes, {}, std.sort.asc(u32));
@@ -186,7 +186,7 @@ fn sortNodes(nodes: []u32, scratch: [*]u32, n_nodes: usize) void {
 /// same. Writes the nodes with a positive final activation, ascending, to
 /// out_nodes/out_activations and their count to totals.active_nodes.
 /// Contract: the graph as for `spread`; in_edges null or the same graph's in-edges (contract
-/// of `spreadPull` in spread_pull.zig); seeds distinct, < n_nodes, activations in [0, 1];
+/// above `InEdges` in spread_pull.zig); seeds distinct, < n_nodes, activations in [0, 1];
 /// current, next (f32) and marked (u8) have n_nodes entries and are all zero on entry (and are
 /// left all zero); active, touched, out_nodes and out_activations have room for n_nodes
 /// entries; no two buffers overlap.
@@ -229,18 +229,9 @@ pub fn spreadSparse(
         var frontier_edges: u64 = 0;
         for (active[0..n_active]) |u| frontier_edges += offsets[u + 1] - offsets[u];
         const dense = goesDense(frontier_edges, n_active, n_nodes);
-        const pulling = if (in_edges) |pull| dense and denseHopPulls(frontier_edges, pull.slots(n_nodes)) else false;
-        if (pulling) {
-            const pull = in_edges.?;
-            const pull_hop: spread_pull.PullHop = .{
-                .slice_offsets = pull.slice_offsets,
-                .sources = pull.sources,
-                .weights = pull.weights,
-                .out_degrees = pull.out_degrees,
-                .n_nodes = n_nodes,
-                .decay = decay,
-                .threshold = threshold,
-            };
+        const pull_edges = if (in_edges) |pull| (if (dense and denseHopPulls(frontier_edges, pull.slots(n_nodes))) pull else null) else null;
+        if (pull_edges) |pull| {
+            const pull_hop: spread_pull.PullHop = .{ .edges = pull.*, .n_nodes = n_nodes, .decay = decay, .threshold = threshold };
             // dst is all zero; the pull hop writes every node's next activation into it.
             edges_traversed += pull_hop.hop(src, dst);
             n_active = 0;

@@ -48,8 +48,11 @@ const slots_per_line = 16;
 /// prefetch on every graph, so that the path is tested.
 const prefetch_min_slots = if (builtin.is_test) 1 else 1 << 22;
 
-/// The in-edges of a graph in the layout above; layout mirrored by `InEdges` in `ffi.rs`.
-/// Contract as for `spreadPull`'s first four arguments.
+/// The in-edges of a graph of n_nodes nodes in the layout above; layout mirrored by `InEdges`
+/// in `ffi.rs`. Contract: slice_offsets has ceil(n_nodes / 8) + 1 non-decreasing entries from
+/// 0, each a multiple of 8; sources and weights have slice_offsets[last] entries, every source
+/// < n_nodes, weights finite with |w| <= 2^32 (padding: source 0, weight +0.0); out_degrees
+/// has n_nodes entries.
 pub const InEdges = extern struct {
     slice_offsets: [*]const u64,
     sources: [*]const u32,
@@ -64,10 +67,7 @@ pub const InEdges = extern struct {
 
 /// One pull hop: every node gathers its in-edges.
 pub const PullHop = struct {
-    slice_offsets: [*]const u64,
-    sources: [*]const u32,
-    weights: [*]const f32,
-    out_degrees: [*]const u64,
+    edges: InEdges,
     n_nodes: usize,
     decay: f32,
     threshold: f32,
@@ -77,10 +77,10 @@ pub const PullHop = struct {
 
 /// One hop from src into dst; returns the out-edges of the nodes that fired.
 fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
-    const slice_offsets = self.slice_offsets;
-    const sources = self.sources;
-    const weights = self.weights;
-    const out_degrees = self.out_degrees;
+    const slice_offsets = self.edges.slice_offsets;
+    const sources = self.edges.sources;
+    const weights = self.edges.weights;
+    const out_degrees = self.edges.out_degrees;
     const n_nodes = self.n_nodes;
     const decay = self.decay;
     const threshold = self.threshold;
@@ -89,7 +89,7 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
     const theta: V = @splat(threshold);
     var edges: u64 = 0;
     const n_slices = (n_nodes + lanes - 1) / lanes;
-    const n_slots: usize = @intCast(slice_offsets[n_slices]);
+    const n_slots: usize = @intCast(self.edges.slots(n_nodes));
     const prefetching = n_slots >= prefetch_min_slots;
     for (0..n_slices) |s| {
         var acc: V = zero;
@@ -129,16 +129,11 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
     return edges;
 }
 
-/// The same computation and contract as `spread` in spread.zig, over the in-edges:
-/// slice_offsets has ceil(n_nodes / 8) + 1 non-decreasing entries from 0, each a multiple of
-/// 8; sources and weights have slice_offsets[last] entries, every source < n_nodes, weights
-/// finite with |w| <= 2^32 (padding: source 0, weight +0.0); out_degrees has n_nodes entries;
-/// initial, out and scratch have n_nodes entries and do not overlap each other.
+/// The same computation and contract as `spread` in spread.zig, over the in-edges (contract
+/// above `InEdges`); initial, out and scratch have n_nodes entries and do not overlap each
+/// other.
 pub fn spreadPull(
-    slice_offsets: [*]const u64,
-    sources: [*]const u32,
-    weights: [*]const f32,
-    out_degrees: [*]const u64,
+    in_edges: *const InEdges,
     n_nodes: usize,
     initial: [*]const f32,
     hops: u32,
@@ -148,15 +143,7 @@ pub fn spreadPull(
     scratch: [*]f32,
     totals: *SpreadTotals,
 ) callconv(.c) void {
-    const pull: PullHop = .{
-        .slice_offsets = slice_offsets,
-        .sources = sources,
-        .weights = weights,
-        .out_degrees = out_degrees,
-        .n_nodes = n_nodes,
-        .decay = decay,
-        .threshold = threshold,
-    };
+    const pull: PullHop = .{ .edges = in_edges.*, .n_nodes = n_nodes, .decay = decay, .threshold = threshold };
     totals.* = spread.denseHops(pull, n_nodes, initial, hops, out, scratch);
 }
 
@@ -186,7 +173,7 @@ test "pull equals push bit for bit on a graph that is not a multiple of 8 nodes"
         var want_totals: SpreadTotals = undefined;
         var got_totals: SpreadTotals = undefined;
         spread.spread(&offsets, &targets, &weights, 10, &initial, 3, 0.5, threshold, &want, &scratch, &want_totals);
-        spreadPull(&slice_offsets, &sources, &pweights, &out_degrees, 10, &initial, 3, 0.5, threshold, &got, &scratch, &got_totals);
+        spreadPull(&.{ .slice_offsets = &slice_offsets, .sources = &sources, .weights = &pweights, .out_degrees = &out_degrees }, 10, &initial, 3, 0.5, threshold, &got, &scratch, &got_totals);
         for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
         try testing.expectEqual(want_totals, got_totals);
     }
@@ -223,7 +210,7 @@ test "pull equals push bit for bit on a graph large enough to prefetch" {
     var want_totals: SpreadTotals = undefined;
     var got_totals: SpreadTotals = undefined;
     spread.spread(&offsets, &targets, &weights, n, &initial, 3, 0.5, 0.2, &want, &scratch, &want_totals);
-    spreadPull(&slice_offsets, &sources, &pweights, &out_degrees, n, &initial, 3, 0.5, 0.2, &got, &scratch, &got_totals);
+    spreadPull(&.{ .slice_offsets = &slice_offsets, .sources = &sources, .weights = &pweights, .out_degrees = &out_degrees }, n, &initial, 3, 0.5, 0.2, &got, &scratch, &got_totals);
     for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
     try testing.expectEqual(want_totals, got_totals);
 }
