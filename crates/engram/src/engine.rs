@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use engram_kernels::Kernels;
 use redb::WriteTransaction;
-use redb::backends::InMemoryBackend;
+use redb::backends::{FileBackend, InMemoryBackend};
 
+use crate::create;
 use crate::memory::{
     Association, Memory, MemoryRef, NewMemory, Op, WriteBatch, check_weight, unix_now,
 };
@@ -96,6 +97,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The kernels of `options`, or those the environment chooses.
+fn resolve_kernels(options: &Options) -> Result<Kernels> {
+    Ok(match options.kernels {
+        Some(kernels) => kernels,
+        None => Kernels::from_env()?,
+    })
+}
+
 fn check_dimension(dim: usize) -> Result<()> {
     if dim == 0 || dim > u32::MAX as usize {
         return Err(Error::InvalidParameter {
@@ -108,41 +117,78 @@ fn check_dimension(dim: usize) -> Result<()> {
 }
 
 impl Engram {
-    /// Creates a store of `dim`-dimensional embeddings in a new file at `path`.
+    /// Creates a store of `dim`-dimensional embeddings in a new file at `path`. The same as
+    /// [`create_with_properties`](Self::create_with_properties) with no properties.
     ///
     /// # Errors
-    /// [`Error::AlreadyExists`] if the file exists; [`Error::InvalidParameter`] if `dim` is 0;
-    /// [`Error::Storage`] if the file cannot be created.
+    /// As [`create_with_properties`](Self::create_with_properties).
     pub fn create(path: impl AsRef<Path>, dim: usize, options: Options) -> Result<Self> {
+        Self::create_with_properties(path, dim, &[], options)
+    }
+
+    /// Creates a store of `dim`-dimensional embeddings in a new file at `path`, with its first
+    /// application [properties](Self::property) recorded in the same transaction as the
+    /// store's metadata.
+    ///
+    /// **Creation is atomic.** The store is built in a temporary file in the same directory
+    /// (`.NAME.XXXXXXXX.engram-init`), fsynced, moved to `path` only if nothing is there, and
+    /// the directory is fsynced. After a crash at any moment there is either no file at `path`
+    /// (and creating it again works) or a complete store holding every property given; a
+    /// leftover temporary file is never opened as a store, and a later create of the same path
+    /// removes it once it has been untouched for a minute.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] if a file is at `path` (checked first, and again when the
+    /// store is moved into place, so a file that appears meanwhile is never replaced);
+    /// [`Error::InvalidParameter`] if `dim` is 0; [`Error::EmptyPropertyKey`];
+    /// [`Error::Kernels`] as [`Options::kernels`]; [`Error::Io`] if the directory cannot be
+    /// written (missing, read-only, full, no permission).
+    pub fn create_with_properties(
+        path: impl AsRef<Path>,
+        dim: usize,
+        properties: &[(&str, &str)],
+        options: Options,
+    ) -> Result<Self> {
         let path = path.as_ref();
         check_dimension(dim)?;
-        if path.exists() {
+        if properties.iter().any(|(key, _)| key.is_empty()) {
+            return Err(Error::EmptyPropertyKey);
+        }
+        // Everything that can be refused is refused before a file is made.
+        let kernels = resolve_kernels(&options)?;
+        if path.symlink_metadata().is_ok() {
             return Err(Error::AlreadyExists { path: path.into() });
         }
-        let db = redb::Database::create(path)?;
-        store::initialize(&db, dim)?;
-        Self::load(db, Some(path.into()), Some(dim), options)
+        let (file, pending) = create::begin(path)?;
+        let db = redb::Database::builder().create_with_backend(FileBackend::new(file)?)?;
+        store::initialize(&db, dim, properties)?;
+        pending.finish()?;
+        Self::load(db, Some(path.into()), Some(dim), kernels, options)
     }
 
     /// Opens an existing store, reading its dimension from the file, and loads it into memory.
     ///
     /// # Errors
-    /// [`Error::NotFound`]; [`Error::FormatTooNew`]; [`Error::Corrupt`] for a damaged file or
-    /// one that is not an engram store; [`Error::Storage`] (for example, another process has
-    /// it open).
+    /// [`Error::NotFound`]; [`Error::Locked`] if another process has it open;
+    /// [`Error::NotAStore`] for a file that is not an engram store (empty, not a database, a
+    /// database without engram's tables); [`Error::FormatTooNew`]; [`Error::Corrupt`] for a
+    /// damaged store; [`Error::Io`] (permission denied, read-only file system, ...);
+    /// [`Error::Kernels`] as [`Options::kernels`].
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let path = path.as_ref();
         if !path.exists() {
             return Err(Error::NotFound { path: path.into() });
         }
+        let kernels = resolve_kernels(&options)?;
         let db = redb::Database::builder()
             .set_check_integrity_on_open(true)
             .open(path)?;
-        Self::load(db, Some(path.into()), None, options)
+        Self::load(db, Some(path.into()), None, kernels, options)
     }
 
-    /// Opens the store at `path`, creating it if there is no file; an existing store must have
-    /// dimension `dim`.
+    /// Opens the store at `path`, creating it (as [`create`](Self::create) does, atomically)
+    /// if there is no file; an existing store must have dimension `dim`. If another process
+    /// creates it meanwhile, that store is opened.
     ///
     /// # Errors
     /// As [`create`](Self::create) and [`open`](Self::open), and
@@ -150,7 +196,10 @@ impl Engram {
     pub fn open_or_create(path: impl AsRef<Path>, dim: usize, options: Options) -> Result<Self> {
         let path = path.as_ref();
         if !path.exists() {
-            return Self::create(path, dim, options);
+            match Self::create(path, dim, options) {
+                Err(Error::AlreadyExists { .. }) => {}
+                created => return created,
+            }
         }
         let engram = Self::open(path, options)?;
         if engram.dimension() != dim {
@@ -169,26 +218,24 @@ impl Engram {
     /// [`Error::InvalidParameter`] if `dim` is 0; [`Error::Kernels`] as [`Options::kernels`].
     pub fn in_memory(dim: usize, options: Options) -> Result<Self> {
         check_dimension(dim)?;
+        let kernels = resolve_kernels(&options)?;
         let db = redb::Database::builder().create_with_backend(InMemoryBackend::new())?;
-        store::initialize(&db, dim)?;
-        Self::load(db, None, Some(dim), options)
+        store::initialize(&db, dim, &[])?;
+        Self::load(db, None, Some(dim), kernels, options)
     }
 
     fn load(
         db: redb::Database,
         path: Option<PathBuf>,
         expected_dim: Option<usize>,
+        kernels: Kernels,
         options: Options,
     ) -> Result<Self> {
-        let kernels = match options.kernels {
-            Some(kernels) => kernels,
-            None => Kernels::from_env()?,
-        };
         let (_, dim) = store::read_header(&db)?;
         if let Some(expected) = expected_dim
             && expected != dim
         {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::Internal(format!(
                 "new store has dimension {dim}, not {expected}"
             )));
         }
@@ -250,20 +297,15 @@ impl Engram {
     }
 
     /// Sets the application property `key` to `value` (or removes it, with `None`), durably,
-    /// in its own transaction. Properties do not touch memories, associations or recall.
+    /// in its own transaction. Properties do not touch memories, associations or recall. To
+    /// set one in the same transaction as other writes, use [`WriteBatch::set_property`].
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `key` is empty; a storage error.
+    /// [`Error::EmptyPropertyKey`]; a storage error.
     pub fn set_property(&self, key: &str, value: Option<&str>) -> Result<()> {
-        if key.is_empty() {
-            return Err(Error::InvalidParameter {
-                name: "property key",
-                value: 0.0,
-                requirement: "not empty",
-            });
-        }
-        let _writer = lock(&self.writer);
-        store::write_property(&self.db, key, value)
+        let mut batch = WriteBatch::new();
+        batch.set_property(key, value);
+        self.write(&batch).map_err(Error::unbatched).map(drop)
     }
 
     /// The current version of the store; later writes do not change it. O(1).
@@ -319,7 +361,7 @@ impl Engram {
         let ids = self.write(&batch).map_err(Error::unbatched)?;
         ids.first()
             .copied()
-            .ok_or_else(|| Error::Corrupt("a remember created no memory".into()))
+            .ok_or_else(|| Error::Internal("a remember created no memory".into()))
     }
 
     /// Remembers many memories in one transaction; returns their ids in order.
@@ -516,6 +558,12 @@ fn apply_op(
                 let (strength, last_access) = state.reinforce(row, at, boost);
                 store.update_access(id, strength, last_access)?;
             }
+        }
+        Op::SetProperty { key, value } => {
+            if key.is_empty() {
+                return Err(Error::EmptyPropertyKey);
+            }
+            store.set_property(key, value.as_deref())?;
         }
     }
     Ok(())

@@ -28,6 +28,17 @@ pub enum Error {
         /// Its value.
         value: f32,
     },
+    /// An embedding (memory or cue) whose elements are all zero: its cosine similarity to
+    /// anything is undefined, so as a memory it could never be recalled by similarity and as
+    /// a cue it would recall nothing.
+    #[error("embedding is all zeros; cosine similarity needs at least one non-zero element")]
+    ZeroEmbedding,
+    /// A time outside [`MIN_TIME`](crate::MIN_TIME)`..=`[`MAX_TIME`](crate::MAX_TIME)
+    /// (0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z, what RFC 3339 can write).
+    #[error(
+        "time {0} is outside the supported range -62167219200..=253402300799 Unix seconds (years 0000 to 9999)"
+    )]
+    TimeOutOfRange(i64),
     /// A strength outside `[0, 1]` (or NaN).
     #[error("strength {0} is outside [0, 1]")]
     InvalidStrength(f32),
@@ -62,6 +73,10 @@ pub enum Error {
         /// What it must be.
         requirement: &'static str,
     },
+    /// [`Engram::set_property`](crate::Engram::set_property) or a batch was given an empty
+    /// property key.
+    #[error("a property key must not be empty")]
+    EmptyPropertyKey,
     /// The store would exceed the kernels' node limit (row indices are `u32`).
     #[error("a store holds at most {max} memories")]
     TooManyMemories {
@@ -100,12 +115,29 @@ pub enum Error {
         /// The newest version this crate reads.
         supported: u64,
     },
-    /// The file is not an engram store, or is damaged.
-    #[error("the store is damaged or not an engram store: {0}")]
+    /// Another process has the store open: only one process may open a store at a time.
+    #[error("the store is open in another process (only one process may open it at a time)")]
+    Locked,
+    /// The file is not an engram store: empty, not a database at all, or a database without
+    /// the engram metadata. Nothing was changed in it.
+    #[error("not an engram store: {0}")]
+    NotAStore(String),
+    /// The file is an engram store but its contents are damaged.
+    #[error("the store is damaged: {0}")]
     Corrupt(String),
-    /// The embedded database failed (I/O, disk full, lock held by another process, ...).
+    /// Reading or writing the file failed: no space left on the device, a read-only file
+    /// system, permission denied, a path through something that is not a directory, ...
+    /// [`std::io::Error::kind`] tells which. A write that fails this way stored nothing.
+    #[error("I/O error: {0}")]
+    Io(std::io::Error),
+    /// The storage engine failed in a way that is neither I/O nor damage (for example, a value
+    /// larger than it can hold).
     #[error("storage error: {0}")]
-    Storage(#[from] redb::Error),
+    Storage(String),
+    /// A bug in this crate: an invariant it maintains does not hold. Nothing was stored by the
+    /// call that returned it; please report it.
+    #[error("internal error (this is a bug in engram; please report it): {0}")]
+    Internal(String),
     /// The kernels rejected a choice (for example `ENGRAM_KERNELS` names a backend that is not
     /// compiled in) or an input the engine passed them.
     #[error(transparent)]
@@ -130,15 +162,49 @@ impl Error {
     }
 }
 
-/// Maps each redb error type into [`Error::Storage`], reporting damage as [`Error::Corrupt`].
+impl From<redb::Error> for Error {
+    /// Sorts redb's errors by what the caller can do about them.
+    fn from(error: redb::Error) -> Self {
+        use redb::Error as E;
+        match error {
+            E::DatabaseAlreadyOpen | E::LockProtocolMismatch => Error::Locked,
+            E::Corrupted(what) => Error::Corrupt(what),
+            // redb reports a file that is empty or has no redb header as invalid data while
+            // opening it; the operating system never reports that kind for a read or write.
+            E::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                Error::NotAStore(io.to_string())
+            }
+            E::Io(io) => Error::Io(io),
+            E::UpgradeRequired(version) => Error::NotAStore(format!(
+                "the file is in redb file format {version}, which this version does not read"
+            )),
+            e @ (E::TableTypeMismatch { .. }
+            | E::TableIsMultimap(_)
+            | E::TableIsNotMultimap(_)
+            | E::TypeDefinitionChanged { .. }) => {
+                Error::NotAStore(format!("a database whose tables are not engram's ({e})"))
+            }
+            E::ValueTooLarge(bytes) => Error::Storage(format!(
+                "a record of {bytes} bytes is larger than the storage engine holds (3 GiB)"
+            )),
+            E::Unsupported => Error::Storage(
+                "the file system does not support an operation the store needs (file locks)".into(),
+            ),
+            E::PreviousIo => Error::Storage(
+                "an earlier I/O error left the store unusable until it is opened again".into(),
+            ),
+            // Everything else is a misuse of redb by this crate.
+            other => Error::Internal(format!("storage engine: {other}")),
+        }
+    }
+}
+
+/// Maps each specific redb error type through [`redb::Error`].
 macro_rules! storage_errors {
     ($($ty:ty),*) => {$(
         impl From<$ty> for Error {
             fn from(error: $ty) -> Self {
-                match redb::Error::from(error) {
-                    redb::Error::Corrupted(what) => Error::Corrupt(what),
-                    other => Error::Storage(other),
-                }
+                Error::from(redb::Error::from(error))
             }
         }
     )*};

@@ -28,10 +28,20 @@
 //! A store is one [redb](https://docs.rs/redb) file (or [in memory](Engram::in_memory)),
 //! loaded whole into memory when opened. Every write is one ACID transaction committed with an
 //! fsync: **when a write returns `Ok`, it survives a crash; when it returns an error, nothing
-//! of it was stored.** A [`WriteBatch`] is one transaction. The file records its format
-//! version ([`FORMAT_VERSION`]) and dimension; opening a newer format, a damaged file, or (with
-//! [`Engram::open_or_create`]) another dimension is an error, never a panic. Reopening a store
-//! gives exactly the recall results it gave before closing.
+//! of it was stored.** A [`WriteBatch`] is one transaction, and can carry application
+//! properties ([`WriteBatch::set_property`]) so that a record of what it did is exact after
+//! any crash. **Creating a store is atomic** ([`Engram::create_with_properties`]): after a
+//! crash at any moment there is either no file at the path or a complete store with every
+//! property it was created with. The file records its format version ([`FORMAT_VERSION`])
+//! and dimension; opening a newer format, a damaged file, a file that is not a store, or
+//! (with [`Engram::open_or_create`]) another dimension is an error, never a panic. Reopening a
+//! store gives exactly the recall results it gave before closing. `tests/crash.rs` kills a
+//! child process at every write, fsync and rename of a create, and at many writes and fsyncs
+//! of later batches, and checks each of these promises after every kill.
+//!
+//! Times are Unix seconds in [`MIN_TIME`]`..=`[`MAX_TIME`] (years 0000 to 9999, what RFC 3339
+//! can write); embeddings have the store's dimension, finite elements, and at least one that
+//! is not zero. Errors say which rule an input broke; [`Error::Internal`] alone means a bug.
 //!
 //! # Layout and cost
 //! Recall reads a compacted layout — every embedding in one contiguous row-major buffer with
@@ -48,8 +58,10 @@
 //!
 //! # Concurrency
 //! [`Engram`] is `Send + Sync`. Writers are serialized; recalls never wait for them (they
-//! read an immutable [`Snapshot`] taken when they start) and run in parallel.
+//! read an immutable [`Snapshot`] taken when they start) and run in parallel. One process at a
+//! time may open a store file: another gets [`Error::Locked`].
 
+mod create;
 mod engine;
 mod error;
 mod memory;
@@ -61,8 +73,8 @@ pub use engine::{Engram, Options, Snapshot};
 pub use engram_kernels::{Backend, CpuLevel, DecayCurve, Kernels};
 pub use error::{Error, Result};
 pub use memory::{
-    Association, Memory, MemoryId, MemoryRef, NewMemory, WriteBatch, check_embedding,
-    check_strength, check_weight, unix_now,
+    Association, MAX_TIME, MIN_TIME, Memory, MemoryId, MemoryRef, NewMemory, WriteBatch,
+    check_embedding, check_strength, check_time, check_weight, unix_now,
 };
 pub use recall::{RecallParams, Recalled};
 pub use store::FORMAT_VERSION;

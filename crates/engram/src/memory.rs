@@ -29,11 +29,33 @@ impl fmt::Display for MemoryId {
     }
 }
 
-/// Seconds since the Unix epoch now (0 if the clock is before 1970).
+/// The earliest time a store keeps: 0000-01-01T00:00:00Z, in Unix seconds.
+pub const MIN_TIME: i64 = -62_167_219_200;
+/// The latest time a store keeps: 9999-12-31T23:59:59Z, in Unix seconds. Together with
+/// [`MIN_TIME`], what RFC 3339 can write.
+pub const MAX_TIME: i64 = 253_402_300_799;
+
+/// Seconds since the Unix epoch now (0 if the clock is before 1970), clamped to
+/// [`MIN_TIME`]`..=`[`MAX_TIME`].
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(MAX_TIME))
+        .min(MAX_TIME)
+}
+
+/// The engine's rule for a time (creation, last access, a recall's "now"): Unix seconds in
+/// [`MIN_TIME`]`..=`[`MAX_TIME`]. A memory last accessed in year 292,277,026,596 would never
+/// decay and would outrank everything; such times are refused instead.
+///
+/// # Errors
+/// [`Error::TimeOutOfRange`].
+pub fn check_time(unix_secs: i64) -> Result<()> {
+    if (MIN_TIME..=MAX_TIME).contains(&unix_secs) {
+        Ok(())
+    } else {
+        Err(Error::TimeOutOfRange(unix_secs))
+    }
 }
 
 /// A memory to remember: an embedding plus optional content, strength and times.
@@ -102,16 +124,21 @@ impl NewMemory {
     /// Checks everything that does not depend on the store but its dimension.
     pub(crate) fn validate(&self, dim: usize) -> Result<()> {
         check_embedding(&self.embedding, dim)?;
-        check_strength(self.strength)
+        check_strength(self.strength)?;
+        for time in [self.created_at, self.last_access].into_iter().flatten() {
+            check_time(time)?;
+        }
+        Ok(())
     }
 }
 
 /// The engine's rule for an embedding (memory or cue) in a store of dimension `dim`: `dim`
-/// elements, all finite. Exposed so that a caller can check input before writing anything
+/// elements, all finite, not all zero (cosine similarity is undefined for a zero vector).
+/// Exposed so that a caller can check input before writing anything
 /// (the `engram` command's import does); writes and recalls apply the same check.
 ///
 /// # Errors
-/// [`Error::DimensionMismatch`] or [`Error::NonFiniteEmbedding`].
+/// [`Error::DimensionMismatch`], [`Error::NonFiniteEmbedding`] or [`Error::ZeroEmbedding`].
 pub fn check_embedding(embedding: &[f32], dim: usize) -> Result<()> {
     if embedding.len() != dim {
         return Err(Error::DimensionMismatch {
@@ -124,6 +151,9 @@ pub fn check_embedding(embedding: &[f32], dim: usize) -> Result<()> {
             index,
             value: embedding[index],
         });
+    }
+    if embedding.iter().all(|&x| x == 0.0) {
+        return Err(Error::ZeroEmbedding);
     }
     Ok(())
 }
@@ -225,6 +255,11 @@ pub(crate) enum Op {
         at: i64,
         boost: f32,
     },
+    /// Sets (`Some`) or removes (`None`) an application property.
+    SetProperty {
+        key: String,
+        value: Option<String>,
+    },
 }
 
 impl WriteBatch {
@@ -272,6 +307,17 @@ impl WriteBatch {
     /// Forgets a memory and every association from or to it.
     pub fn forget(&mut self, id: MemoryId) {
         self.ops.push(Op::Forget(id));
+    }
+
+    /// Sets the application property `key` to `value` (with `None`, removes it), in the same
+    /// transaction as the rest of the batch: a record of what the batch did (the `engram`
+    /// command keeps an import's progress this way) is then exact after any crash. See
+    /// [`Engram::set_property`](crate::Engram::set_property).
+    pub fn set_property(&mut self, key: impl Into<String>, value: Option<&str>) {
+        self.ops.push(Op::SetProperty {
+            key: key.into(),
+            value: value.map(str::to_owned),
+        });
     }
 
     /// Number of items.

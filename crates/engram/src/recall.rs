@@ -6,7 +6,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use engram_kernels::{Csr, DecayCurve, Kernels, Seed, SpreadParams, SpreadWorkspace};
 
-use crate::memory::check_embedding;
+use crate::memory::{check_embedding, check_time};
 use crate::state::State;
 use crate::{Error, MemoryId, Result};
 
@@ -31,7 +31,9 @@ pub struct RecallParams {
     /// How strength decays with time since last access. Default: exponential with a half-life
     /// of one week.
     pub curve: DecayCurve,
-    /// The time retention is computed at, Unix seconds. Default `None`: the clock.
+    /// The time retention is computed at, Unix seconds in
+    /// [`MIN_TIME`](crate::MIN_TIME)`..=`[`MAX_TIME`](crate::MAX_TIME). Default `None`: the
+    /// clock.
     pub now: Option<i64>,
     /// Reinforce what was recalled: each returned memory's last access becomes `now` and its
     /// strength moves this fraction of the way to 1, written durably before the recall
@@ -188,6 +190,7 @@ pub(crate) fn recall(
     scratch: &mut RecallScratch,
 ) -> Result<Vec<Recalled>> {
     check_embedding(cue, state.dim)?;
+    check_time(now)?;
     let spread_params = params.spread_params()?;
     let rows = state.rows();
 
@@ -311,7 +314,7 @@ fn spread(
             .binary_search(&row)
             .ok()
             .and_then(|i| u32::try_from(i).ok())
-            .ok_or(Error::Corrupt(format!(
+            .ok_or(Error::Internal(format!(
                 "row {row} missing from its own subgraph"
             )))
     };

@@ -61,7 +61,7 @@ impl Base {
         }
         // Every row has an adjacency list (possibly empty) and nothing more.
         if offsets.len() != rows + 1 {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::Internal(format!(
                 "{} adjacency lists for {rows} memories",
                 offsets.len() - 1
             )));

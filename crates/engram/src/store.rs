@@ -38,8 +38,12 @@ const KEY_NEXT_ID: &str = "next_id";
 /// Bytes before the embedding in a record.
 const HEADER: usize = 4 + 8 + 8;
 
-/// Writes the meta table of a new store.
-pub(crate) fn initialize(db: &redb::Database, dim: usize) -> Result<()> {
+/// Writes the metadata and first properties of a new store, in one transaction.
+pub(crate) fn initialize(
+    db: &redb::Database,
+    dim: usize,
+    properties: &[(&str, &str)],
+) -> Result<()> {
     let txn = db.begin_write()?;
     {
         let mut meta = txn.open_table(META)?;
@@ -50,6 +54,10 @@ pub(crate) fn initialize(db: &redb::Database, dim: usize) -> Result<()> {
         txn.open_table(MEMORIES)?;
         txn.open_table(EDGES_OUT)?;
         txn.open_table(EDGES_IN)?;
+        let mut table = txn.open_table(PROPERTIES)?;
+        for &(key, value) in properties {
+            table.insert(key, value)?;
+        }
     }
     txn.commit()?;
     Ok(())
@@ -60,7 +68,7 @@ pub(crate) fn read_header(db: &redb::Database) -> Result<(u64, usize)> {
     let txn = db.begin_read()?;
     let meta = txn.open_table(META).map_err(|e| match e {
         redb::TableError::TableDoesNotExist(_) => {
-            Error::Corrupt("the file has no engram metadata table".into())
+            Error::NotAStore("a database without engram's metadata table".into())
         }
         other => other.into(),
     })?;
@@ -117,20 +125,6 @@ pub(crate) fn read_properties(db: &redb::Database) -> Result<Vec<(String, String
             Ok((key.value().to_owned(), value.value().to_owned()))
         })
         .collect()
-}
-
-/// Sets (or, with `None`, removes) one application property in its own transaction.
-pub(crate) fn write_property(db: &redb::Database, key: &str, value: Option<&str>) -> Result<()> {
-    let txn = db.begin_write()?;
-    {
-        let mut table = txn.open_table(PROPERTIES)?;
-        match value {
-            Some(value) => table.insert(key, value)?,
-            None => table.remove(key)?,
-        };
-    }
-    txn.commit()?;
-    Ok(())
 }
 
 /// Loads every memory and edge into a compacted state. O(N·D + E).
@@ -251,20 +245,38 @@ fn decode(id: MemoryId, record: &[u8], dim: usize) -> Result<(RowMeta, Vec<f32>)
 /// The writes of one transaction, applied in step with the in-memory state. The tables are
 /// opened once per transaction, not once per write; drop the writer before committing.
 pub(crate) struct StoreWriter<'t> {
+    txn: &'t WriteTransaction,
     meta: redb::Table<'t, &'static str, u64>,
     memories: redb::Table<'t, u64, &'static [u8]>,
     edges_out: redb::Table<'t, (u64, u64), f32>,
     edges_in: redb::Table<'t, (u64, u64), ()>,
+    /// Opened by the first property write only, so other writes never create the table.
+    properties: Option<redb::Table<'t, &'static str, &'static str>>,
 }
 
 impl<'t> StoreWriter<'t> {
     pub(crate) fn new(txn: &'t WriteTransaction) -> Result<Self> {
         Ok(Self {
+            txn,
             meta: txn.open_table(META)?,
             memories: txn.open_table(MEMORIES)?,
             edges_out: txn.open_table(EDGES_OUT)?,
             edges_in: txn.open_table(EDGES_IN)?,
+            properties: None,
         })
+    }
+
+    /// Sets (or, with `None`, removes) one application property.
+    pub(crate) fn set_property(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        let table = match &mut self.properties {
+            Some(table) => table,
+            empty => empty.insert(self.txn.open_table(PROPERTIES)?),
+        };
+        match value {
+            Some(value) => table.insert(key, value)?,
+            None => table.remove(key)?,
+        };
+        Ok(())
     }
 
     pub(crate) fn insert_memory(&mut self, meta: &RowMeta, embedding: &[f32]) -> Result<()> {
@@ -286,10 +298,11 @@ impl<'t> StoreWriter<'t> {
     ) -> Result<()> {
         let mut record = match self.memories.get(id.get())? {
             Some(record) => record.value().to_vec(),
-            None => return Err(Error::Corrupt(format!("memory {id} is not in the store"))),
+            // Loading decoded every record into the state that names this id.
+            None => return Err(Error::Internal(format!("memory {id} is not in the store"))),
         };
         if record.len() < HEADER {
-            return Err(Error::Corrupt(format!("memory {id}: record is truncated")));
+            return Err(Error::Internal(format!("memory {id}: record is truncated")));
         }
         record[0..4].copy_from_slice(&strength.to_le_bytes());
         record[12..20].copy_from_slice(&last_access.to_le_bytes());

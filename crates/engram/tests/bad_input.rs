@@ -81,6 +81,97 @@ fn strength_outside_unit_interval() {
 }
 
 #[test]
+fn an_all_zero_embedding_could_never_be_recalled_and_is_refused() {
+    for zero in [vec![0.0, 0.0, 0.0], vec![-0.0, 0.0, -0.0]] {
+        rejected(
+            |e| e.remember(memory(zero.clone())).map(drop),
+            |e| matches!(e, Error::ZeroEmbedding),
+        );
+    }
+    assert!(matches!(
+        engram::check_embedding(&[0.0; 3], 3),
+        Err(Error::ZeroEmbedding)
+    ));
+    // The smallest non-zero element is enough.
+    assert!(engram::check_embedding(&[0.0, f32::from_bits(1), 0.0], 3).is_ok());
+}
+
+#[test]
+fn times_outside_years_0000_to_9999_are_refused() {
+    for bad in [
+        i64::MAX,
+        i64::MIN,
+        engram::MAX_TIME + 1,
+        engram::MIN_TIME - 1,
+    ] {
+        rejected(
+            |e| e.remember(memory(vec![1.0; 3]).created_at(bad)).map(drop),
+            |e| matches!(e, Error::TimeOutOfRange(t) if *t == bad),
+        );
+        rejected(
+            |e| {
+                e.remember(memory(vec![1.0; 3]).last_accessed_at(bad))
+                    .map(drop)
+            },
+            |e| matches!(e, Error::TimeOutOfRange(t) if *t == bad),
+        );
+        rejected(
+            |e| {
+                let params = RecallParams {
+                    now: Some(bad),
+                    ..RecallParams::default()
+                };
+                e.recall(&[1.0, 0.0, 0.0], &params).map(drop)
+            },
+            |e| matches!(e, Error::TimeOutOfRange(t) if *t == bad),
+        );
+    }
+    let (_dir, engram, _, _) = store();
+    for edge in [engram::MIN_TIME, engram::MAX_TIME] {
+        let id = engram
+            .remember(memory(vec![1.0; 3]).created_at(edge))
+            .expect("the range's ends are kept");
+        assert_eq!(engram.snapshot().get(id).map(|m| m.last_access), Some(edge));
+    }
+    let err = Error::TimeOutOfRange(i64::MAX).to_string();
+    assert!(err.contains("0000") && err.contains("9999"), "{err}");
+}
+
+#[test]
+fn a_property_set_in_a_rejected_batch_is_not_stored() {
+    rejected(
+        |e| {
+            let mut batch = WriteBatch::new();
+            batch.set_property("progress", Some("done"));
+            batch.remember(memory(vec![f32::NAN, 0.0, 0.0]));
+            e.write(&batch).map(drop)
+        },
+        |e| matches!(e, Error::InBatch { index: 1, .. }),
+    );
+    rejected(
+        |e| {
+            let mut batch = WriteBatch::new();
+            batch.remember(memory(vec![1.0, 0.0, 0.0]));
+            batch.set_property("", Some("x"));
+            e.write(&batch).map(drop)
+        },
+        |e| matches!(e, Error::InBatch { index: 1, source } if matches!(**source, Error::EmptyPropertyKey)),
+    );
+    let (dir, engram, _, _) = store();
+    let mut batch = WriteBatch::new();
+    batch.remember(memory(vec![1.0, 0.0, 0.0]));
+    batch.set_property("progress", Some("1 of 1"));
+    engram.write(&batch).expect("write");
+    drop(engram);
+    let reopened = Engram::open(dir.path().join("s.engram"), Options::default()).expect("reopen");
+    assert_eq!(reopened.snapshot().len(), 3);
+    assert_eq!(
+        reopened.property("progress").expect("read").as_deref(),
+        Some("1 of 1")
+    );
+}
+
+#[test]
 fn unknown_ids() {
     let ghost = MemoryId::new(999);
     rejected(
@@ -224,6 +315,10 @@ fn absurd_recall_parameters_and_cues() {
     assert!(matches!(
         engram.recall(&[1.0, f32::NAN, 0.0], &base),
         Err(Error::NonFiniteEmbedding { index: 1, .. })
+    ));
+    assert!(matches!(
+        engram.recall(&[0.0, 0.0, 0.0], &base),
+        Err(Error::ZeroEmbedding)
     ));
     // k above the number of memories is fine: fewer seeds.
     let many = RecallParams { k: 10_000, ..base };

@@ -1,22 +1,28 @@
-//! Crash safety: a child process imports into a store and reports every acknowledged batch;
-//! the test kills it with SIGKILL at random moments, reopens the store and checks that every
-//! acknowledged write is there, no batch is half-stored, and no association points at a
-//! missing memory. `CRASH_KILLS` sets the number of kills (default 20).
+//! Crash safety at exact system calls. A child process (this test binary, in a child mode)
+//! creates a store or appends batches to it; strace SIGKILLs it when it enters its Nth write,
+//! fdatasync, fsync or rename, for every N in turn, so every point where the store reaches the
+//! disk is a crash point — deterministically, never by luck. After each kill the store is
+//! reopened and checked: creation left no store or a whole one (with its properties), every
+//! acknowledged batch is there, no batch is half-stored, no association points at a missing
+//! memory. `CRASH_KILLS` sets how many appending children are killed (default 24).
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
+use common::kill::{DURABILITY_SYSCALLS, run_killed_at, strace_available};
 use common::{Rng, memory};
 use engram::{Engram, MemoryId, Options, WriteBatch};
 
 const DIM: usize = 16;
 const ITEMS: usize = 5;
+/// Batches an appending child writes before it exits on its own.
+const CHILD_BATCHES: u64 = 8;
 const CHILD_ENV: &str = "ENGRAM_CRASH_CHILD_STORE";
+const MODE_ENV: &str = "ENGRAM_CRASH_CHILD_MODE";
+const PROPERTIES: [(&str, &str); 2] = [("engram.embedder", "hash-v1 dim=16"), ("owner", "test")];
 
 /// `(batch, item)` of a memory written by the child: content "b{batch}i{item}".
 fn parse(content: &str) -> Option<(u64, usize)> {
@@ -25,25 +31,30 @@ fn parse(content: &str) -> Option<(u64, usize)> {
     Some((batch.parse().ok()?, item.parse().ok()?))
 }
 
-/// The child: appends batches forever, printing "ack {batch}" after each returns Ok. Batch b
-/// remembers ITEMS memories, chains them with associations, links its item 0 to the last
-/// item of batch b − 1, and forgets item 0 of batch b − 2.
+/// The child. Mode `create`: creates the store with [`PROPERTIES`]. Mode `append`: opens
+/// (or creates) the store and appends [`CHILD_BATCHES`] batches, printing "ack {batch}" after
+/// each returns Ok. Batch b remembers ITEMS memories, chains them with associations, links
+/// its item 0 to the last item of batch b − 1, and forgets item 0 of batch b − 2.
 #[test]
-#[ignore = "run by crash_kills_lose_no_acknowledged_write in a child process"]
+#[ignore = "run by the crash tests in a child process"]
 fn crash_child() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
     };
+    if std::env::var(MODE_ENV).as_deref() == Ok("create") {
+        Engram::create_with_properties(&path, DIM, &PROPERTIES, Options::default())
+            .expect("create");
+        return;
+    }
     let engram = Engram::open_or_create(&path, DIM, Options::default()).expect("open");
     let snapshot = engram.snapshot();
     let mut index: BTreeMap<(u64, usize), MemoryId> = snapshot
         .memories()
         .filter_map(|m| Some((parse(m.content.as_deref()?)?, m.id)))
         .collect();
-    let mut next = index.keys().map(|&(b, _)| b + 1).max().unwrap_or(0);
-    let mut rng = Rng(next);
-    let stdout = std::io::stdout();
-    loop {
+    let first = index.keys().map(|&(b, _)| b + 1).max().unwrap_or(0);
+    let mut rng = Rng(first);
+    for next in first..first + CHILD_BATCHES {
         let mut batch = WriteBatch::new();
         let refs: Vec<_> = (0..ITEMS)
             .map(|i| batch.remember(memory(rng.vector(DIM)).with_content(format!("b{next}i{i}"))))
@@ -62,45 +73,100 @@ fn crash_child() {
         for (i, id) in ids.into_iter().enumerate() {
             index.insert((next, i), id);
         }
-        let mut out = stdout.lock();
-        writeln!(out, "ack {next}").expect("stdout");
-        out.flush().expect("flush");
-        next += 1;
+        // println! writes and flushes a whole line; the parent reads the pipe after the end.
+        println!("ack {next}");
     }
 }
 
-/// Runs the child until a random moment, kills it, and returns the batches it acknowledged.
-fn run_and_kill(path: &Path, delay: Duration) -> BTreeSet<u64> {
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(exe)
+/// The child of `mode` on `path`, as a command.
+fn child(path: &Path, mode: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
         .args([
             "--exact",
             "crash_child",
             "--ignored",
             "--nocapture",
             "--test-threads=1",
+            "--quiet",
         ])
         .env(CHILD_ENV, path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child");
-    let stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|line| line.strip_prefix("ack ")?.parse::<u64>().ok())
-            .collect::<BTreeSet<u64>>()
-    });
-    std::thread::sleep(delay);
-    // Child::kill sends SIGKILL on Unix: no destructor, no flush, no clean shutdown.
-    child.kill().expect("kill");
-    child.wait().expect("wait");
-    reader.join().expect("reader")
+        .env(MODE_ENV, mode)
+        .env("RUST_BACKTRACE", "0");
+    command
 }
 
-/// Checks the reopened store against everything acknowledged so far.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_create_killed_at_any_write_sync_or_rename_leaves_no_store_or_a_whole_one() {
+    if !strace_available() {
+        return;
+    }
+    let mut kills = BTreeMap::new();
+    for &syscall in DURABILITY_SYSCALLS {
+        for n in 1.. {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("s.engram");
+            let run = run_killed_at(&child(&path, "create"), syscall, n);
+            if !run.killed {
+                assert!(
+                    run.output.status.success(),
+                    "{syscall} #{n}: {}",
+                    String::from_utf8_lossy(&run.output.stderr)
+                );
+                assert!(path.exists(), "a create that finished made the store");
+                break;
+            }
+            *kills.entry(syscall).or_insert(0) += 1;
+            let others: Vec<String> = entries(dir.path())
+                .into_iter()
+                .filter(|name| name != "s.engram")
+                .collect();
+            // At most the hidden temporary file of the killed create, never read as a store.
+            assert!(
+                others.len() <= 1
+                    && others
+                        .iter()
+                        .all(|n| n.starts_with(".s.engram.") && n.ends_with(".engram-init")),
+                "{syscall} #{n}: left {others:?}"
+            );
+            if path.exists() {
+                let engram = Engram::open(&path, Options::default())
+                    .unwrap_or_else(|e| panic!("{syscall} #{n}: the store cannot be opened: {e}"));
+                assert_eq!(engram.dimension(), DIM);
+                assert!(engram.snapshot().is_empty());
+                let properties = engram.properties().expect("properties");
+                let expected: Vec<(String, String)> = PROPERTIES
+                    .iter()
+                    .map(|&(k, v)| (k.into(), v.into()))
+                    .collect();
+                assert_eq!(properties, expected, "{syscall} #{n}: properties lost");
+            } else {
+                // Nothing is there, so creating it works.
+                drop(
+                    Engram::create_with_properties(&path, DIM, &PROPERTIES, Options::default())
+                        .unwrap_or_else(|e| panic!("{syscall} #{n}: create again: {e}")),
+                );
+            }
+        }
+    }
+    eprintln!("create killed at: {kills:?}");
+    // Each call a create makes was a crash point at least once (a test that killed nothing
+    // would prove nothing).
+    for syscall in DURABILITY_SYSCALLS {
+        assert!(kills.get(syscall).is_some_and(|&k| k >= 1), "{kills:?}");
+    }
+}
+
+/// Checks the reopened store against everything acknowledged so far; returns the batches.
 fn check(path: &Path, acknowledged: &BTreeSet<u64>) -> usize {
     // Opening loads every association and refuses one that names a missing memory.
     let engram = Engram::open(path, Options::default()).expect("reopen after SIGKILL");
@@ -150,34 +216,51 @@ fn check(path: &Path, acknowledged: &BTreeSet<u64>) -> usize {
 }
 
 #[test]
-fn crash_kills_lose_no_acknowledged_write() {
-    let kills: usize = std::env::var("CRASH_KILLS")
+fn kills_at_every_write_and_sync_lose_no_acknowledged_write() {
+    if !strace_available() {
+        return;
+    }
+    let kills: u32 = std::env::var("CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(24);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("crash.engram");
-    let mut rng = Rng(2026);
+    // Kills while creating are the test above's; here every child finds the store.
+    drop(Engram::create(&path, DIM, Options::default()).expect("create"));
     let mut acknowledged = BTreeSet::new();
-    let mut killed_with_acks = 0;
-    for kill in 0..kills {
-        // The first child creates the store; later ones reopen it after a kill.
-        let delay = Duration::from_millis(60 + rng.below(400));
-        let acks = run_and_kill(&path, delay);
-        killed_with_acks += usize::from(!acks.is_empty());
+    let mut killed = 0;
+    // Child k dies at a later fdatasync or pwrite64 than child k - 2: the first ones while
+    // opening the store or in their first batch, later ones deeper into their batches (a
+    // batch makes 2 fdatasyncs and about 10 pwrite64s).
+    for k in 0..kills {
+        let (syscall, n) = if k % 2 == 0 {
+            ("fdatasync", 1 + k / 2)
+        } else {
+            ("pwrite64", 1 + 5 * (k / 2))
+        };
+        let run = run_killed_at(&child(&path, "append"), syscall, n);
+        assert!(
+            run.killed || run.output.status.success(),
+            "child {k}: {}",
+            String::from_utf8_lossy(&run.output.stderr)
+        );
+        killed += u32::from(run.killed);
+        let acks: BTreeSet<u64> = String::from_utf8_lossy(&run.output.stdout)
+            .lines()
+            .filter_map(|line| line.strip_prefix("ack ")?.parse().ok())
+            .collect();
         acknowledged.extend(acks);
-        if path.exists() {
-            let batches = check(&path, &acknowledged);
-            assert!(batches >= acknowledged.len(), "kill {kill}");
-        }
+        let batches = check(&path, &acknowledged);
+        assert!(batches >= acknowledged.len(), "kill {k}");
     }
     assert!(
-        killed_with_acks * 2 >= kills,
-        "most children were killed before writing anything ({killed_with_acks} of {kills} wrote)"
+        killed * 4 >= kills * 3,
+        "most children must die mid-write: {killed} of {kills}"
     );
     assert!(!acknowledged.is_empty());
     eprintln!(
-        "{kills} kills, {} batches acknowledged, {killed_with_acks} children wrote before dying",
+        "{kills} children, {killed} killed, {} batches acknowledged",
         acknowledged.len()
     );
 }

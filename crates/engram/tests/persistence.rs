@@ -94,7 +94,7 @@ fn properties_are_durable_and_separate_from_memories() {
         engram.set_property("gone", None).expect("remove");
         assert!(matches!(
             engram.set_property("", Some("x")),
-            Err(Error::InvalidParameter { .. })
+            Err(Error::EmptyPropertyKey)
         ));
     }
     let engram = Engram::open(&path, Options::default()).expect("open");
@@ -158,12 +158,62 @@ fn create_open_and_dimension_errors_are_clear() {
 }
 
 #[test]
-fn a_store_open_elsewhere_is_a_storage_error_not_a_panic() {
+fn a_store_open_elsewhere_is_locked_not_a_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.engram");
     let _first = Engram::create(&path, 4, Options::default()).expect("create");
     let second = Engram::open(&path, Options::default()).expect_err("locked");
-    assert!(matches!(second, Error::Storage(_)), "{second}");
+    assert!(matches!(second, Error::Locked), "{second}");
+    assert!(second.to_string().contains("another process"), "{second}");
+}
+
+#[test]
+fn create_records_its_properties_with_the_metadata_and_never_replaces_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.engram");
+    let props = [("engram.embedder", "hash-v1 dim=4"), ("owner", "me")];
+    drop(Engram::create_with_properties(&path, 4, &props, Options::default()).expect("create"));
+    let engram = Engram::open(&path, Options::default()).expect("open");
+    assert_eq!(
+        engram.properties().expect("properties"),
+        vec![
+            ("engram.embedder".into(), "hash-v1 dim=4".into()),
+            ("owner".into(), "me".into())
+        ]
+    );
+    drop(engram);
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    // Creating the store left nothing else in the directory.
+    assert_eq!(names(dir.path()), ["store.engram"]);
+
+    let before = std::fs::read(&path).expect("read");
+    let err = Engram::create(&path, 4, Options::default()).expect_err("exists");
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), before, "untouched");
+
+    // Refused before any file is made: nothing appears.
+    let other = dir.path().join("other.engram");
+    let err = Engram::create_with_properties(&other, 4, &[("", "x")], Options::default())
+        .expect_err("empty key");
+    assert!(matches!(err, Error::EmptyPropertyKey), "{err}");
+    let err = Engram::create(
+        dir.path().join("missing/dir/s.engram"),
+        4,
+        Options::default(),
+    )
+    .expect_err("no directory");
+    assert!(
+        matches!(&err, Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound),
+        "{err}"
+    );
+    assert_eq!(names(dir.path()), ["store.engram"]);
 }
 
 fn set_meta(path: &Path, key: &str, value: u64) {
@@ -192,12 +242,12 @@ fn a_newer_format_is_refused_with_the_versions() {
 }
 
 #[test]
-fn a_foreign_redb_file_or_bad_metadata_is_corrupt() {
+fn a_foreign_redb_file_is_not_a_store_and_bad_metadata_is_corrupt() {
     let dir = tempfile::tempdir().expect("tempdir");
     let foreign = dir.path().join("other.redb");
     drop(redb::Database::create(&foreign).expect("plain redb"));
     let err = Engram::open(&foreign, Options::default()).expect_err("foreign");
-    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(matches!(err, Error::NotAStore(_)), "{err}");
 
     let path = dir.path().join("store.engram");
     drop(Engram::create(&path, 4, Options::default()).expect("create"));
@@ -216,10 +266,12 @@ fn a_file_that_is_not_a_database_is_an_error() {
     )
     .expect("write");
     let err = Engram::open(&path, Options::default()).expect_err("text");
-    assert!(
-        matches!(err, Error::Corrupt(_) | Error::Storage(_)),
-        "{err}"
-    );
+    assert!(matches!(err, Error::NotAStore(_)), "{err}");
+    let empty = dir.path().join("empty.engram");
+    std::fs::write(&empty, "").expect("write");
+    let err = Engram::open(&empty, Options::default()).expect_err("empty");
+    assert!(matches!(err, Error::NotAStore(_)), "{err}");
+    assert_eq!(std::fs::read(&empty).expect("read"), b"", "left as it was");
 }
 
 #[test]

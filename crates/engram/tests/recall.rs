@@ -84,11 +84,11 @@ fn negative_similarities_do_not_fire() {
     let mut cue = axis(4, 0);
     cue[0] = -1.0;
     assert_eq!(engram.recall(&cue, &params(10, 3)).expect("recall"), vec![]);
-    // A zero cue is similar to nothing.
-    assert_eq!(
-        engram.recall(&[0.0; 4], &params(10, 3)).expect("recall"),
-        vec![]
-    );
+    // A zero cue has no cosine similarity to anything: refused, not an empty answer.
+    assert!(matches!(
+        engram.recall(&[0.0; 4], &params(10, 3)),
+        Err(engram::Error::ZeroEmbedding)
+    ));
     assert_eq!(engram.snapshot().len(), ids.len());
 }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod kill;
+
 use engram::{Engram, Kernels, NewMemory, Options};
 
 /// SplitMix64: a tiny deterministic generator, so tests need no RNG crate.
