@@ -322,7 +322,8 @@ impl Engram {
     ///
     /// # Errors
     /// [`Error::InBatch`] naming the first rejected item and why (wrong dimension, non-finite
-    /// element, strength or weight out of range, unknown memory, self-association); a storage
+    /// element, strength or weight out of range, unknown memory, self-association);
+    /// [`Error::NextIdChanged`] if [`WriteBatch::require_first_id`] does not hold; a storage
     /// error if the commit fails.
     pub fn write(&self, batch: &WriteBatch) -> Result<Vec<MemoryId>> {
         let _writer = lock(&self.writer);
@@ -444,6 +445,7 @@ impl Engram {
                     })
                     .collect(),
                 remembered: 0,
+                first_id: None,
             };
             self.write(&batch)?;
         }
@@ -482,6 +484,14 @@ fn apply_batch(
     batch: &WriteBatch,
     options: &Options,
 ) -> Result<Vec<MemoryId>> {
+    if let Some(expected) = batch.first_id
+        && expected.get() != state.next_id
+    {
+        return Err(Error::NextIdChanged {
+            expected,
+            found: MemoryId::new(state.next_id),
+        });
+    }
     let mut store = StoreWriter::new(txn)?;
     let now = unix_now();
     let mut created = Vec::with_capacity(batch.remembered);
@@ -610,6 +620,12 @@ impl Snapshot {
     /// The embedding dimension.
     pub fn dimension(&self) -> usize {
         self.state.dim
+    }
+
+    /// The id the next remembered memory gets (ids are never reused, so it is one more than
+    /// the largest id ever given, or 1).
+    pub fn next_id(&self) -> MemoryId {
+        MemoryId::new(self.state.next_id)
     }
 
     /// Writes not yet merged into the compacted layout.

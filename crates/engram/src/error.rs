@@ -93,6 +93,17 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A batch's [`WriteBatch::require_first_id`](crate::WriteBatch::require_first_id) did
+    /// not hold: other memories were remembered first. Nothing of the batch was stored.
+    #[error(
+        "the batch required its first memory to get id {expected}, but the next id is {found} (another write came first); nothing of it was stored"
+    )]
+    NextIdChanged {
+        /// The id the batch required.
+        expected: MemoryId,
+        /// The store's next id.
+        found: MemoryId,
+    },
     /// `create` found a file already there.
     #[error("{} already exists; open it instead of creating it", path.display())]
     AlreadyExists {

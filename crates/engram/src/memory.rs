@@ -233,6 +233,8 @@ impl From<MemoryId> for MemoryRef {
 pub struct WriteBatch {
     pub(crate) ops: Vec<Op>,
     pub(crate) remembered: usize,
+    /// The id the batch's first memory must get, if the caller asked for one.
+    pub(crate) first_id: Option<MemoryId>,
 }
 
 /// One write of a batch.
@@ -318,6 +320,16 @@ impl WriteBatch {
             key: key.into(),
             value: value.map(str::to_owned),
         });
+    }
+
+    /// Applies the batch only if the first memory it remembers gets `id`, which is the
+    /// store's [next id](crate::Snapshot::next_id) when the batch is written; its memories
+    /// then get `id`, `id + 1`, ... in order. Otherwise the batch fails with
+    /// [`Error::NextIdChanged`] and nothing of it is stored. A caller that records the ids it
+    /// is about to create (the `engram` command's import progress, in the same batch) uses it
+    /// to know them before the write, whatever other writers do.
+    pub fn require_first_id(&mut self, id: MemoryId) {
+        self.first_id = Some(id);
     }
 
     /// Number of items.

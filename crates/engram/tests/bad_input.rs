@@ -172,6 +172,32 @@ fn a_property_set_in_a_rejected_batch_is_not_stored() {
 }
 
 #[test]
+fn a_batch_whose_required_first_id_is_taken_stores_nothing() {
+    rejected(
+        |e| {
+            let mut batch = WriteBatch::new();
+            batch.remember(memory(vec![1.0, 0.0, 0.0]));
+            batch.set_property("progress", Some("ids 2..=2"));
+            batch.require_first_id(MemoryId::new(2));
+            e.write(&batch).map(drop)
+        },
+        |e| matches!(e, Error::NextIdChanged { expected, found } if expected.get() == 2 && found.get() == 3),
+    );
+    let (_dir, engram, _, _) = store();
+    let next = engram.snapshot().next_id();
+    assert_eq!(next, MemoryId::new(3));
+    let mut batch = WriteBatch::new();
+    batch.remember(memory(vec![1.0, 0.0, 0.0]));
+    batch.remember(memory(vec![0.0, 0.0, 1.0]));
+    batch.require_first_id(next);
+    assert_eq!(
+        engram.write(&batch).expect("write"),
+        [MemoryId::new(3), MemoryId::new(4)]
+    );
+    assert_eq!(engram.snapshot().next_id(), MemoryId::new(5));
+}
+
+#[test]
 fn unknown_ids() {
     let ghost = MemoryId::new(999);
     rejected(
