@@ -218,20 +218,32 @@ pub enum ImportFormat {
     Wordnet,
 }
 
+/// Records per transaction of `engram import`, unless `--batch` says otherwise.
+pub const DEFAULT_BATCH: usize = 2000;
+
 /// `engram import`.
+///
+/// Importing records this store imported before continues after them: an interrupted import
+/// resumes where it stopped, a file that grew imports only its new records, and the same file
+/// again imports nothing.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The file (JSON Lines) or directory (WordNet, e.g. /usr/share/wordnet) to import.
+    /// The file (JSON Lines; '-' reads standard input, and a pipe works too) or directory
+    /// (WordNet, e.g. /usr/share/wordnet) to import.
     pub path: PathBuf,
     /// The input format.
     #[arg(long, value_enum, default_value_t = ImportFormat::Auto)]
     pub format: ImportFormat,
     /// Records per transaction.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
     pub batch: usize,
     /// Import only the first N records (and the links between them).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Import as a new import even if this store imported these records before (they are
+    /// then stored twice).
+    #[arg(long)]
+    pub again: bool,
 }
 
 /// `engram export`.

@@ -16,7 +16,8 @@ use crate::import::{FileId, Link, Record, TimeValue};
 use crate::output;
 use crate::store::{self, EMBEDDER_PROPERTY, engine_error};
 
-/// `engram init`: a new store and its embedder. Nothing is left behind if it fails.
+/// `engram init`: a new store and its embedder, created atomically: after a crash there is no
+/// store at `db` (and `init` works again) or a whole one with its embedder recorded.
 pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
     let spec = match args.embedder {
         EmbedderChoice::Hash => HashEmbedder::new(args.dim)
@@ -24,21 +25,25 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
             .spec(),
         EmbedderChoice::None => "none".to_owned(),
     };
-    if db.exists() {
+    if db.symlink_metadata().is_ok() {
         bail!(
             "{} already exists: use it as it is, or pick another --db",
             db.display()
         );
     }
-    let engram =
-        Engram::create(db, args.dim, Options::default()).map_err(|e| engine_error(e, db))?;
-    if let Err(error) = engram.set_property(EMBEDDER_PROPERTY, Some(&spec)) {
-        // This call created the file, and half a store (no embedder recorded) would embed
-        // nothing later; remove it. A failed create leaves alone whatever is at `db`.
-        drop(engram);
-        let _ = std::fs::remove_file(db);
-        return Err(engine_error(error, db));
-    }
+    Engram::create_with_properties(
+        db,
+        args.dim,
+        &[(EMBEDDER_PROPERTY, &spec)],
+        Options::default(),
+    )
+    .map_err(|e| match e {
+        engram::Error::AlreadyExists { .. } => anyhow!(
+            "{} already exists (another process created it meanwhile): use it as it is, or pick another --db",
+            db.display()
+        ),
+        other => engine_error(other, db),
+    })?;
     if json {
         #[derive(Serialize)]
         struct Init<'a> {

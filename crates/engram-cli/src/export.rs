@@ -2,11 +2,12 @@
 //! ids are the store's, so importing the file into an empty store of the same dimension gives
 //! the same memories, associations and recalls (with new ids if the store is not empty).
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use same_file::Handle;
 
 use crate::cli::ExportArgs;
 use crate::import::{FileId, Link, Record, TimeValue};
@@ -16,27 +17,43 @@ use crate::store;
 /// `engram export`.
 pub fn run(db: &Path, args: &ExportArgs, json: bool) -> Result<()> {
     let engram = store::open(db)?;
-    if let Some(path) = &args.path
-        && path.exists()
-        && std::fs::canonicalize(path)? == std::fs::canonicalize(db)?
-    {
-        bail!(
-            "{} is the store itself; export to another file",
-            path.display()
-        );
-    }
+    // The store's identity (device and inode on Unix), so that no other name for it — a hard
+    // link, a symlink, `/proc/self/fd/...`, standard output — is ever truncated.
+    let store_file =
+        Handle::from_path(db).with_context(|| format!("cannot read {}", db.display()))?;
     let snapshot = engram.snapshot();
     let (memories, associations) = match &args.path {
         Some(path) => {
-            let file =
-                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            let mut out = BufWriter::new(file);
-            let counts = write_all(&snapshot, &mut out)?;
+            let name = path.display();
+            // Opened without truncating: it is emptied only once it is known not to be the store.
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .with_context(|| format!("cannot create {name}"))?;
+            let mut file =
+                Handle::from_file(file).with_context(|| format!("cannot create {name}"))?;
+            if file == store_file {
+                bail!("{name} is the store itself (the same file); export to another file");
+            }
+            file.as_file_mut()
+                .set_len(0)
+                .with_context(|| format!("cannot write {name}"))?;
+            let mut out = BufWriter::new(file.as_file_mut());
+            let counts =
+                write_all(&snapshot, &mut out).with_context(|| format!("cannot write {name}"))?;
             out.flush()
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .with_context(|| format!("cannot write {name}"))?;
             counts
         }
-        None => write_all(&snapshot, &mut BufWriter::new(std::io::stdout().lock()))?,
+        None => {
+            if Handle::stdout().is_ok_and(|stdout| stdout == store_file) {
+                bail!("standard output is the store itself; export to another file");
+            }
+            write_all(&snapshot, &mut BufWriter::new(std::io::stdout().lock()))
+                .context(output::STDOUT)?
+        }
     };
     let Some(path) = &args.path else {
         return Ok(());

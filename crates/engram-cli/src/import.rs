@@ -3,25 +3,32 @@
 //! Two passes. The first reads every record and checks everything that can be checked without
 //! writing (JSON, dimension, finite numbers, ranges, times, duplicate ids, link targets, text
 //! the embedder can embed); if any record is bad, each bad one is reported with its line and
-//! **nothing is imported**. The second pass writes memories in batches of `--batch` records,
-//! one transaction each, with the links whose targets are already stored or in the same batch;
-//! links to later records are written after the last batch, again in batches.
+//! **nothing is imported**. The second pass writes the records in batches of `--batch`, one
+//! transaction each; a batch also writes every link whose later end it stores, so after any
+//! batch the store holds exactly the links among the records stored so far.
+//!
+//! Each batch records the import's progress in the same transaction ([`crate::progress`]), so
+//! importing the same records again continues after the last committed batch, and an import
+//! stopped by an error, SIGINT or SIGTERM says what it committed and how to continue.
 
-use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use engram::{Engram, MemoryId, MemoryRef, NewMemory, WriteBatch};
+use engram::{Engram, MemoryRef, NewMemory, WriteBatch};
 use engram_text::HashEmbedder;
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{ImportArgs, ImportFormat};
+use crate::cli::{DEFAULT_BATCH, ImportArgs, ImportFormat};
 use crate::output;
+use crate::progress::{self, Progress, RecordHash};
+use crate::source::Source;
 use crate::store::{self, engine_error};
-use crate::wordnet;
 
 /// Weight of a link that does not give one.
 pub const DEFAULT_LINK_WEIGHT: f32 = 0.5;
@@ -39,7 +46,7 @@ pub struct Record {
     /// The content; embedded by the store's embedder when there is no `embedding`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// The embedding (the store's dimension, finite numbers).
+    /// The embedding (the store's dimension, finite numbers, not all zero).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<Vec<f32>>,
     /// Base strength in [0, 1] (default 1).
@@ -51,7 +58,7 @@ pub struct Record {
     /// Creation: Unix seconds or RFC 3339 (default: `time`, else now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<TimeValue>,
-    /// Associations from this record.
+    /// Associations from this record, each to a different id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
 }
@@ -67,8 +74,8 @@ pub struct Link {
     pub weight: Option<f32>,
 }
 
-/// A record id in a file: a string or a non-negative integer.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A record id in a file: a string or an integer in `0..=2^64 - 1`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum FileId {
     /// An integer id.
@@ -87,8 +94,40 @@ impl FileId {
     }
 }
 
-/// A time: Unix seconds or an RFC 3339 string.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What an id may be, for messages.
+const ID_RULE: &str = "an id is a string, or an integer from 0 to 18446744073709551615";
+
+impl<'de> Deserialize<'de> for FileId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Id;
+        impl Visitor<'_> for Id {
+            type Value = FileId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(ID_RULE)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<FileId, E> {
+                Ok(FileId::Number(n))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<FileId, E> {
+                u64::try_from(n)
+                    .map(FileId::Number)
+                    .map_err(|_| E::custom(format!("id {n} is negative; {ID_RULE}")))
+            }
+            fn visit_f64<E: de::Error>(self, x: f64) -> Result<FileId, E> {
+                Err(E::custom(format!(
+                    "id {x} is not an integer in range; {ID_RULE}"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<FileId, E> {
+                Ok(FileId::Text(text.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(Id)
+    }
+}
+
+/// A time: Unix seconds or an RFC 3339 string, within years 0000 to 9999.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum TimeValue {
     /// Unix seconds.
@@ -100,98 +139,159 @@ pub enum TimeValue {
 impl TimeValue {
     fn seconds(&self) -> Result<i64> {
         match self {
-            TimeValue::Seconds(s) => Ok(*s),
+            TimeValue::Seconds(s) => {
+                engram::check_time(*s).map_err(|_| store::out_of_range(&s.to_string()))?;
+                Ok(*s)
+            }
             TimeValue::Text(t) => store::parse_time(t),
         }
     }
 }
 
-/// Where the records come from.
-enum Source {
-    Jsonl(std::path::PathBuf),
-    Records { name: String, records: Vec<Record> },
-}
-
-/// A record with where it is (a line of a file, or the n-th generated record), or why it
-/// could not be read.
-type Located = (usize, Result<Record, String>);
-
-impl Source {
-    /// `line` for files, `record` for generated records.
-    fn unit(&self) -> &'static str {
-        match self {
-            Source::Jsonl(_) => "line",
-            Source::Records { .. } => "record",
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Source::Jsonl(path) => path.display().to_string(),
-            Source::Records { name, .. } => name.clone(),
-        }
-    }
-
-    /// Every record in order, at most `limit`; blank lines are skipped.
-    fn records(&self, limit: usize) -> Result<Box<dyn Iterator<Item = Located> + '_>> {
-        match self {
-            Source::Jsonl(path) => {
-                let file =
-                    File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-                let lines = BufReader::new(file)
-                    .lines()
-                    .enumerate()
-                    .filter_map(|(i, line)| {
-                        let number = i + 1;
-                        match line {
-                            Err(e) => Some((number, Err(format!("cannot read it: {e}")))),
-                            Ok(line) if line.trim().is_empty() => None,
-                            Ok(line) => Some((
-                                number,
-                                serde_json::from_str::<Record>(&line).map_err(|e| json_error(&e)),
-                            )),
-                        }
-                    });
-                Ok(Box::new(lines.take(limit)))
+impl<'de> Deserialize<'de> for TimeValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Time;
+        impl Visitor<'_> for Time {
+            type Value = TimeValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a time: Unix seconds (an integer) or RFC 3339 text such as \"2026-11-22T10:00:00Z\"")
             }
-            Source::Records { records, .. } => Ok(Box::new(
-                records
-                    .iter()
-                    .cloned()
-                    .enumerate()
-                    .map(|(i, r)| (i + 1, Ok(r)))
-                    .take(limit),
-            )),
+            fn visit_i64<E: de::Error>(self, secs: i64) -> Result<TimeValue, E> {
+                Ok(TimeValue::Seconds(secs))
+            }
+            fn visit_u64<E: de::Error>(self, secs: u64) -> Result<TimeValue, E> {
+                i64::try_from(secs)
+                    .map(TimeValue::Seconds)
+                    .map_err(|_| E::custom(store::out_of_range(&secs.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, secs: f64) -> Result<TimeValue, E> {
+                // `1e9` is a whole number of seconds written as a float.
+                if secs.fract() == 0.0 && secs.abs() < 2f64.powi(53) {
+                    return Ok(TimeValue::Seconds(secs as i64));
+                }
+                Err(E::custom(if secs.is_finite() && secs.fract() == 0.0 {
+                    store::out_of_range(&secs.to_string())
+                } else {
+                    anyhow!(
+                        "time {secs} is not a whole number of seconds; write Unix seconds as an integer, or RFC 3339 text"
+                    )
+                }))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<TimeValue, E> {
+                Ok(TimeValue::Text(text.to_owned()))
+            }
         }
+        deserializer.deserialize_any(Time)
     }
 }
 
-/// A JSON error within one line: its column, not serde's "line 1".
-fn json_error(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    match text.strip_suffix(&suffix) {
-        Some(message) => format!("{message} (column {})", error.column()),
-        None => text,
+/// An import stopped by SIGINT or SIGTERM after committing some of it: the command exits
+/// with 128 + the signal's number.
+#[derive(Debug)]
+pub struct Interrupted {
+    signal: i32,
+    message: String,
+}
+
+impl Interrupted {
+    /// 130 for SIGINT, 143 for SIGTERM.
+    pub fn exit_status(&self) -> u8 {
+        u8::try_from(128 + self.signal).unwrap_or(1)
+    }
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// SIGINT and SIGTERM, for the whole import: the first lets the batch being written commit,
+/// then the import stops and says what it committed; a second ends the process at once (a
+/// transaction not committed is simply not stored).
+pub struct Signals {
+    received: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    fn watch() -> Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let received = Arc::new(AtomicUsize::new(0));
+        let again = Arc::new(AtomicBool::new(false));
+        for signal in [SIGINT, SIGTERM] {
+            let status = 128 + signal;
+            // Registered first, so that it sees `again` before the second handler sets it.
+            flag::register_conditional_shutdown(signal, status, Arc::clone(&again))
+                .and_then(|_| flag::register(signal, Arc::clone(&again)))
+                .and_then(|_| flag::register_usize(signal, Arc::clone(&received), signal as usize))
+                .context("cannot watch for SIGINT and SIGTERM")?;
+        }
+        Ok(Self { received })
+    }
+
+    /// The interruption to stop with, if a signal came.
+    pub fn stop(&self) -> Option<Interrupted> {
+        self.received().map(|(signal, name)| Interrupted {
+            signal,
+            message: format!("interrupted by {name}"),
+        })
+    }
+
+    /// The signal received, if any, and its name.
+    fn received(&self) -> Option<(i32, &'static str)> {
+        match self.received.load(Ordering::SeqCst) {
+            0 => None,
+            n if n == signal_hook::consts::SIGTERM as usize => {
+                Some((signal_hook::consts::SIGTERM, "SIGTERM"))
+            }
+            _ => Some((signal_hook::consts::SIGINT, "SIGINT")),
+        }
     }
 }
 
 /// What the first pass learned.
 struct Plan {
+    /// Records to import.
     records: usize,
-    ids: HashSet<String>,
+    /// Each record id's position among the records.
+    index: HashMap<String, usize>,
+    /// The hash of all of them.
+    sha256: String,
+    /// The import record whose stored records are the first ones of these, if any (the one
+    /// with the most).
+    continues: Option<usize>,
 }
 
-/// What an import did.
+/// What an import did, as `--json` prints it.
 #[derive(Serialize)]
 struct Summary {
     source: String,
+    /// Memories this run stored.
     memories: usize,
+    /// Associations this run stored.
     associations: usize,
+    /// Links to records beyond `--limit`, not stored.
     skipped_links: usize,
     first_id: Option<u64>,
     last_id: Option<u64>,
     seconds: f64,
+    /// Records of the source, up to `--limit`.
+    records: usize,
+    /// Records an earlier import had stored, which this run continued after.
+    resumed_after: usize,
+    /// Records stored now, by this run and the earlier ones.
+    committed: usize,
+    /// Whether every record is stored.
+    complete: bool,
+    /// The store property that records this import's progress.
+    import: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted: Option<&'static str>,
 }
 
 /// `engram import`.
@@ -199,41 +299,133 @@ pub fn run(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
+    let signals = Signals::watch()?;
     let engram = store::open(db)?;
     let embedder = store::embedder(&engram)?;
-    let format = match args.format {
-        ImportFormat::Auto if args.path.is_dir() => ImportFormat::Wordnet,
-        ImportFormat::Auto => ImportFormat::Jsonl,
-        other => other,
-    };
     let started = Instant::now();
-    let source = match format {
-        ImportFormat::Wordnet => {
-            let records = wordnet::read(&args.path)?;
-            Source::Records {
-                name: format!("WordNet at {}", args.path.display()),
-                records,
-            }
-        }
-        _ => {
-            if !args.path.is_file() {
-                bail!(
-                    "{} is not a file (give a JSON Lines file, or a WordNet directory)",
-                    args.path.display()
-                );
-            }
-            Source::Jsonl(args.path.clone())
-        }
-    };
     let limit = args.limit.unwrap_or(usize::MAX);
-    let plan = check(&source, limit, engram.dimension(), embedder.as_ref())?;
-    let summary = write(&engram, db, &source, &plan, args, embedder.as_ref(), json)?;
-    let summary = Summary {
-        seconds: started.elapsed().as_secs_f64(),
-        ..summary
+    let spool_dir = match db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     };
+    let before_writing = || {
+        signals.stop().map(|stop| {
+            anyhow::Error::new(Interrupted {
+                message: format!(
+                    "{} before it wrote anything; run the same command again to import",
+                    stop.message
+                ),
+                ..stop
+            })
+        })
+    };
+    let source = Source::open(&args.path, args.format, limit, spool_dir, &before_writing)?;
+    let imports = progress::load(&engram)?;
+    let plan = check(
+        &source,
+        limit,
+        engram.dimension(),
+        embedder.as_ref(),
+        &imports,
+        &before_writing,
+    )?;
+
+    let continued = plan.continues.filter(|_| !args.again);
+    let (key, progress) = match continued {
+        Some(i) => {
+            let (key, progress) = imports[i].clone();
+            progress::check(&key, &progress)?;
+            (key, progress)
+        }
+        None => {
+            if !args.again
+                && let Some((_, other)) = imports.iter().find(|(_, p)| p.source == source.name())
+            {
+                output::note(&format!(
+                    "engram: note: this store holds an earlier import from {} that these records do not continue ({}); importing them as a new import",
+                    other.source,
+                    other.describe()
+                ));
+            }
+            (
+                progress::new_key(&imports),
+                Progress::new(source.name(), plan.records),
+            )
+        }
+    };
+    let resumed_after = progress.records;
+    let mut summary = Summary {
+        source: source.name(),
+        memories: 0,
+        associations: 0,
+        skipped_links: 0,
+        first_id: None,
+        last_id: None,
+        seconds: 0.0,
+        records: plan.records,
+        resumed_after,
+        committed: resumed_after,
+        complete: resumed_after == plan.records,
+        import: key.clone(),
+        error: None,
+        interrupted: None,
+    };
+    if resumed_after > 0 && !summary.complete {
+        output::note(&format!(
+            "engram: resuming the import of {} after the {} records stored before ({}); importing the other {}",
+            source.name(),
+            resumed_after,
+            progress.stored(),
+            plan.records - resumed_after
+        ));
+    }
+    let result = if summary.complete {
+        Ok(())
+    } else {
+        let mut writer = Writer {
+            engram: &engram,
+            db,
+            source: &source,
+            plan: &plan,
+            key: &key,
+            progress,
+            embedder: embedder.as_ref(),
+            summary: &mut summary,
+            signals: &signals,
+        };
+        let result = writer.write(args.batch, limit, json);
+        let progress = writer.progress;
+        result.map_err(|failure| stopped(failure, db, args, &source, &progress))
+    };
+    summary.seconds = started.elapsed().as_secs_f64();
+    if let Err(error) = &result {
+        summary.error = Some(format!("{error:#}"));
+        summary.interrupted = error.downcast_ref::<Interrupted>().map(|i| {
+            if i.signal == signal_hook::consts::SIGTERM {
+                "SIGTERM"
+            } else {
+                "SIGINT"
+            }
+        });
+        if json {
+            // The JSON of what was committed; the error itself goes to standard error.
+            output::json(&summary)?;
+        }
+        return result;
+    }
     if json {
         return output::json(&summary);
+    }
+    output::text(&(describe(&summary) + "\n"))
+}
+
+/// The text summary of an import that finished.
+fn describe(summary: &Summary) -> String {
+    if summary.memories == 0 && summary.resumed_after > 0 {
+        return format!(
+            "{} is already imported into this store ({} records, import {}); nothing to do (--again imports it once more)",
+            summary.source, summary.resumed_after, summary.import
+        );
     }
     let mut text = format!(
         "imported {} memories and {} associations from {} in {:.1} s",
@@ -242,74 +434,181 @@ pub fn run(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
     if let (Some(first), Some(last)) = (summary.first_id, summary.last_id) {
         text.push_str(&format!(" (ids {first}..={last})"));
     }
+    if summary.resumed_after > 0 {
+        text.push_str(&format!(
+            ", after the {} records imported before; all {} are now imported",
+            summary.resumed_after, summary.records
+        ));
+    }
     if summary.skipped_links > 0 {
         text.push_str(&format!(
             "; skipped {} links to records beyond --limit",
             summary.skipped_links
         ));
     }
-    text.push('\n');
-    output::text(&text)
+    text
 }
 
-/// The first pass: every record checked, nothing written.
+/// A word for a shell command line, quoted if it needs to be.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that continues this import.
+fn resume_command(db: &Path, args: &ImportArgs) -> String {
+    let mut words = vec![
+        "engram".to_owned(),
+        "--db".to_owned(),
+        shell_word(&db.display().to_string()),
+        "import".to_owned(),
+        shell_word(&args.path.display().to_string()),
+    ];
+    match args.format {
+        ImportFormat::Auto => {}
+        ImportFormat::Jsonl => words.push("--format jsonl".into()),
+        ImportFormat::Wordnet => words.push("--format wordnet".into()),
+    }
+    if args.batch != DEFAULT_BATCH {
+        words.push(format!("--batch {}", args.batch));
+    }
+    if let Some(limit) = args.limit {
+        words.push(format!("--limit {limit}"));
+    }
+    words.join(" ")
+}
+
+/// A failed or interrupted second pass as the error the user sees: what went wrong, what is
+/// committed, how to continue.
+fn stopped(
+    failure: anyhow::Error,
+    db: &Path,
+    args: &ImportArgs,
+    source: &Source,
+    progress: &Progress,
+) -> anyhow::Error {
+    let how = if args.path.as_os_str() == "-" {
+        format!(
+            "give the same input to `{}` again to continue after them",
+            resume_command(db, args)
+        )
+    } else {
+        format!(
+            "run `{}` again to continue after them",
+            resume_command(db, args)
+        )
+    };
+    let committed = if progress.records == 0 {
+        format!("nothing of {} was stored", source.name())
+    } else {
+        format!(
+            "stored before it stopped: {} of {}",
+            progress.describe(),
+            source.name()
+        )
+    };
+    match failure.downcast::<Interrupted>() {
+        Ok(interrupted) => anyhow::Error::new(Interrupted {
+            message: format!("{}; {committed}; {how}", interrupted.message),
+            ..interrupted
+        }),
+        Err(failure) => anyhow!("{failure:#}; {committed}; {how}"),
+    }
+}
+
+/// The first pass: every record checked, nothing written; and whether an import recorded in
+/// the store stored the first of these records already.
 fn check(
     source: &Source,
     limit: usize,
     dim: usize,
     embedder: Option<&HashEmbedder>,
+    imports: &[(String, Progress)],
+    interrupted: &dyn Fn() -> Option<anyhow::Error>,
 ) -> Result<Plan> {
     let unit = source.unit();
-    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut lines: Vec<usize> = Vec::new();
     let mut targets: Vec<(usize, String)> = Vec::new();
     let mut bad: Vec<(usize, String)> = Vec::new();
-    let mut records = 0;
-    for (at, record) in source.records(limit)? {
-        records += 1;
-        let problem = record.and_then(|record| {
+    let mut hash = RecordHash::default();
+    let mut continues: Option<usize> = None;
+    for (records, item) in source.items(limit, true)?.enumerate() {
+        if let Some(interruption) = interrupted() {
+            return Err(interruption);
+        }
+        hash.add(&item.bytes);
+        let at = item.at;
+        let problem = item.record.and_then(|record| {
             if let Some(id) = &record.id {
                 let key = id.key();
-                if let Some(first) = ids.get(&key) {
-                    return Err(format!("id {key:?} is already used on {unit} {first}"));
+                if let Some(&first) = index.get(&key) {
+                    return Err(format!("id {key:?} is already used on {unit} {}", lines[first]));
                 }
-                ids.insert(key, at);
+                index.insert(key, records);
             }
+            lines.push(at);
+            let mut linked = std::collections::HashSet::new();
             for link in &record.links {
-                if record
-                    .id
-                    .as_ref()
-                    .is_some_and(|id| id.key() == link.to.key())
-                {
-                    return Err(format!("links to itself (id {:?})", link.to.key()));
+                let to = link.to.key();
+                if record.id.as_ref().is_some_and(|id| id.key() == to) {
+                    return Err(format!("links to itself (id {to:?})"));
                 }
-                targets.push((at, link.to.key()));
+                if !linked.insert(to.clone()) {
+                    return Err(format!(
+                        "links to id {to:?} twice; a record may link to an id once (5 and \"5\" are one id)"
+                    ));
+                }
+                targets.push((at, to));
             }
             check_record(&record, dim, embedder)
         });
         if let Err(problem) = problem {
+            if lines.len() == records {
+                lines.push(at);
+            }
             bad.push((at, problem));
+        }
+        // Does an earlier import end here, with exactly these records?
+        let count = records + 1;
+        let mut digest = None;
+        for (i, (_, progress)) in imports.iter().enumerate() {
+            if progress.records == count
+                && *digest.get_or_insert_with(|| hash.hex()) == progress.sha256
+            {
+                continues = Some(i);
+            }
         }
     }
     // With --limit, links past the limit are dropped on purpose; without, they are mistakes.
     if limit == usize::MAX {
         for (at, target) in targets {
-            if !ids.contains_key(&target) {
+            if !index.contains_key(&target) {
                 bad.push((at, format!("links to id {target:?}, which no record has")));
             }
         }
     }
     if bad.is_empty() {
         return Ok(Plan {
-            records,
-            ids: ids.into_keys().collect(),
+            records: lines.len(),
+            index,
+            sha256: hash.hex(),
+            continues,
         });
     }
     bad.sort_by_key(|(at, _)| *at);
     for (at, problem) in bad.iter().take(MAX_REPORTED) {
-        eprintln!("{}: {unit} {at}: {problem}", source.name());
+        output::note(&format!("{}: {unit} {at}: {problem}", source.name()));
     }
     if bad.len() > MAX_REPORTED {
-        eprintln!("... and {} more", bad.len() - MAX_REPORTED);
+        output::note(&format!("... and {} more", bad.len() - MAX_REPORTED));
     }
     bail!(
         "{} bad {unit}{} in {} (listed above); nothing was imported. Fix {} and import again",
@@ -321,8 +620,8 @@ fn check(
 }
 
 /// What is wrong with one record, if anything: the engine's own rules
-/// ([`engram::check_embedding`], [`engram::check_strength`], [`engram::check_weight`]) plus
-/// what the import adds (something to embed, readable times).
+/// ([`engram::check_embedding`], [`engram::check_strength`], [`engram::check_weight`],
+/// [`engram::check_time`]) plus what the import adds (something to embed, readable times).
 fn check_record(
     record: &Record,
     dim: usize,
@@ -382,113 +681,161 @@ fn new_memory(record: Record, embedder: Option<&HashEmbedder>, now: i64) -> Resu
     Ok(memory)
 }
 
-/// The second pass: batches of records (with the links they can already make), then the links
-/// to later records.
-fn write(
-    engram: &Engram,
-    db: &Path,
-    source: &Source,
-    plan: &Plan,
-    args: &ImportArgs,
-    embedder: Option<&HashEmbedder>,
-    quiet: bool,
-) -> Result<Summary> {
-    let unit = source.unit();
-    let now = engram::unix_now();
-    let mut stored: HashMap<String, MemoryId> = HashMap::with_capacity(plan.ids.len());
-    let mut later: Vec<(MemoryId, String, f32)> = Vec::new();
-    let mut summary = Summary {
-        source: source.name(),
-        memories: 0,
-        associations: 0,
-        skipped_links: 0,
-        first_id: None,
-        last_id: None,
-        seconds: 0.0,
-    };
-    let bar = output::progress(plan.records, "memories", quiet);
-    let mut records = source.records(args.limit.unwrap_or(usize::MAX))?.peekable();
-    while records.peek().is_some() {
-        let chunk: Vec<(usize, Record)> = records
-            .by_ref()
-            .take(args.batch)
-            .map(|(at, r)| r.map(|r| (at, r)).map_err(|e| anyhow!("{unit} {at}: {e}")))
-            .collect::<Result<_>>()?;
-        let mut batch = WriteBatch::new();
-        // The line of each batch item, to name the line of a rejected item.
-        let mut item_at = Vec::new();
-        let mut in_batch: HashMap<String, usize> = HashMap::new();
-        let mut links = Vec::new();
-        for (i, (at, mut record)) in chunk.into_iter().enumerate() {
-            if let Some(id) = &record.id {
-                in_batch.insert(id.key(), i);
+/// The second pass.
+struct Writer<'a> {
+    engram: &'a Engram,
+    db: &'a Path,
+    source: &'a Source,
+    plan: &'a Plan,
+    key: &'a str,
+    /// What is committed, as the store records it.
+    progress: Progress,
+    embedder: Option<&'a HashEmbedder>,
+    summary: &'a mut Summary,
+    signals: &'a Signals,
+}
+
+/// A record of the batch being built: its line, and its links.
+struct Pending {
+    at: usize,
+    links: Vec<Link>,
+}
+
+impl Writer<'_> {
+    /// Writes the records after the stored ones in batches of `batch`, each with its links
+    /// and the import's progress, stopping after a batch commits if a signal came.
+    fn write(&mut self, batch: usize, limit: usize, quiet: bool) -> Result<()> {
+        let unit = self.source.unit();
+        let now = engram::unix_now();
+        let start = self.progress.records;
+        let total = self.plan.records;
+        self.progress.total = total;
+        // Links from stored or earlier records to records not stored yet, by target.
+        let mut waiting: HashMap<usize, Vec<(usize, f32)>> = HashMap::new();
+        let mut hash = RecordHash::default();
+        let bar = output::progress(total, "memories", quiet);
+        bar.inc(start as u64);
+        let mut items = self.source.items(limit, true)?.enumerate();
+        // The records before `start` are stored: only their links to later records matter.
+        for (i, item) in items.by_ref().take(start) {
+            hash.add(&item.bytes);
+            let record = item.record.map_err(|e| changed(unit, item.at, &e))?;
+            for link in record.links {
+                if let Some(&j) = self.plan.index.get(&link.to.key())
+                    && j >= start
+                {
+                    let weight = link.weight.unwrap_or(DEFAULT_LINK_WEIGHT);
+                    waiting.entry(j).or_default().push((i, weight));
+                }
             }
-            links.push((at, i, std::mem::take(&mut record.links)));
-            batch.remember(
-                new_memory(record, embedder, now).with_context(|| format!("{unit} {at}"))?,
+        }
+        let mut first = start;
+        while first < total {
+            let end = total.min(first + batch);
+            let mut write = WriteBatch::new();
+            let mut records = Vec::with_capacity(end - first);
+            for (_, item) in items.by_ref().take(end - first) {
+                hash.add(&item.bytes);
+                let mut record = item.record.map_err(|e| changed(unit, item.at, &e))?;
+                records.push(Pending {
+                    at: item.at,
+                    links: std::mem::take(&mut record.links),
+                });
+                write.remember(
+                    new_memory(record, self.embedder, now)
+                        .with_context(|| format!("{unit} {}", item.at))?,
+                );
+            }
+            if records.len() != end - first {
+                bail!(
+                    "{} ended early: the source changed during the import",
+                    self.source.name()
+                );
+            }
+            // The line of each batch item, to name the line of a rejected item.
+            let mut item_at: Vec<usize> = records.iter().map(|r| r.at).collect();
+            let mut links = 0;
+            for (offset, record) in records.iter().enumerate() {
+                let i = first + offset;
+                for link in &record.links {
+                    let weight = link.weight.unwrap_or(DEFAULT_LINK_WEIGHT);
+                    match self.plan.index.get(&link.to.key()) {
+                        None => self.summary.skipped_links += 1,
+                        Some(&j) if j < end => {
+                            write.associate(self.end(i, first)?, self.end(j, first)?, weight);
+                            item_at.push(record.at);
+                            links += 1;
+                        }
+                        Some(&j) => waiting.entry(j).or_default().push((i, weight)),
+                    }
+                }
+                for (k, weight) in waiting.remove(&i).unwrap_or_default() {
+                    write.associate(self.end(k, first)?, self.end(i, first)?, weight);
+                    item_at.push(record.at);
+                    links += 1;
+                }
+            }
+            let first_id = self.engram.snapshot().next_id();
+            let mut next = self.progress.clone();
+            next.push(first, first_id, end - first);
+            next.records = end;
+            next.sha256 = hash.hex();
+            next.associations += links;
+            next.updated = engram::unix_now();
+            write.set_property(self.key, Some(&next.to_json()));
+            write.require_first_id(first_id);
+            let ids = self.engram.write(&write).map_err(|error| match error {
+                engram::Error::InBatch { index, source } => anyhow!(
+                    "{unit} {}: {source}",
+                    item_at.get(index).copied().unwrap_or(0)
+                ),
+                other => engine_error(other, self.db),
+            })?;
+            if ids.first() != Some(&first_id) || ids.len() != end - first {
+                bail!(
+                    "internal error (this is a bug in engram): a batch got other ids than it recorded"
+                );
+            }
+            self.progress = next;
+            self.summary.memories += ids.len();
+            self.summary.associations += links;
+            self.summary.committed = end;
+            self.summary.complete = end == total;
+            self.summary.first_id = self.summary.first_id.or(Some(first_id.get()));
+            self.summary.last_id = ids.last().map(|id| id.get());
+            bar.inc(ids.len() as u64);
+            first = end;
+            if let Some(stop) = self.signals.stop()
+                && first < total
+            {
+                bar.finish_and_clear();
+                return Err(stop.into());
+            }
+        }
+        bar.finish_and_clear();
+        if !waiting.is_empty() || hash.hex() != self.plan.sha256 {
+            bail!(
+                "{} changed during the import: its records are not the ones checked first",
+                self.source.name()
             );
-            item_at.push(at);
         }
-        let mut pending = Vec::new();
-        for (at, i, record_links) in links {
-            for link in record_links {
-                let key = link.to.key();
-                let weight = link.weight.unwrap_or(DEFAULT_LINK_WEIGHT);
-                let target = match (stored.get(&key), in_batch.get(&key)) {
-                    (Some(&id), _) => MemoryRef::Existing(id),
-                    (None, Some(&j)) => MemoryRef::New(j),
-                    (None, None) if plan.ids.contains(&key) => {
-                        pending.push((i, key, weight));
-                        continue;
-                    }
-                    (None, None) => {
-                        summary.skipped_links += 1;
-                        continue;
-                    }
-                };
-                batch.associate(MemoryRef::New(i), target, weight);
-                item_at.push(at);
-                summary.associations += 1;
-            }
-        }
-        let ids = engram.write(&batch).map_err(|error| match error {
-            engram::Error::InBatch { index, source } => anyhow!(
-                "{unit} {}: {source}; the records before this batch ({} memories) are imported, this batch and the rest are not",
-                item_at.get(index).copied().unwrap_or(0),
-                summary.memories
-            ),
-            other => engine_error(other, db),
-        })?;
-        for (key, &i) in &in_batch {
-            if let Some(&id) = ids.get(i) {
-                stored.insert(key.clone(), id);
-            }
-        }
-        for (i, key, weight) in pending {
-            if let Some(&from) = ids.get(i) {
-                later.push((from, key, weight));
-            }
-        }
-        summary.memories += ids.len();
-        summary.first_id = summary.first_id.or(ids.first().map(|id| id.get()));
-        summary.last_id = ids.last().map(|id| id.get()).or(summary.last_id);
-        bar.inc(ids.len() as u64);
+        Ok(())
     }
-    bar.finish_and_clear();
-    let bar = output::progress(later.len(), "associations", quiet || later.is_empty());
-    // Links are small: several times as many per transaction as records.
-    for chunk in later.chunks(args.batch.saturating_mul(8)) {
-        let mut batch = WriteBatch::new();
-        for (from, key, weight) in chunk {
-            let to = stored
-                .get(key)
-                .ok_or_else(|| anyhow!("id {key:?} was checked but not stored"))?;
-            batch.associate(*from, *to, *weight);
+
+    /// The batch reference of record `index`: stored before the batch starting at `first`,
+    /// or in it.
+    fn end(&self, index: usize, first: usize) -> Result<MemoryRef> {
+        if index >= first {
+            return Ok(MemoryRef::New(index - first));
         }
-        engram.write(&batch).map_err(|e| engine_error(e, db))?;
-        summary.associations += chunk.len();
-        bar.inc(chunk.len() as u64);
+        self.progress
+            .id_of(index)
+            .map(MemoryRef::Existing)
+            .ok_or_else(|| anyhow!("internal error (this is a bug in engram): record {index} is stored without an id"))
     }
-    bar.finish_and_clear();
-    Ok(summary)
+}
+
+/// A record that read well in the first pass and not in the second.
+fn changed(unit: &str, at: usize, problem: &str) -> anyhow::Error {
+    anyhow!("{unit} {at}: {problem} (the source changed during the import?)")
 }

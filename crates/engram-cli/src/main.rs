@@ -3,7 +3,9 @@
 //! commands, `engram COMMAND --help` their options.
 //!
 //! Errors are one line on standard error (what went wrong, and what to do) and exit status 1;
-//! usage errors exit with 2.
+//! usage errors exit with 2; an import stopped by SIGINT or SIGTERM exits with 130 or 143.
+//! Nothing panics on a failed output: `print!`-style macros, which do, are not used.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
 mod cli;
@@ -11,7 +13,9 @@ mod commands;
 mod export;
 mod import;
 mod output;
+mod progress;
 mod recall;
+mod source;
 mod store;
 mod wordnet;
 
@@ -28,8 +32,11 @@ fn main() -> ExitCode {
         // `engram export | head` closes the pipe early: that is the reader's choice, not an error.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("engram: error: {error:#}");
-            ExitCode::FAILURE
+            output::note(&format!("engram: error: {error:#}"));
+            match error.downcast_ref::<import::Interrupted>() {
+                Some(interrupted) => ExitCode::from(interrupted.exit_status()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

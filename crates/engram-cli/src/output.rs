@@ -1,24 +1,42 @@
-//! Printing: JSON for scripts, aligned tables for people.
+//! Printing: JSON for scripts, aligned tables for people. Nothing here panics when an output
+//! cannot be written: standard output's failures are errors that name it (a closed pipe is
+//! told apart by `main`), and standard error's are ignored, as there is nowhere left to say
+//! anything.
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+/// What a failed write to standard output says.
+pub const STDOUT: &str = "cannot write to standard output";
+
 /// Writes `value` as one line of JSON on standard output.
 pub fn json(value: &impl Serialize) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+    let mut line = serde_json::to_vec(value).context("cannot encode the output as JSON")?;
+    line.push(b'\n');
+    write_stdout(&line)
 }
 
 /// Writes `text` on standard output.
 pub fn text(text: &str) -> Result<()> {
+    write_stdout(text.as_bytes())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    Ok(())
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context(STDOUT)
+}
+
+/// Writes one line on standard error. A failure is ignored: standard error is where failures
+/// are reported, so there is no other place to report this one (the exit status still says
+/// whether the command worked).
+pub fn note(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
 }
 
 /// A table whose columns are as wide as their widest cell; `right` columns are right-aligned

@@ -3,7 +3,6 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use engram::{DecayCurve, Engram, MemoryId, Options};
@@ -26,16 +25,36 @@ pub fn open(path: &Path) -> Result<Engram> {
     Engram::open(path, Options::default()).map_err(|e| engine_error(e, path))
 }
 
-/// An engine error as one line, with what to do where there is something to do.
+/// An engine error as one line, with what to do where there is something to do. The hint
+/// about other processes is given for lock contention only.
 pub fn engine_error(error: engram::Error, path: &Path) -> anyhow::Error {
+    use std::io::ErrorKind;
     let hint = match &error {
-        engram::Error::Storage(_) => {
-            " (is another engram process using this store? only one process may open it)"
+        engram::Error::Locked => {
+            " (only one process may open a store at a time: wait for the other engram process to finish)"
+        }
+        engram::Error::NotAStore(_) => {
+            " (give --db the path of a store, or create one with `engram init`)"
         }
         engram::Error::Corrupt(_) => " (restore it from a backup or an `engram export`)",
         engram::Error::Kernels(_) => {
             " (ENGRAM_KERNELS=rust|zig|auto and ENGRAM_KERNELS_LEVEL choose; `engram info` lists what runs here)"
         }
+        engram::Error::Io(io) => match io.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+                " (no space left on the store's device: free some space, then run the command again)"
+            }
+            ErrorKind::ReadOnlyFilesystem => {
+                " (the store is on a read-only file system, and engram opens a store for writing even to read it: copy it somewhere writable)"
+            }
+            ErrorKind::PermissionDenied => {
+                " (permission denied: engram needs to read and write the store file, and to write its directory to create one)"
+            }
+            ErrorKind::NotADirectory => " (a part of the path is a file, not a directory)",
+            ErrorKind::NotFound => " (a directory on the path does not exist: create it first)",
+            ErrorKind::IsADirectory => " (that is a directory: --db names the store's file)",
+            _ => "",
+        },
         _ => "",
     };
     anyhow!("{}: {error}{hint}", path.display())
@@ -87,22 +106,24 @@ pub fn embedding(engram: &Engram, text: Option<&str>, vector: &VectorArgs) -> Re
     }
 }
 
+/// The largest vector `--vector-file` (or standard input) may hold: a JSON array of a million
+/// floats fits.
+pub const MAX_VECTOR_BYTES: u64 = 16 << 20;
+
 /// The vector of `--vector` or `--vector-file`, if either was given.
 fn read_vector(args: &VectorArgs) -> Result<Option<Vec<f32>>> {
     let (json, source) = match (&args.vector, &args.vector_file) {
         (Some(json), _) => (json.clone(), "--vector".to_owned()),
-        (None, Some(path)) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading the vector from standard input")?;
-            (text, "standard input".to_owned())
-        }
-        (None, Some(path)) => (
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the vector file {}", path.display()))?,
-            path.display().to_string(),
+        (None, Some(path)) if path.as_os_str() == "-" => (
+            read_bounded(std::io::stdin().lock(), "standard input")?,
+            "standard input".to_owned(),
         ),
+        (None, Some(path)) => {
+            let name = path.display().to_string();
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("reading the vector file {name}"))?;
+            (read_bounded(file, &name)?, name)
+        }
         (None, None) => return Ok(None),
     };
     let vector: Vec<f32> = serde_json::from_str(&json).map_err(|e| {
@@ -111,37 +132,71 @@ fn read_vector(args: &VectorArgs) -> Result<Option<Vec<f32>>> {
     Ok(Some(vector))
 }
 
-/// A time given as Unix seconds or RFC 3339 (`2026-11-22T10:00:00Z`, or without the zone as
-/// UTC), as Unix seconds.
+/// All of `input` as text, refusing more than [`MAX_VECTOR_BYTES`] (`/dev/zero` ends there).
+fn read_bounded(input: impl Read, name: &str) -> Result<String> {
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_VECTOR_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading the vector from {name}"))?;
+    if bytes.len() as u64 > MAX_VECTOR_BYTES {
+        bail!(
+            "{name} holds more than {} MiB, the most a vector may take; give one JSON array of numbers",
+            MAX_VECTOR_BYTES >> 20
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow!("{name} is not UTF-8 text"))
+}
+
+/// A time given as Unix seconds or RFC 3339 (`2026-11-22T10:00:00Z`, `+01:00` offsets, a space
+/// for the `T`, or no offset for UTC), as Unix seconds, within the range the store keeps
+/// (years 0000 to 9999: [`engram::MIN_TIME`]`..=`[`engram::MAX_TIME`]).
 pub fn parse_time(text: &str) -> Result<i64> {
-    if let Ok(secs) = text.trim().parse::<i64>() {
-        return Ok(secs);
-    }
-    let time = humantime::parse_rfc3339_weak(text.trim()).map_err(|_| {
-        anyhow!(
-            "time {text:?} is neither Unix seconds nor RFC 3339; write e.g. 1700000000 or 2026-11-22T10:00:00Z"
-        )
-    })?;
-    Ok(unix_secs(time))
-}
-
-fn unix_secs(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
-    }
-}
-
-/// Unix seconds as RFC 3339 in UTC (`2026-11-22T10:00:00Z`), or the number itself outside
-/// 1970..=9999 (which humantime cannot format).
-pub fn format_time(secs: i64) -> String {
-    const YEAR_10000: u64 = 253_402_300_800;
-    match u64::try_from(secs) {
-        Ok(after) if after < YEAR_10000 => {
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(after)).to_string()
+    let text = text.trim();
+    let secs = match text.parse::<i64>() {
+        Ok(secs) => secs,
+        Err(_) if text.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') => {
+            return Err(out_of_range(text));
         }
-        _ => secs.to_string(),
-    }
+        Err(_) => parse_rfc3339(text).ok_or_else(|| {
+            anyhow!(
+                "time {text:?} is neither Unix seconds nor RFC 3339; write e.g. 1700000000 or 2026-11-22T10:00:00Z"
+            )
+        })?,
+    };
+    engram::check_time(secs).map_err(|_| out_of_range(text))?;
+    Ok(secs)
+}
+
+/// The error for a time outside the supported range, which it states.
+pub fn out_of_range(time: &str) -> anyhow::Error {
+    anyhow!(
+        "time {time} is outside the supported range: Unix seconds {}..={} (0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
+        engram::MIN_TIME,
+        engram::MAX_TIME
+    )
+}
+
+fn parse_rfc3339(text: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let parse = |text: &str| time::OffsetDateTime::parse(text, &Rfc3339).ok();
+    // No offset: UTC.
+    parse(text)
+        .or_else(|| parse(&format!("{text}Z")))
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
+/// Unix seconds as RFC 3339 in UTC (`2026-11-22T10:00:00Z`), or the number itself outside the
+/// supported range (which no store holds).
+pub fn format_time(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .filter(|_| engram::check_time(secs).is_ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
 }
 
 /// A duration such as `7d`, `12h` or `1week 2days`, in seconds.
@@ -193,13 +248,40 @@ mod tests {
         assert_eq!(parse_time("-5").ok(), Some(-5));
         assert_eq!(parse_time("2023-11-14T22:13:20Z").ok(), Some(1_700_000_000));
         assert_eq!(parse_time("2023-11-14 22:13:20").ok(), Some(1_700_000_000));
+        assert_eq!(
+            parse_time("2023-11-14T23:13:20+01:00").ok(),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            parse_time("0000-01-01T00:00:00Z").ok(),
+            Some(engram::MIN_TIME)
+        );
+        assert_eq!(
+            parse_time("9999-12-31T23:59:59Z").ok(),
+            Some(engram::MAX_TIME)
+        );
         assert_eq!(format_time(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(-86_400), "-86400");
+        assert_eq!(format_time(-86_400), "1969-12-31T00:00:00Z");
+        assert_eq!(format_time(engram::MIN_TIME), "0000-01-01T00:00:00Z");
+        assert_eq!(format_time(engram::MAX_TIME), "9999-12-31T23:59:59Z");
         assert_eq!(format_time(253_402_300_800), "253402300800");
         assert_eq!(format_time(i64::MAX), i64::MAX.to_string());
-        let err = parse_time("yesterday").err().map(|e| e.to_string());
-        assert!(err.is_some_and(|e| e.contains("RFC 3339")));
+        let err = |text: &str| parse_time(text).err().map(|e| e.to_string());
+        assert!(err("yesterday").is_some_and(|e| e.contains("RFC 3339")));
+        for outside in [
+            "9223372036854775807",
+            "99999999999999999999",
+            "253402300800",
+            "-62167219201",
+            "9999-12-31T23:59:59-01:00",
+        ] {
+            assert!(
+                err(outside).is_some_and(|e| e.contains("outside the supported range")),
+                "{outside}: {:?}",
+                err(outside)
+            );
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -77,8 +78,7 @@ pub fn read(dir: &Path) -> Result<Vec<Record>> {
     let mut records = Vec::new();
     for (name, pos) in FILES {
         let path = dir.join(name);
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = read_bounded(&path)?;
         for (i, line) in text.lines().enumerate() {
             // The license header's lines start with two spaces.
             if line.starts_with("  ") || line.trim().is_empty() {
@@ -90,6 +90,26 @@ pub fn read(dir: &Path) -> Result<Vec<Record>> {
         }
     }
     Ok(records)
+}
+
+/// The largest data file read: WordNet 3.0's largest, `data.noun`, is 15 MB.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// A data file's text, refusing one larger than [`MAX_FILE_BYTES`].
+fn read_bounded(path: &Path) -> Result<String> {
+    let name = path.display();
+    let file = fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {name} (WordNet's data files are UTF-8 text)"))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        bail!(
+            "{name} is larger than {} MiB: not a WordNet 3.0 data file",
+            MAX_FILE_BYTES >> 20
+        );
+    }
+    Ok(text)
 }
 
 /// The record id of the synset at `offset` in the file of `pos` (`s`, satellite adjectives,

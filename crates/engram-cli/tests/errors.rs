@@ -85,7 +85,24 @@ fn bad_values_are_refused_and_nothing_is_stored() {
         (&["recall", "one", "--reinforce", "2"], "reinforce"),
         (&["recall", "--vector", "[1e40, 0, 0, 0]"], "finite"),
         (&["bench", "--recalls", "0"], "--recalls must be at least 1"),
-        (&["import", "missing.jsonl"], "is not a file"),
+        (&["import", "missing.jsonl"], "does not exist"),
+        (
+            &["remember", "--vector", "[0, 0, 0, 0]"],
+            "all zeros; cosine similarity needs at least one non-zero element",
+        ),
+        (&["recall", "--vector", "[0, -0, 0, 0]"], "all zeros"),
+        (
+            &["remember", "x", "--at", "9223372036854775807"],
+            "outside the supported range: Unix seconds -62167219200..=253402300799",
+        ),
+        (
+            &["remember", "x", "--at", "10000-01-01T00:00:00Z"],
+            "neither Unix seconds nor RFC 3339",
+        ),
+        (
+            &["recall", "one", "--at", "-99999999999999"],
+            "outside the supported range",
+        ),
         (&["export", "test.db"], "is the store itself"),
     ];
     for (args, expected) in cases {
@@ -160,4 +177,166 @@ fn usage_errors_exit_with_2_and_show_usage() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+#[test]
+fn endless_or_huge_vector_files_are_refused_at_the_limit() {
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    let started = std::time::Instant::now();
+    let err = sandbox.fails(&["remember", "--vector-file", "/dev/zero"]);
+    assert!(err.contains("more than 16 MiB"), "{err}");
+    let err = sandbox.fails(&["recall", "--vector-file", "/dev/zero"]);
+    assert!(err.contains("more than 16 MiB"), "{err}");
+    let zeros = std::fs::File::open("/dev/zero").expect("/dev/zero");
+    let out = sandbox
+        .std_command(&["remember", "--vector-file", "-"])
+        .stdin(zeros)
+        .output()
+        .expect("run");
+    assert!(common::user_error(&out, &["remember"]).contains("16 MiB"));
+    // Refused after reading the limit, not after filling the memory.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(memories(&sandbox), 0);
+}
+
+/// An engram command under strace, with one system call on the store failing with `errno`.
+fn failing(sandbox: &Sandbox, args: &[&str], syscall: &str, errno: &str) -> String {
+    let command = sandbox.std_command(args);
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-P"])
+        .arg(&sandbox.db)
+        .arg("-e")
+        .arg(format!("inject={syscall}:error={errno}"))
+        .arg(command.get_program())
+        .args(command.get_args())
+        .current_dir(sandbox.dir.path())
+        .output()
+        .expect("strace");
+    common::user_error(&out, args)
+}
+
+#[test]
+fn storage_errors_say_what_to_do_and_only_a_busy_store_blames_another_process() {
+    const OTHER_PROCESS: &str = "other engram process";
+    let sandbox = Sandbox::new();
+    std::fs::write(&sandbox.db, "").expect("write");
+    let err = sandbox.fails(&["stats"]);
+    assert!(
+        err.contains("not an engram store")
+            && err.contains("the file is empty")
+            && !err.contains(OTHER_PROCESS),
+        "{err}"
+    );
+    std::fs::write(&sandbox.db, "plain text\n".repeat(1000)).expect("write");
+    let err = sandbox.fails(&["recall", "x"]);
+    assert!(
+        err.contains("not an engram store")
+            && err.contains("engram init")
+            && !err.contains(OTHER_PROCESS),
+        "{err}"
+    );
+
+    // A path through a file, or into a directory that does not exist.
+    let sandbox = Sandbox::new().with_db("file/s.db");
+    std::fs::write(sandbox.path("file"), "x").expect("write");
+    let err = sandbox.fails(&["init"]);
+    assert!(
+        err.contains("not a directory") && !err.contains(OTHER_PROCESS),
+        "{err}"
+    );
+    let sandbox = sandbox.with_db("missing/s.db");
+    let err = sandbox.fails(&["init"]);
+    assert!(
+        err.contains("create it first") && !err.contains(OTHER_PROCESS),
+        "{err}"
+    );
+    let sandbox = sandbox.with_db(".");
+    let err = sandbox.fails(&["stats"]);
+    assert!(
+        err.contains("directory") && !err.contains(OTHER_PROCESS),
+        "{err}"
+    );
+
+    // Busy: another process (this test) has the store open.
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    let holder = engram::Engram::open(&sandbox.db, engram::Options::default()).expect("open");
+    let err = sandbox.fails(&["stats"]);
+    assert!(
+        err.contains("open in another process") && err.contains(OTHER_PROCESS),
+        "{err}"
+    );
+    drop(holder);
+
+    if !common::kill::strace_available() {
+        return;
+    }
+    // Failures the machine cannot be put into here, injected at the store's system calls.
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    for (args, syscall, errno, expected) in [
+        (
+            &["remember", "x"][..],
+            "pwrite64",
+            "ENOSPC",
+            "free some space",
+        ),
+        (&["stats"], "openat", "EROFS", "read-only file system"),
+        (&["stats"], "openat", "EACCES", "permission denied"),
+        (&["remember", "x"], "fdatasync", "EIO", "Input/output error"),
+    ] {
+        let err = failing(&sandbox, args, syscall, errno);
+        assert!(
+            err.contains(expected) && !err.contains(OTHER_PROCESS),
+            "{errno}: {err}"
+        );
+    }
+    assert_eq!(memories(&sandbox), 0, "the failed writes stored nothing");
+}
+
+/// Runs `engram` through bash with its standard error or output redirected.
+fn redirected(sandbox: &Sandbox, args: &str, redirect: &str) -> std::process::Output {
+    let engram = assert_cmd::cargo::cargo_bin!("engram");
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --db '{}' {args} {redirect}",
+            engram.display(),
+            sandbox.db.display()
+        ))
+        .output()
+        .expect("bash")
+}
+
+#[test]
+fn a_full_standard_error_or_output_is_exit_1_never_a_panic() {
+    let sandbox = Sandbox::new();
+    // No store: the error cannot be printed, but the status says it.
+    let out = redirected(&sandbox, "stats", "2>/dev/full");
+    assert_eq!(out.status.code(), Some(1));
+    sandbox.init(4);
+    sandbox.ok(&["remember", "one"]);
+    for args in ["stats", "recall one", "export", "show 1", "info"] {
+        let out = redirected(&sandbox, args, ">/dev/full");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output") && !stderr.contains("panicked"),
+            "{args}: {stderr}"
+        );
+        let out = redirected(&sandbox, args, ">/dev/full 2>/dev/full");
+        assert_eq!(out.status.code(), Some(1), "{args}");
+    }
+    let err = sandbox.fails(&["export", "/dev/full"]);
+    assert!(err.contains("cannot write /dev/full"), "{err}");
+    // An import whose messages cannot be written still imports, and says so by its status.
+    std::fs::write(sandbox.path("in.jsonl"), "{\"text\": \"two\"}\n").expect("write");
+    let out = redirected(
+        &sandbox,
+        &format!("import '{}'", sandbox.path("in.jsonl").display()),
+        ">/dev/full 2>/dev/full",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(memories(&sandbox), 2);
 }

@@ -224,3 +224,389 @@ fn export_into_a_closed_pipe_is_not_an_error() {
     );
     assert_eq!(stdout.trim(), "status 0");
 }
+
+#[test]
+fn a_byte_order_mark_crlf_and_blank_lines_are_accepted() {
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    std::fs::write(
+        sandbox.path("bom.jsonl"),
+        "\u{feff}{\"id\": 1, \"text\": \"first\"}\r\n\r\n{\"text\": \"second\", \"links\": [{\"to\": 1}]}\r\n",
+    )
+    .expect("write");
+    let summary = sandbox.json(&["import", "bom.jsonl"]);
+    assert_eq!(
+        (
+            summary["memories"].as_u64(),
+            summary["associations"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(sandbox.json(&["show", "1"])["text"], "first");
+}
+
+#[test]
+fn bad_ids_times_and_repeated_links_say_what_is_allowed() {
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    let lines = [
+        r#"{"id": -1, "text": "a"}"#,
+        r#"{"id": 18446744073709551616, "text": "b"}"#,
+        r#"{"id": 1.5, "text": "c"}"#,
+        r#"{"id": true, "text": "d"}"#,
+        r#"{"text": "e", "time": 1e30}"#,
+        r#"{"text": "f", "time": 9223372036854775807}"#,
+        r#"{"text": "g", "created": 1.5}"#,
+        r#"{"id": 8, "text": "h", "links": [{"to": 9}, {"to": "9"}]}"#,
+        r#"{"id": 9, "text": "i", "embedding": [0, 0, 0, 0]}"#,
+        r#"{"text": "j", "time": "99999-01-01T00:00:00Z"}"#,
+    ];
+    std::fs::write(sandbox.path("bad.jsonl"), lines.join("\n")).expect("write");
+    let out = sandbox
+        .engram(&["import", "bad.jsonl"])
+        .output()
+        .expect("run");
+    let last = common::user_error(&out, &["import"]);
+    assert!(
+        last.contains("10 bad lines") && last.contains("nothing was imported"),
+        "{last}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (line, why) in [
+        (
+            1,
+            "id -1 is negative; an id is a string, or an integer from 0 to 18446744073709551615",
+        ),
+        (2, "an integer from 0 to 18446744073709551615"),
+        (3, "id 1.5 is not an integer"),
+        (4, "expected an id is a string, or an integer"),
+        (5, "outside the supported range"),
+        (6, "outside the supported range"),
+        (7, "not a whole number of seconds"),
+        (8, "links to id \"9\" twice"),
+        (9, "all zeros"),
+        (10, "neither Unix seconds nor RFC 3339"),
+    ] {
+        let reported = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("bad.jsonl: line {line}: ")));
+        assert!(
+            reported.is_some_and(|l| l.contains(why)),
+            "line {line} ({why}): {stderr}"
+        );
+    }
+    assert!(!stderr.contains("untagged enum"), "{stderr}");
+    assert_eq!(stats(&sandbox), (0, 0));
+}
+
+#[test]
+fn export_never_overwrites_the_store_by_another_name() {
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    sandbox.ok(&["remember", "keep me"]);
+    std::fs::hard_link(&sandbox.db, sandbox.path("hard.db")).expect("hard link");
+    std::os::unix::fs::symlink(&sandbox.db, sandbox.path("soft.db")).expect("symlink");
+    for name in ["hard.db", "soft.db", "test.db", "./test.db"] {
+        let err = sandbox.fails(&["export", name]);
+        assert!(err.contains("is the store itself"), "{name}: {err}");
+    }
+    // Standard output appended to the store.
+    let engram = assert_cmd::cargo::cargo_bin!("engram");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --db test.db export >> test.db",
+            engram.display()
+        ))
+        .current_dir(sandbox.dir.path())
+        .output()
+        .expect("bash");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard output is the store itself"));
+    // Still a whole store (its bytes may differ: opening a store writes to it).
+    assert_eq!(stats(&sandbox), (1, 0));
+    assert_eq!(sandbox.json(&["show", "1"])["text"], "keep me");
+}
+
+fn lines(n: usize) -> String {
+    (1..=n)
+        .map(|i| {
+            let link = if i > 1 {
+                format!(r#", "links": [{{"to": {}}}]"#, i - 1)
+            } else {
+                String::new()
+            };
+            format!(
+                r#"{{"id": {i}, "text": "record {i}", "time": {}{link}}}"#,
+                1_700_000_000 + i
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn standard_input_and_pipes_import_and_a_bad_line_there_imports_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    let summary: serde_json::Value = {
+        let out = sandbox
+            .engram(&["--json", "import", "-", "--batch", "3"])
+            .write_stdin(lines(10))
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    assert_eq!(
+        (
+            summary["memories"].as_u64(),
+            summary["associations"].as_u64()
+        ),
+        (Some(10), Some(9))
+    );
+    assert_eq!(summary["source"], "standard input");
+    // The same input again: nothing to do.
+    let out = sandbox
+        .engram(&["import", "-"])
+        .write_stdin(lines(10))
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already imported"));
+    let mut bad = lines(5);
+    bad.push_str("{\"text\": \"six\", \"strength\": 3}\n");
+    let out = sandbox
+        .engram(&["import", "-"])
+        .write_stdin(bad)
+        .output()
+        .expect("run");
+    let err = common::user_error(&out, &["import", "-"]);
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(stats(&sandbox), (10, 9));
+
+    // A pipe named by a path, as a shell's process substitution makes.
+    let fresh = Sandbox::new();
+    fresh.init(4);
+    std::fs::write(fresh.path("in.jsonl"), lines(4)).expect("write");
+    let engram = assert_cmd::cargo::cargo_bin!("engram");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --db test.db import <(cat in.jsonl)",
+            engram.display()
+        ))
+        .current_dir(fresh.dir.path())
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stats(&fresh), (4, 3));
+    // The file itself holds the same records: imported already, through the pipe.
+    assert!(
+        fresh
+            .ok(&["import", "in.jsonl"])
+            .contains("already imported")
+    );
+}
+
+#[test]
+fn importing_again_continues_after_what_is_stored() {
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    std::fs::write(sandbox.path("in.jsonl"), lines(12)).expect("write");
+    // A first part (--limit), then the rest: one import, no record twice.
+    let first = sandbox.json(&["import", "in.jsonl", "--limit", "5"]);
+    assert_eq!(
+        (first["memories"].as_u64(), first["complete"].as_bool()),
+        (Some(5), Some(true))
+    );
+    let rest = sandbox.json(&["import", "in.jsonl"]);
+    assert_eq!(rest["resumed_after"], 5);
+    assert_eq!(
+        (rest["memories"].as_u64(), rest["associations"].as_u64()),
+        (Some(7), Some(7))
+    );
+    assert_eq!(
+        (rest["first_id"].as_u64(), rest["last_id"].as_u64()),
+        (Some(6), Some(12))
+    );
+    assert_eq!(stats(&sandbox), (12, 11));
+    // The 6th record's link to the 5th, written when the 6th was stored.
+    assert_eq!(
+        sandbox.json(&["show", "6"])["links"],
+        serde_json::json!([{"to": 5, "weight": 0.5}])
+    );
+    // The same file again: nothing to do, and it says so.
+    let out = sandbox.ok(&["import", "in.jsonl"]);
+    assert!(
+        out.contains("already imported") && out.contains("--again"),
+        "{out}"
+    );
+    assert_eq!(stats(&sandbox), (12, 11));
+    // The file grew: only its new records are imported.
+    std::fs::write(sandbox.path("in.jsonl"), lines(15)).expect("write");
+    let grown = sandbox.ok(&["import", "in.jsonl"]);
+    assert!(
+        grown.contains("imported 3 memories") && grown.contains("after the 12 records"),
+        "{grown}"
+    );
+    assert_eq!(stats(&sandbox), (15, 14));
+    // --again imports it once more, as a new import.
+    let again = sandbox.json(&["import", "in.jsonl", "--again"]);
+    assert_eq!(
+        (again["memories"].as_u64(), again["resumed_after"].as_u64()),
+        (Some(15), Some(0))
+    );
+    assert_ne!(again["import"], rest["import"]);
+    assert_eq!(stats(&sandbox), (30, 28));
+    // A different file is a new import, even under the same name.
+    std::fs::write(
+        sandbox.path("in.jsonl"),
+        lines(3).replace("record", "entry"),
+    )
+    .expect("write");
+    let out = sandbox
+        .engram(&["import", "in.jsonl"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("new import"), "{stderr}");
+    assert_eq!(stats(&sandbox), (33, 30));
+}
+
+/// `engram` under strace with one system call on `path` failing from its Nth call on
+/// (`error=`) or a signal sent at its Nth call (`signal=`).
+fn import_under_strace(
+    sandbox: &Sandbox,
+    path: &std::path::Path,
+    args: &[&str],
+    inject: &str,
+) -> std::process::Output {
+    let command = sandbox.std_command(args);
+    std::process::Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-P"])
+        .arg(path)
+        .arg("-e")
+        .arg(format!("inject={inject}"))
+        .arg(command.get_program())
+        .args(command.get_args())
+        .current_dir(sandbox.dir.path())
+        .output()
+        .expect("strace")
+}
+
+#[test]
+fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_on() {
+    if !common::kill::strace_available() {
+        return;
+    }
+    let reference = Sandbox::new();
+    reference.init(4);
+    std::fs::write(reference.path("in.jsonl"), lines(40)).expect("write");
+    reference.ok(&["import", "in.jsonl", "--batch", "5"]);
+    let expected = reference.ok(&["export"]);
+
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    std::fs::write(sandbox.path("in.jsonl"), lines(40)).expect("write");
+    // The disk fills during the import: text, without a terminal.
+    let out = import_under_strace(
+        &sandbox,
+        &sandbox.db,
+        &["import", "in.jsonl", "--batch", "5"],
+        "pwrite64:error=ENOSPC:when=30+",
+    );
+    let err = common::user_error(&out, &["import"]);
+    let committed = sandbox.json(&["stats"])["memories"]
+        .as_u64()
+        .expect("memories");
+    assert!((5..40).contains(&committed), "{committed}");
+    for part in [
+        "No space left on device",
+        "free some space",
+        &format!(
+            "stored before it stopped: {committed} of 40 records ({committed} memories, ids 1..={committed}"
+        ),
+        "run `engram --db",
+        "import in.jsonl --batch 5` again to continue",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    // Again, with --json: the summary of what is stored on stdout, the error on stderr.
+    let out = import_under_strace(
+        &sandbox,
+        &sandbox.db,
+        &["--json", "import", "in.jsonl", "--batch", "5"],
+        "pwrite64:error=ENOSPC:when=30+",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["resumed_after"].as_u64(), Some(committed));
+    let now = summary["committed"].as_u64().expect("committed");
+    assert!(now > committed && now < 40, "{summary}");
+    assert!(
+        summary["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("No space left"))
+    );
+    let done = sandbox.ok(&["import", "in.jsonl", "--batch", "5"]);
+    assert!(done.contains("all 40 are now imported"), "{done}");
+    assert_eq!(sandbox.ok(&["export"]), expected);
+
+    // SIGTERM and SIGINT while a batch commits (opening the store makes four fdatasyncs and a
+    // batch two, so the 7th is in the second batch): that batch is stored, then the import
+    // stops; run again, it finishes the same store.
+    for (signal, status) in [("SIGTERM", 143), ("SIGINT", 130)] {
+        let sandbox = Sandbox::new();
+        sandbox.init(4);
+        std::fs::write(sandbox.path("in.jsonl"), lines(40)).expect("write");
+        let out = import_under_strace(
+            &sandbox,
+            &sandbox.db,
+            &["import", "in.jsonl", "--batch", "5"],
+            &format!("fdatasync:signal={signal}:when=7"),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(status), "{signal}: {stderr}");
+        let (stored, _) = stats(&sandbox);
+        assert!(
+            stored % 5 == 0 && (5..40).contains(&stored),
+            "{signal}: {stored}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "interrupted by {signal}; stored before it stopped: {stored} of 40 records"
+            )) && stderr.contains("again to continue"),
+            "{signal}: {stderr}"
+        );
+        sandbox.ok(&["import", "in.jsonl", "--batch", "5"]);
+        assert_eq!(sandbox.ok(&["export"]), expected, "{signal}");
+    }
+    // A signal while the records are checked: nothing is written.
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    std::fs::write(sandbox.path("in.jsonl"), lines(40)).expect("write");
+    let out = import_under_strace(
+        &sandbox,
+        &sandbox.path("in.jsonl"),
+        &["import", "in.jsonl"],
+        "read:signal=SIGINT:when=1",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGINT before it wrote anything"),
+        "{stderr}"
+    );
+    assert_eq!(stats(&sandbox), (0, 0));
+}

@@ -180,6 +180,10 @@ impl Engram {
             return Err(Error::NotFound { path: path.into() });
         }
         let kernels = resolve_kernels(&options)?;
+        // redb would call it "empty and creating a new database was not requested".
+        if path.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(Error::NotAStore("the file is empty".into()));
+        }
         let db = redb::Database::builder()
             .set_check_integrity_on_open(true)
             .open(path)?;

@@ -127,7 +127,7 @@ pub enum Error {
         supported: u64,
     },
     /// Another process has the store open: only one process may open a store at a time.
-    #[error("the store is open in another process (only one process may open it at a time)")]
+    #[error("the store is open in another process")]
     Locked,
     /// The file is not an engram store: empty, not a database at all, or a database without
     /// the engram metadata. Nothing was changed in it.

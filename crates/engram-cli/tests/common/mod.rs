@@ -6,6 +6,10 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+/// Deterministic crashes under strace, shared with the engine's crash tests.
+#[path = "../../../engram/tests/common/kill.rs"]
+pub mod kill;
+
 /// A temporary directory with a store path in it (not created).
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -19,13 +23,24 @@ impl Sandbox {
         Self { dir, db }
     }
 
+    /// The same sandbox with its store at `name` (relative to the sandbox) instead.
+    pub fn with_db(mut self, name: &str) -> Self {
+        self.db = self.dir.path().join(name);
+        self
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// `engram --db <db> args...`, in the sandbox, with no ENGRAM_* settings from outside.
     pub fn engram(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("engram"));
+        Command::from_std(self.std_command(args))
+    }
+
+    /// The same command as a `std::process::Command` (to run it under strace, say).
+    pub fn std_command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("engram"));
         cmd.current_dir(self.dir.path())
             .env_remove("ENGRAM_DB")
             .env_remove("ENGRAM_KERNELS")
