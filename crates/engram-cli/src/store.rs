@@ -285,6 +285,33 @@ mod tests {
     }
 
     #[test]
+    fn each_storage_error_gets_its_own_hint_and_only_a_lock_blames_another_process() {
+        use std::io::{Error as Io, ErrorKind};
+        let hint = |error: engram::Error| engine_error(error, Path::new("s.db")).to_string();
+        let locked = hint(engram::Error::Locked);
+        assert!(locked.starts_with("s.db: ") && locked.contains("other engram process"));
+        for (kind, expected) in [
+            (ErrorKind::StorageFull, "free some space"),
+            (ErrorKind::QuotaExceeded, "free some space"),
+            (ErrorKind::ReadOnlyFilesystem, "read-only file system"),
+            (ErrorKind::PermissionDenied, "permission denied"),
+            (ErrorKind::NotADirectory, "not a directory"),
+            (ErrorKind::NotFound, "create it first"),
+            (ErrorKind::IsADirectory, "names the store's file"),
+        ] {
+            let text = hint(engram::Error::Io(Io::from(kind)));
+            assert!(text.contains(expected) && !text.contains("process"), "{kind:?}: {text}");
+        }
+        let text = hint(engram::Error::NotAStore("the file is empty".into()));
+        assert!(text.contains("engram init") && !text.contains("process"), "{text}");
+        let corrupt = hint(engram::Error::Corrupt("bad page".into()));
+        assert!(corrupt.contains("backup"), "{corrupt}");
+        // Our own bug is not the user's damaged file.
+        let bug = hint(engram::Error::Internal("no row".into()));
+        assert!(bug.contains("this is a bug") && !bug.contains("backup"), "{bug}");
+    }
+
+    #[test]
     fn durations_and_curves_parse_or_say_how() {
         assert_eq!(parse_duration("x", "7d").ok(), Some(7.0 * 86_400.0));
         assert_eq!(
