@@ -190,6 +190,8 @@ impl<'de> Deserialize<'de> for TimeValue {
 #[derive(Debug)]
 pub struct Interrupted {
     signal: i32,
+    /// `SIGINT` or `SIGTERM`.
+    name: &'static str,
     message: String,
 }
 
@@ -236,6 +238,7 @@ impl Signals {
     pub fn stop(&self) -> Option<Interrupted> {
         self.received().map(|(signal, name)| Interrupted {
             signal,
+            name,
             message: format!("interrupted by {name}"),
         })
     }
@@ -400,13 +403,7 @@ pub fn run(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
     summary.seconds = started.elapsed().as_secs_f64();
     if let Err(error) = &result {
         summary.error = Some(format!("{error:#}"));
-        summary.interrupted = error.downcast_ref::<Interrupted>().map(|i| {
-            if i.signal == signal_hook::consts::SIGTERM {
-                "SIGTERM"
-            } else {
-                "SIGINT"
-            }
-        });
+        summary.interrupted = error.downcast_ref::<Interrupted>().map(|i| i.name);
         if json {
             // The JSON of what was committed; the error itself goes to standard error.
             output::json(&summary)?;

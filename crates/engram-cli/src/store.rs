@@ -300,15 +300,24 @@ mod tests {
             (ErrorKind::IsADirectory, "names the store's file"),
         ] {
             let text = hint(engram::Error::Io(Io::from(kind)));
-            assert!(text.contains(expected) && !text.contains("process"), "{kind:?}: {text}");
+            assert!(
+                text.contains(expected) && !text.contains("process"),
+                "{kind:?}: {text}"
+            );
         }
         let text = hint(engram::Error::NotAStore("the file is empty".into()));
-        assert!(text.contains("engram init") && !text.contains("process"), "{text}");
+        assert!(
+            text.contains("engram init") && !text.contains("process"),
+            "{text}"
+        );
         let corrupt = hint(engram::Error::Corrupt("bad page".into()));
         assert!(corrupt.contains("backup"), "{corrupt}");
         // Our own bug is not the user's damaged file.
         let bug = hint(engram::Error::Internal("no row".into()));
-        assert!(bug.contains("this is a bug") && !bug.contains("backup"), "{bug}");
+        assert!(
+            bug.contains("this is a bug") && !bug.contains("backup"),
+            "{bug}"
+        );
     }
 
     #[test]
