@@ -103,7 +103,7 @@ impl<'de> Deserialize<'de> for FileId {
         impl Visitor<'_> for Id {
             type Value = FileId;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(ID_RULE)
+                f.write_str("an id: a string, or an integer from 0 to 18446744073709551615")
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<FileId, E> {
                 Ok(FileId::Number(n))

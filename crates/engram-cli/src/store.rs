@@ -115,14 +115,22 @@ fn read_vector(args: &VectorArgs) -> Result<Option<Vec<f32>>> {
     let (json, source) = match (&args.vector, &args.vector_file) {
         (Some(json), _) => (json.clone(), "--vector".to_owned()),
         (None, Some(path)) if path.as_os_str() == "-" => (
-            read_bounded(std::io::stdin().lock(), "standard input")?,
+            read_text(
+                std::io::stdin().lock(),
+                MAX_VECTOR_BYTES,
+                "standard input",
+                VECTOR_TOO_LARGE,
+            )?,
             "standard input".to_owned(),
         ),
         (None, Some(path)) => {
             let name = path.display().to_string();
             let file = std::fs::File::open(path)
                 .with_context(|| format!("reading the vector file {name}"))?;
-            (read_bounded(file, &name)?, name)
+            (
+                read_text(file, MAX_VECTOR_BYTES, &name, VECTOR_TOO_LARGE)?,
+                name,
+            )
         }
         (None, None) => return Ok(None),
     };
@@ -132,21 +140,23 @@ fn read_vector(args: &VectorArgs) -> Result<Option<Vec<f32>>> {
     Ok(Some(vector))
 }
 
-/// All of `input` as text, refusing more than [`MAX_VECTOR_BYTES`] (`/dev/zero` ends there).
-fn read_bounded(input: impl Read, name: &str) -> Result<String> {
+/// All of `input` (named `name` in messages) as UTF-8 text, refusing it once it holds more
+/// than `limit` bytes, so that an endless input such as `/dev/zero` ends there; `why` says
+/// why that is too much.
+pub fn read_text(input: impl Read, limit: u64, name: &str, why: &str) -> Result<String> {
     let mut bytes = Vec::new();
     input
-        .take(MAX_VECTOR_BYTES + 1)
+        .take(limit + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("reading the vector from {name}"))?;
-    if bytes.len() as u64 > MAX_VECTOR_BYTES {
-        bail!(
-            "{name} holds more than {} MiB, the most a vector may take; give one JSON array of numbers",
-            MAX_VECTOR_BYTES >> 20
-        );
+        .with_context(|| format!("cannot read {name}"))?;
+    if bytes.len() as u64 > limit {
+        bail!("{name} holds more than {} MiB: {why}", limit >> 20);
     }
     String::from_utf8(bytes).map_err(|_| anyhow!("{name} is not UTF-8 text"))
 }
+
+/// Why a vector input is too large.
+const VECTOR_TOO_LARGE: &str = "the most a vector may take; give one JSON array of numbers";
 
 /// A time given as Unix seconds or RFC 3339 (`2026-11-22T10:00:00Z`, `+01:00` offsets, a space
 /// for the `T`, or no offset for UTC), as Unix seconds, within the range the store keeps

@@ -32,12 +32,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::import::{FileId, Link, Record};
+use crate::store;
 
 /// The data files, with the part-of-speech letter their ids use.
 const FILES: [(&str, char); 4] = [
@@ -78,7 +78,9 @@ pub fn read(dir: &Path) -> Result<Vec<Record>> {
     let mut records = Vec::new();
     for (name, pos) in FILES {
         let path = dir.join(name);
-        let text = read_bounded(&path)?;
+        let name = path.display().to_string();
+        let file = fs::File::open(&path).with_context(|| format!("cannot read {name}"))?;
+        let text = store::read_text(file, MAX_FILE_BYTES, &name, "not a WordNet 3.0 data file")?;
         for (i, line) in text.lines().enumerate() {
             // The license header's lines start with two spaces.
             if line.starts_with("  ") || line.trim().is_empty() {
@@ -94,23 +96,6 @@ pub fn read(dir: &Path) -> Result<Vec<Record>> {
 
 /// The largest data file read: WordNet 3.0's largest, `data.noun`, is 15 MB.
 const MAX_FILE_BYTES: u64 = 256 << 20;
-
-/// A data file's text, refusing one larger than [`MAX_FILE_BYTES`].
-fn read_bounded(path: &Path) -> Result<String> {
-    let name = path.display();
-    let file = fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {name} (WordNet's data files are UTF-8 text)"))?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        bail!(
-            "{name} is larger than {} MiB: not a WordNet 3.0 data file",
-            MAX_FILE_BYTES >> 20
-        );
-    }
-    Ok(text)
-}
 
 /// The record id of the synset at `offset` in the file of `pos` (`s`, satellite adjectives,
 /// live in the adjective file).

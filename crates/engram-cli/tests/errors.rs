@@ -200,22 +200,6 @@ fn endless_or_huge_vector_files_are_refused_at_the_limit() {
     assert_eq!(memories(&sandbox), 0);
 }
 
-/// An engram command under strace, with one system call on the store failing with `errno`.
-fn failing(sandbox: &Sandbox, args: &[&str], syscall: &str, errno: &str) -> String {
-    let command = sandbox.std_command(args);
-    let out = std::process::Command::new("strace")
-        .args(["-f", "-o", "/dev/null", "-P"])
-        .arg(&sandbox.db)
-        .arg("-e")
-        .arg(format!("inject={syscall}:error={errno}"))
-        .arg(command.get_program())
-        .args(command.get_args())
-        .current_dir(sandbox.dir.path())
-        .output()
-        .expect("strace");
-    common::user_error(&out, args)
-}
-
 #[test]
 fn storage_errors_say_what_to_do_and_only_a_busy_store_blames_another_process() {
     const OTHER_PROCESS: &str = "other engram process";
@@ -286,7 +270,8 @@ fn storage_errors_say_what_to_do_and_only_a_busy_store_blames_another_process() 
         (&["stats"], "openat", "EACCES", "permission denied"),
         (&["remember", "x"], "fdatasync", "EIO", "Input/output error"),
     ] {
-        let err = failing(&sandbox, args, syscall, errno);
+        let out = sandbox.under_strace(&sandbox.db, args, &format!("{syscall}:error={errno}"));
+        let err = common::user_error(&out, args);
         assert!(
             err.contains(expected) && !err.contains(OTHER_PROCESS),
             "{errno}: {err}"

@@ -78,6 +78,30 @@ fn import_limit_skips_links_past_it_and_says_so() {
     );
 }
 
+/// Imports with `args` (`import FILE ...`), expects it refused with `count` bad lines and
+/// nothing imported, and each `(line, why)` reported on its line.
+fn refused_lines(sandbox: &Sandbox, args: &[&str], count: usize, expected: &[(usize, &str)]) {
+    let out = sandbox.engram(args).output().expect("run");
+    let last = common::user_error(&out, args);
+    assert!(
+        last.contains(&format!("{count} bad lines")) && last.contains("nothing was imported"),
+        "{last}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = args[1];
+    for (line, why) in expected {
+        let reported = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("{file}: line {line}: ")));
+        assert!(
+            reported.is_some_and(|l| l.contains(why)),
+            "line {line} ({why}): {stderr}"
+        );
+    }
+    assert!(!stderr.contains("untagged enum"), "{stderr}");
+    assert_eq!(stats(sandbox), (0, 0));
+}
+
 #[test]
 fn bad_lines_are_reported_by_number_and_nothing_is_imported() {
     let sandbox = Sandbox::new();
@@ -95,35 +119,22 @@ fn bad_lines_are_reported_by_number_and_nothing_is_imported() {
     lines[23] = r#"{"id": 23, "text": "x", "time": "tomorrow"}"#.into();
     lines[26] = "{not json".into();
     std::fs::write(sandbox.path("bad.jsonl"), lines.join("\n")).expect("write");
-    let out = sandbox
-        .engram(&["import", "bad.jsonl", "--batch", "4"])
-        .output()
-        .expect("run");
-    let last = common::user_error(&out, &["import"]);
-    assert!(
-        last.contains("9 bad lines") && last.contains("nothing was imported"),
-        "{last}"
+    refused_lines(
+        &sandbox,
+        &["import", "bad.jsonl", "--batch", "4"],
+        9,
+        &[
+            (4, "2 dimensions but this store's dimension is 4"),
+            (6, "unknown field `strenght`"),
+            (9, "strength 7"),
+            (12, "already used on line 3"),
+            (15, "no record has"),
+            (18, "links to itself"),
+            (21, "weight 3"),
+            (24, "tomorrow"),
+            (27, "column"),
+        ],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    for (line, why) in [
-        (4, "2 dimensions but this store's dimension is 4"),
-        (6, "unknown field `strenght`"),
-        (9, "strength 7"),
-        (12, "already used on line 3"),
-        (15, "no record has"),
-        (18, "links to itself"),
-        (21, "weight 3"),
-        (24, "tomorrow"),
-        (27, "column"),
-    ] {
-        let expected = format!("bad.jsonl: line {line}: ");
-        let reported = stderr.lines().find(|l| l.contains(&expected));
-        assert!(
-            reported.is_some_and(|l| l.contains(why)),
-            "line {line}: {stderr}"
-        );
-    }
-    assert_eq!(stats(&sandbox), (0, 0));
 }
 
 #[test]
@@ -262,41 +273,26 @@ fn bad_ids_times_and_repeated_links_say_what_is_allowed() {
         r#"{"text": "j", "time": "99999-01-01T00:00:00Z"}"#,
     ];
     std::fs::write(sandbox.path("bad.jsonl"), lines.join("\n")).expect("write");
-    let out = sandbox
-        .engram(&["import", "bad.jsonl"])
-        .output()
-        .expect("run");
-    let last = common::user_error(&out, &["import"]);
-    assert!(
-        last.contains("10 bad lines") && last.contains("nothing was imported"),
-        "{last}"
+    refused_lines(
+        &sandbox,
+        &["import", "bad.jsonl"],
+        10,
+        &[
+            (
+                1,
+                "id -1 is negative; an id is a string, or an integer from 0 to 18446744073709551615",
+            ),
+            (2, "an integer from 0 to 18446744073709551615"),
+            (3, "id 1.5 is not an integer"),
+            (4, "expected an id: a string, or an integer"),
+            (5, "outside the supported range"),
+            (6, "outside the supported range"),
+            (7, "not a whole number of seconds"),
+            (8, "links to id \"9\" twice"),
+            (9, "all zeros"),
+            (10, "neither Unix seconds nor RFC 3339"),
+        ],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    for (line, why) in [
-        (
-            1,
-            "id -1 is negative; an id is a string, or an integer from 0 to 18446744073709551615",
-        ),
-        (2, "an integer from 0 to 18446744073709551615"),
-        (3, "id 1.5 is not an integer"),
-        (4, "expected an id is a string, or an integer"),
-        (5, "outside the supported range"),
-        (6, "outside the supported range"),
-        (7, "not a whole number of seconds"),
-        (8, "links to id \"9\" twice"),
-        (9, "all zeros"),
-        (10, "neither Unix seconds nor RFC 3339"),
-    ] {
-        let reported = stderr
-            .lines()
-            .find(|l| l.starts_with(&format!("bad.jsonl: line {line}: ")));
-        assert!(
-            reported.is_some_and(|l| l.contains(why)),
-            "line {line} ({why}): {stderr}"
-        );
-    }
-    assert!(!stderr.contains("untagged enum"), "{stderr}");
-    assert_eq!(stats(&sandbox), (0, 0));
 }
 
 #[test]
@@ -483,27 +479,6 @@ fn importing_again_continues_after_what_is_stored() {
     assert_eq!(stats(&sandbox), (33, 30));
 }
 
-/// `engram` under strace with one system call on `path` failing from its Nth call on
-/// (`error=`) or a signal sent at its Nth call (`signal=`).
-fn import_under_strace(
-    sandbox: &Sandbox,
-    path: &std::path::Path,
-    args: &[&str],
-    inject: &str,
-) -> std::process::Output {
-    let command = sandbox.std_command(args);
-    std::process::Command::new("strace")
-        .args(["-f", "-o", "/dev/null", "-P"])
-        .arg(path)
-        .arg("-e")
-        .arg(format!("inject={inject}"))
-        .arg(command.get_program())
-        .args(command.get_args())
-        .current_dir(sandbox.dir.path())
-        .output()
-        .expect("strace")
-}
-
 #[test]
 fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_on() {
     if !common::kill::strace_available() {
@@ -519,8 +494,7 @@ fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_o
     sandbox.init(4);
     std::fs::write(sandbox.path("in.jsonl"), lines(40)).expect("write");
     // The disk fills during the import: text, without a terminal.
-    let out = import_under_strace(
-        &sandbox,
+    let out = sandbox.under_strace(
         &sandbox.db,
         &["import", "in.jsonl", "--batch", "5"],
         "pwrite64:error=ENOSPC:when=30+",
@@ -542,8 +516,7 @@ fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_o
         assert!(err.contains(part), "{part}: {err}");
     }
     // Again, with --json: the summary of what is stored on stdout, the error on stderr.
-    let out = import_under_strace(
-        &sandbox,
+    let out = sandbox.under_strace(
         &sandbox.db,
         &["--json", "import", "in.jsonl", "--batch", "5"],
         "pwrite64:error=ENOSPC:when=30+",
@@ -570,8 +543,7 @@ fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_o
         let sandbox = Sandbox::new();
         sandbox.init(4);
         std::fs::write(sandbox.path("in.jsonl"), lines(40)).expect("write");
-        let out = import_under_strace(
-            &sandbox,
+        let out = sandbox.under_strace(
             &sandbox.db,
             &["import", "in.jsonl", "--batch", "5"],
             &format!("fdatasync:signal={signal}:when=7"),
@@ -596,8 +568,7 @@ fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_o
     let sandbox = Sandbox::new();
     sandbox.init(4);
     std::fs::write(sandbox.path("in.jsonl"), lines(40)).expect("write");
-    let out = import_under_strace(
-        &sandbox,
+    let out = sandbox.under_strace(
         &sandbox.path("in.jsonl"),
         &["import", "in.jsonl"],
         "read:signal=SIGINT:when=1",

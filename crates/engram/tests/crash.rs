@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::kill::{DURABILITY_SYSCALLS, run_killed_at, strace_available};
-use common::{Rng, memory};
+use common::{Rng, file_names, memory};
 use engram::{Engram, MemoryId, Options, WriteBatch};
 
 const DIM: usize = 16;
@@ -96,15 +96,6 @@ fn child(path: &Path, mode: &str) -> Command {
     command
 }
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_create_killed_at_any_write_sync_or_rename_leaves_no_store_or_a_whole_one() {
     if !strace_available() {
@@ -126,7 +117,7 @@ fn a_create_killed_at_any_write_sync_or_rename_leaves_no_store_or_a_whole_one() 
                 break;
             }
             *kills.entry(syscall).or_insert(0) += 1;
-            let others: Vec<String> = entries(dir.path())
+            let others: Vec<String> = file_names(dir.path())
                 .into_iter()
                 .filter(|name| name != "s.engram")
                 .collect();

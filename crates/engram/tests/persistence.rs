@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{NOW, Rng, memory, random_graph};
+use common::{NOW, Rng, file_names, memory, random_graph};
 use engram::{Engram, Error, FORMAT_VERSION, MemoryId, NewMemory, Options, RecallParams};
 
 fn params() -> RecallParams {
@@ -182,16 +182,8 @@ fn create_records_its_properties_with_the_metadata_and_never_replaces_a_file() {
         ]
     );
     drop(engram);
-    let names = |dir: &Path| -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .expect("list")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
     // Creating the store left nothing else in the directory.
-    assert_eq!(names(dir.path()), ["store.engram"]);
+    assert_eq!(file_names(dir.path()), ["store.engram"]);
 
     let before = std::fs::read(&path).expect("read");
     let err = Engram::create(&path, 4, Options::default()).expect_err("exists");
@@ -213,7 +205,7 @@ fn create_records_its_properties_with_the_metadata_and_never_replaces_a_file() {
         matches!(&err, Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound),
         "{err}"
     );
-    assert_eq!(names(dir.path()), ["store.engram"]);
+    assert_eq!(file_names(dir.path()), ["store.engram"]);
 }
 
 fn set_meta(path: &Path, key: &str, value: u64) {

@@ -52,6 +52,23 @@ impl Sandbox {
         cmd
     }
 
+    /// `engram --db <db> args...` under strace, which tampers with the system calls on `path`
+    /// as `inject` says: `pwrite64:error=ENOSPC:when=30+` fails its 30th write and every later
+    /// one, `fdatasync:signal=SIGTERM:when=7` sends SIGTERM at its 7th fdatasync.
+    pub fn under_strace(&self, path: &Path, args: &[&str], inject: &str) -> Output {
+        let command = self.std_command(args);
+        std::process::Command::new("strace")
+            .args(["-f", "-o", "/dev/null", "-P"])
+            .arg(path)
+            .arg("-e")
+            .arg(format!("inject={inject}"))
+            .arg(command.get_program())
+            .args(command.get_args())
+            .current_dir(self.dir.path())
+            .output()
+            .expect("strace")
+    }
+
     /// Runs and expects success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.engram(args).output().expect("run engram");

@@ -3,7 +3,19 @@
 
 pub mod kill;
 
+use std::path::Path;
+
 use engram::{Engram, Kernels, NewMemory, Options};
+
+/// The names of the files in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
 
 /// SplitMix64: a tiny deterministic generator, so tests need no RNG crate.
 pub struct Rng(pub u64);
