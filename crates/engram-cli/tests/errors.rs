@@ -280,18 +280,9 @@ fn storage_errors_say_what_to_do_and_only_a_busy_store_blames_another_process() 
     assert_eq!(memories(&sandbox), 0, "the failed writes stored nothing");
 }
 
-/// Runs `engram` through bash with its standard error or output redirected.
+/// Runs `engram --db DB ARGS REDIRECT` through bash.
 fn redirected(sandbox: &Sandbox, args: &str, redirect: &str) -> std::process::Output {
-    let engram = assert_cmd::cargo::cargo_bin!("engram");
-    std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "'{}' --db '{}' {args} {redirect}",
-            engram.display(),
-            sandbox.db.display()
-        ))
-        .output()
-        .expect("bash")
+    sandbox.shell(&format!(r#""$ENGRAM" --db "$DB" {args} {redirect}"#))
 }
 
 #[test]

@@ -217,16 +217,9 @@ fn export_into_a_closed_pipe_is_not_an_error() {
         .collect();
     std::fs::write(sandbox.path("in.jsonl"), lines.join("\n")).expect("write");
     sandbox.ok(&["import", "in.jsonl"]);
-    let engram = assert_cmd::cargo::cargo_bin!("engram");
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "'{}' --db '{}' export | head -n 1 >/dev/null; echo \"status ${{PIPESTATUS[0]}}\"",
-            engram.display(),
-            sandbox.db.display()
-        ))
-        .output()
-        .expect("sh");
+    let out = sandbox.shell(
+        r#""$ENGRAM" --db "$DB" export | head -n 1 >/dev/null; echo "status ${PIPESTATUS[0]}""#,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.stderr.is_empty(),
@@ -307,16 +300,7 @@ fn export_never_overwrites_the_store_by_another_name() {
         assert!(err.contains("is the store itself"), "{name}: {err}");
     }
     // Standard output appended to the store.
-    let engram = assert_cmd::cargo::cargo_bin!("engram");
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "'{}' --db test.db export >> test.db",
-            engram.display()
-        ))
-        .current_dir(sandbox.dir.path())
-        .output()
-        .expect("bash");
+    let out = sandbox.shell(r#""$ENGRAM" --db test.db export >> test.db"#);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("standard output is the store itself"));
     // Still a whole store (its bytes may differ: opening a store writes to it).
@@ -389,16 +373,7 @@ fn standard_input_and_pipes_import_and_a_bad_line_there_imports_nothing() {
     let fresh = Sandbox::new();
     fresh.init(4);
     std::fs::write(fresh.path("in.jsonl"), lines(4)).expect("write");
-    let engram = assert_cmd::cargo::cargo_bin!("engram");
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "'{}' --db test.db import <(cat in.jsonl)",
-            engram.display()
-        ))
-        .current_dir(fresh.dir.path())
-        .output()
-        .expect("bash");
+    let out = fresh.shell(r#""$ENGRAM" --db test.db import <(cat in.jsonl)"#);
     assert!(
         out.status.success(),
         "{}",

@@ -69,6 +69,22 @@ impl Sandbox {
             .expect("strace")
     }
 
+    /// Runs a bash script in the sandbox, with `$ENGRAM` the built binary and `$DB` the store
+    /// (for pipes and redirections: `"$ENGRAM" --db "$DB" export | head -n 1`).
+    pub fn shell(&self, script: &str) -> Output {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(self.dir.path())
+            .env("ENGRAM", assert_cmd::cargo::cargo_bin!("engram"))
+            .env("DB", &self.db)
+            .env_remove("ENGRAM_DB")
+            .env_remove("ENGRAM_KERNELS")
+            .env_remove("ENGRAM_KERNELS_LEVEL")
+            .output()
+            .expect("bash")
+    }
+
     /// Runs and expects success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.engram(args).output().expect("run engram");
