@@ -143,10 +143,10 @@ test "dot covers vector body and scalar tail" {
 test "cosine of parallel, opposite, orthogonal and zero rows" {
     const q = [_]f32{ 1, 2, 3 };
     const rows = [_]f32{
-        2,  4,  6, // parallel
+        2, 4, 6, // parallel
         -1, -2, -3, // opposite
-        3,  0,  -1, // orthogonal
-        0,  0,  0, // zero norm
+        3, 0, -1, // orthogonal
+        0, 0, 0, // zero norm
     };
     var out: [4]f32 = undefined;
     cosineRows(&q, @sqrt(@as(f32, 14)), &rows, null, 4, 3, &out);
