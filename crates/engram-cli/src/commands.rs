@@ -25,12 +25,8 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
             .spec(),
         EmbedderChoice::None => "none".to_owned(),
     };
-    if db.symlink_metadata().is_ok() {
-        bail!(
-            "{} already exists: use it as it is, or pick another --db",
-            db.display()
-        );
-    }
+    // The engine refuses an existing file, before making anything and again when it moves
+    // the new store into place.
     Engram::create_with_properties(
         db,
         args.dim,
@@ -39,7 +35,7 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
     )
     .map_err(|e| match e {
         engram::Error::AlreadyExists { .. } => anyhow!(
-            "{} already exists (another process created it meanwhile): use it as it is, or pick another --db",
+            "{} already exists: use it as it is, or pick another --db",
             db.display()
         ),
         other => engine_error(other, db),

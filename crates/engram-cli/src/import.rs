@@ -537,7 +537,7 @@ fn check(
     let mut bad: Vec<(usize, String)> = Vec::new();
     let mut hash = RecordHash::default();
     let mut continues: Option<usize> = None;
-    for (records, item) in source.items(limit, true)?.enumerate() {
+    for (records, item) in source.items(limit)?.enumerate() {
         if let Some(interruption) = interrupted() {
             return Err(interruption);
         }
@@ -712,7 +712,7 @@ impl Writer<'_> {
         let mut hash = RecordHash::default();
         let bar = output::progress(total, "memories", quiet);
         bar.inc(start as u64);
-        let mut items = self.source.items(limit, true)?.enumerate();
+        let mut items = self.source.items(limit)?.enumerate();
         // The records before `start` are stored: only their links to later records matter.
         for (i, item) in items.by_ref().take(start) {
             hash.add(&item.bytes);

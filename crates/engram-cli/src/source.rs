@@ -36,8 +36,8 @@ pub enum Source {
     Records { name: String, records: Vec<Record> },
 }
 
-/// One record as read: where it is (a line, or the n-th generated record), its bytes (only
-/// when asked for), and the record or why it could not be read.
+/// One record as read: where it is (a line, or the n-th generated record), its bytes, and
+/// the record or why it could not be read.
 pub struct Item {
     pub at: usize,
     pub bytes: Vec<u8>,
@@ -118,9 +118,9 @@ impl Source {
         }
     }
 
-    /// Every record in order, at most `limit`; blank lines are skipped. With `bytes`, each
-    /// item carries the bytes that identify its record.
-    pub fn items(&self, limit: usize, bytes: bool) -> Result<Box<dyn Iterator<Item = Item> + '_>> {
+    /// Every record in order, at most `limit`, each with the bytes that identify it; blank
+    /// lines are skipped.
+    pub fn items(&self, limit: usize) -> Result<Box<dyn Iterator<Item = Item> + '_>> {
         let lines: Box<dyn Iterator<Item = NumberedLine>> = match self {
             Source::File { path } => {
                 let file =
@@ -137,11 +137,7 @@ impl Source {
                     move |(i, record)| Item {
                         at: i + 1,
                         // Serializing a record cannot fail: it holds strings and numbers.
-                        bytes: if bytes {
-                            serde_json::to_vec(record).unwrap_or_default()
-                        } else {
-                            Vec::new()
-                        },
+                        bytes: serde_json::to_vec(record).unwrap_or_default(),
                         record: Ok(record.clone()),
                     },
                 )));
@@ -161,7 +157,7 @@ impl Source {
                         let record = parse(&line);
                         Item {
                             at,
-                            bytes: if bytes { line } else { Vec::new() },
+                            bytes: line,
                             record,
                         }
                     }

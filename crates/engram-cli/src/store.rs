@@ -165,7 +165,15 @@ pub fn parse_time(text: &str) -> Result<i64> {
     let text = text.trim();
     let secs = match text.parse::<i64>() {
         Ok(secs) => secs,
-        Err(_) if text.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') => {
+        // An integer too large for i64 (a sign alone is not a number).
+        Err(_)
+            if text
+                .strip_prefix(['-', '+'])
+                .unwrap_or(text)
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                && text.bytes().any(|b| b.is_ascii_digit()) =>
+        {
             return Err(out_of_range(text));
         }
         Err(_) => parse_rfc3339(text).ok_or_else(|| {
@@ -279,6 +287,8 @@ mod tests {
         assert_eq!(format_time(i64::MAX), i64::MAX.to_string());
         let err = |text: &str| parse_time(text).err().map(|e| e.to_string());
         assert!(err("yesterday").is_some_and(|e| e.contains("RFC 3339")));
+        // A sign alone is not a number too large.
+        assert!(err("-").is_some_and(|e| e.contains("RFC 3339")));
         for outside in [
             "9223372036854775807",
             "99999999999999999999",

@@ -539,6 +539,24 @@ fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_o
         sandbox.ok(&["import", "in.jsonl", "--batch", "5"]);
         assert_eq!(sandbox.ok(&["export"]), expected, "{signal}");
     }
+    // A second signal ends the import at once, without a word; what is stored stays whole
+    // batches, and running the import again finishes it.
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    std::fs::write(sandbox.path("in.jsonl"), lines(40)).expect("write");
+    let out = sandbox.under_strace(
+        &sandbox.db,
+        &["import", "in.jsonl", "--batch", "5"],
+        "fdatasync:signal=SIGINT:when=7..8",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(!stderr.contains("interrupted by"), "{stderr}");
+    let (stored, _) = stats(&sandbox);
+    assert!(stored % 5 == 0 && stored < 40, "{stored}");
+    sandbox.ok(&["import", "in.jsonl", "--batch", "5"]);
+    assert_eq!(sandbox.ok(&["export"]), expected);
+
     // A signal while the records are checked: nothing is written.
     let sandbox = Sandbox::new();
     sandbox.init(4);

@@ -36,7 +36,9 @@ pub enum Error {
     /// A time outside [`MIN_TIME`](crate::MIN_TIME)`..=`[`MAX_TIME`](crate::MAX_TIME)
     /// (0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z, what RFC 3339 can write).
     #[error(
-        "time {0} is outside the supported range -62167219200..=253402300799 Unix seconds (years 0000 to 9999)"
+        "time {0} is outside the supported range {min}..={max} Unix seconds (years 0000 to 9999)",
+        min = crate::MIN_TIME,
+        max = crate::MAX_TIME
     )]
     TimeOutOfRange(i64),
     /// A strength outside `[0, 1]` (or NaN).
