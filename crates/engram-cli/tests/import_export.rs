@@ -574,3 +574,16 @@ fn a_full_disk_or_a_signal_stops_an_import_saying_what_is_stored_and_how_to_go_o
     );
     assert_eq!(stats(&sandbox), (0, 0));
 }
+
+/// A store made by the release that wrote format 1 (see the engine's
+/// `tests/fixtures/README.md`) exports exactly what that release exported.
+#[test]
+fn a_format_1_store_exports_what_its_release_exported() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../engram/tests/fixtures");
+    let sandbox = Sandbox::new();
+    std::fs::copy(fixtures.join("format-1.engram"), &sandbox.db).expect("copy the fixture");
+    let expected =
+        std::fs::read_to_string(fixtures.join("format-1.export.jsonl")).expect("read the export");
+    assert_eq!(sandbox.ok(&["export"]), expected);
+}
