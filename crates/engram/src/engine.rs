@@ -8,7 +8,6 @@ use engram_kernels::Kernels;
 use redb::WriteTransaction;
 use redb::backends::{FileBackend, InMemoryBackend};
 
-use crate::create;
 use crate::memory::{
     Association, Memory, MemoryRef, NewMemory, Op, WriteBatch, check_weight, unix_now,
 };
@@ -159,7 +158,8 @@ impl Engram {
         if path.symlink_metadata().is_ok() {
             return Err(Error::AlreadyExists { path: path.into() });
         }
-        let (file, pending) = create::begin(path)?;
+        let pending = engram_store::atomic::begin(path)?;
+        let file = pending.file().try_clone().map_err(Error::Io)?;
         let db = redb::Database::builder().create_with_backend(FileBackend::new(file)?)?;
         store::initialize(&db, dim, properties)?;
         pending.finish()?;

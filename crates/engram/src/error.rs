@@ -175,6 +175,22 @@ impl Error {
     }
 }
 
+impl From<engram_store::Error> for Error {
+    fn from(error: engram_store::Error) -> Self {
+        use engram_store::Error as E;
+        match error {
+            E::NotFound { path } => Error::NotFound { path },
+            E::AlreadyExists { path } => Error::AlreadyExists { path },
+            E::NotAStore(what) => Error::NotAStore(what),
+            E::FormatTooNew { found, supported } => Error::FormatTooNew { found, supported },
+            E::Corrupt(what) => Error::Corrupt(what),
+            E::Busy { .. } => Error::Locked,
+            E::Io(io) => Error::Io(io),
+            other => Error::Storage(other.to_string()),
+        }
+    }
+}
+
 impl From<redb::Error> for Error {
     /// Sorts redb's errors by what the caller can do about them.
     fn from(error: redb::Error) -> Self {

@@ -61,7 +61,6 @@
 //! read an immutable [`Snapshot`] taken when they start) and run in parallel. One process at a
 //! time may open a store file: another gets [`Error::Locked`].
 
-mod create;
 mod engine;
 mod error;
 mod memory;

@@ -2,8 +2,12 @@
 //! directory, fsynced, moved to its path only if nothing is there (never replacing a file
 //! that appeared meanwhile), and the directory is fsynced. A crash at any moment leaves
 //! either no store at the path or a complete one; at most a hidden temporary file
-//! (`.NAME.XXXXXXXX.engram-init`) stays behind, which is never opened as a store and is
-//! removed by a later create of the same path once it is [`STALE_AFTER`] old.
+//! (`.NAME.XXXXXXXX.engram-init`, and the lock file LMDB made beside it, the same name
+//! followed by `-lock`) stays behind, which is never opened as a store and is removed by a
+//! later create of the same path once it is [`STALE_AFTER`] old.
+//!
+//! [`Store::create`](crate::Store::create) does all of this; the module is public for a store
+//! file that is not LMDB's (the format-1 engine builds its redb file this way).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -14,19 +18,39 @@ use crate::{Error, Result};
 
 /// Suffix of the temporary file a create builds the store in.
 const TEMP_SUFFIX: &str = ".engram-init";
+/// What LMDB appends to a data file's name for its lock file (`MDB_NOSUBDIR`).
+pub(crate) const LOCK_SUFFIX: &str = "-lock";
 /// Random characters in a temporary file's name.
 const TEMP_RANDOM: usize = 8;
 /// A temporary file untouched for this long belongs to a create that died: creating a store
 /// writes it within milliseconds.
-pub(crate) const STALE_AFTER: Duration = Duration::from_secs(60);
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
 
-/// A store file under construction beside its final path.
-pub(crate) struct PendingFile {
+/// A store file under construction beside its final path. Dropping it unfinished removes
+/// the temporary file (and its lock file).
+pub struct PendingFile {
     path: PathBuf,
     dir: PathBuf,
-    temp: tempfile::TempPath,
-    /// A second handle on the temporary file, to fsync it once the database is written.
+    temp_path: PathBuf,
+    /// Removes the temporary file when dropped; `None` once it is moved into place.
+    temp: Option<tempfile::TempPath>,
+    /// A handle on the temporary file, to fsync it once the database is written.
     file: File,
+}
+
+/// The lock file LMDB keeps beside the data file at `path`.
+pub(crate) fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(LOCK_SUFFIX);
+    PathBuf::from(name)
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        // Finished or not, the temporary file's lock file is of no further use. (The
+        // temporary file itself is removed by `TempPath`, unless it was persisted.)
+        let _ = std::fs::remove_file(lock_path(&self.temp_path));
+    }
 }
 
 /// The directory holding `path` and its file name.
@@ -52,8 +76,8 @@ fn temp_prefix(name: &OsString) -> OsString {
     prefix
 }
 
-/// Starts creating a store at `path`: returns the (empty) temporary file to build it in.
-pub(crate) fn begin(path: &Path) -> Result<(File, PendingFile)> {
+/// Starts creating a store at `path`: makes the (empty) temporary file to build it in.
+pub fn begin(path: &Path) -> Result<PendingFile> {
     let (dir, name) = split(path)?;
     let prefix = temp_prefix(&name);
     remove_stale(&dir, &prefix);
@@ -68,31 +92,45 @@ pub(crate) fn begin(path: &Path) -> Result<(File, PendingFile)> {
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let temp = builder.tempfile_in(&dir).map_err(Error::Io)?;
     let (file, temp) = temp.into_parts();
-    let handle = file.try_clone().map_err(Error::Io)?;
-    Ok((
+    Ok(PendingFile {
+        path: path.to_path_buf(),
+        dir,
+        temp_path: temp.to_path_buf(),
+        temp: Some(temp),
         file,
-        PendingFile {
-            path: path.to_path_buf(),
-            dir,
-            temp,
-            file: handle,
-        },
-    ))
+    })
 }
 
 impl PendingFile {
+    /// The temporary file's path, to build the store in.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp_path
+    }
+
+    /// The temporary file, open for reading and writing.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Makes the fully written temporary file the store at its path: fsync, move without
     /// replacing anything, fsync the directory. On error the temporary file is removed.
     ///
     /// # Errors
     /// [`Error::AlreadyExists`] if a file appeared at the path meanwhile; [`Error::Io`].
-    pub(crate) fn finish(self) -> Result<()> {
+    pub fn finish(mut self) -> Result<()> {
         self.file.sync_all().map_err(Error::Io)?;
-        if let Err(error) = self.temp.persist_noclobber(&self.path) {
+        let Some(temp) = self.temp.take() else {
+            return Err(Error::Io(std::io::Error::other(
+                "the store was already moved",
+            )));
+        };
+        if let Err(error) = temp.persist_noclobber(&self.path) {
             // Dropping the returned path removes the temporary file.
             drop(error.path);
             return Err(match error.error.kind() {
-                std::io::ErrorKind::AlreadyExists => Error::AlreadyExists { path: self.path },
+                std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+                    path: self.path.clone(),
+                },
                 _ => Error::Io(error.error),
             });
         }
@@ -112,8 +150,9 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether `name` is a temporary file a create of this store made.
+/// Whether `name` is a temporary file a create of this store made, or its lock file.
 fn is_temp(name: &[u8], prefix: &[u8]) -> bool {
+    let name = name.strip_suffix(LOCK_SUFFIX.as_bytes()).unwrap_or(name);
     name.len() == prefix.len() + TEMP_RANDOM + TEMP_SUFFIX.len()
         && name.starts_with(prefix)
         && name.ends_with(TEMP_SUFFIX.as_bytes())
@@ -156,6 +195,8 @@ mod tests {
         assert!(!is_temp(b"s.db", prefix));
         assert!(!is_temp(b".s.dbx.Ab3dEf9h.engram-init", prefix));
         assert!(!is_temp(b".s.db.Ab3dEf9h.engram-init.bak", prefix));
+        assert!(is_temp(b".s.db.Ab3dEf9h.engram-init-lock", prefix));
+        assert!(!is_temp(b"s.db-lock", prefix));
     }
 
     #[test]
@@ -174,9 +215,10 @@ mod tests {
         let fresh = make(".s.db.BBBBBBBB.engram-init", false);
         let other_store = make(".t.db.CCCCCCCC.engram-init", true);
         let unrelated = make(".s.db.notes", true);
-        let (file, pending) = begin(&dir.path().join("s.db")).expect("begin");
-        drop(file);
+        let stale_lock = make(".s.db.AAAAAAAA.engram-init-lock", true);
+        let pending = begin(&dir.path().join("s.db")).expect("begin");
         assert!(!stale.exists(), "a stale leftover is removed");
+        assert!(!stale_lock.exists(), "and its lock file");
         assert!(fresh.exists(), "a create that may still run keeps its file");
         assert!(other_store.exists() && unrelated.exists());
         pending.finish().expect("finish");
@@ -187,8 +229,8 @@ mod tests {
     fn finishing_never_replaces_a_file_that_appeared() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.db");
-        let (file, pending) = begin(&path).expect("begin");
-        drop(file);
+        let pending = begin(&path).expect("begin");
+        std::fs::write(lock_path(pending.temp_path()), "LMDB's lock file").expect("lock");
         std::fs::write(&path, "someone else's").expect("write");
         let err = pending.finish().expect_err("must not clobber");
         assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
