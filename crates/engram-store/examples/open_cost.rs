@@ -48,7 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
             }
             let line = String::from_utf8(out.stdout)?;
-            runs.push(line.split_whitespace().map(str::parse).collect::<Result<_, _>>()?);
+            runs.push(
+                line.split_whitespace()
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?,
+            );
         }
         let median = |column: usize| {
             let mut values: Vec<f64> = runs.iter().map(|r| r[column]).collect();

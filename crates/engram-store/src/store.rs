@@ -303,6 +303,7 @@ impl Store {
         let info = self.inner.env.info();
         Ok(ReadTxn {
             txn,
+            _store: Arc::clone(&self.inner),
             dbs: self.inner.dbs,
             mapped: self.inner.map_start.map(|start| {
                 let len = (info.last_page_number + 1).saturating_mul(self.inner.page_size);
@@ -478,6 +479,9 @@ fn decode_u64(bytes: &[u8]) -> Option<u64> {
 /// the pages it sees from being reused, so the file grows while writes go on). `Send`.
 pub struct ReadTxn {
     txn: RoTxn<'static, WithoutTls>,
+    /// Keeps the store registered as open while the transaction keeps its environment open,
+    /// so that opening the file again shares it.
+    _store: Arc<Inner>,
     dbs: Databases,
     /// The addresses of the pages the file holds (as of this transaction or later), where
     /// known.

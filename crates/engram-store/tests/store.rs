@@ -230,6 +230,13 @@ fn every_open_of_a_file_in_one_process_shares_it_and_read_only_stays_read_only()
     assert!(matches!(err, Error::OpenReadOnly { .. }), "{err}");
     drop(reader);
     Store::open(&path, OpenOptions::default()).expect("read-write once it is closed");
+    // A read transaction that outlives its store keeps the store open, and shared.
+    let txn = Store::open(&path, READ_ONLY)
+        .expect("open")
+        .read()
+        .expect("read");
+    let again = Store::open(&path, READ_ONLY).expect("shared with the transaction's");
+    assert_eq!(again.read().expect("read").id(), txn.id());
 }
 
 /// The file's bytes and modification time.
