@@ -29,7 +29,7 @@ pub fn run(db: &Path, args: &BenchArgs, json: bool) -> Result<()> {
     if args.threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Read)?;
     let snapshot = engram.snapshot();
     if snapshot.is_empty() {
         bail!(

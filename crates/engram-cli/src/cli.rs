@@ -55,6 +55,18 @@ pub enum Command {
     Info,
     /// Time recalls on this store with every backend and CPU level, side by side.
     Bench(BenchArgs),
+    /// Convert a store of format 1 (made by engram before the memory-mapped store) into a new
+    /// store; the old one is left as it is. Ignores --db.
+    Migrate(MigrateArgs),
+}
+
+/// `engram migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The format-1 store, read only.
+    pub from: PathBuf,
+    /// Where the new store goes (must not exist).
+    pub to: PathBuf,
 }
 
 /// How a store embeds text.

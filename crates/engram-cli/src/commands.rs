@@ -10,11 +10,54 @@ use engram_text::HashEmbedder;
 use serde::Serialize;
 
 use crate::cli::{
-    AssociateArgs, DissociateArgs, EmbedderChoice, ForgetArgs, InitArgs, RememberArgs, ShowArgs,
+    AssociateArgs, DissociateArgs, EmbedderChoice, ForgetArgs, InitArgs, MigrateArgs, RememberArgs,
+    ShowArgs,
 };
 use crate::import::{FileId, Link, Record, TimeValue};
 use crate::output;
 use crate::store::{self, EMBEDDER_PROPERTY, engine_error};
+
+/// `engram migrate`: a format-1 store converted into a new store, atomically; the old one is
+/// opened read-only and left as it is.
+pub fn migrate(args: &MigrateArgs, json: bool) -> Result<()> {
+    let options = Options {
+        busy_timeout: store::busy_timeout()?,
+        ..Options::default()
+    };
+    let engram = Engram::migrate_format_1(&args.from, &args.to, options).map_err(|e| match e {
+        engram::Error::AlreadyExists { .. } => anyhow!(
+            "{} already exists: give migrate a new path to write the converted store to",
+            args.to.display()
+        ),
+        e @ (engram::Error::NotFound { .. }
+        | engram::Error::NotAStore(_)
+        | engram::Error::Corrupt(_)) => engine_error(e, &args.from),
+        other => engine_error(other, &args.to),
+    })?;
+    let snapshot = engram.snapshot();
+    let (memories, associations) = (snapshot.len(), snapshot.association_count());
+    if json {
+        #[derive(Serialize)]
+        struct Migrated<'a> {
+            from: &'a Path,
+            to: &'a Path,
+            memories: usize,
+            associations: usize,
+        }
+        return output::json(&Migrated {
+            from: &args.from,
+            to: &args.to,
+            memories,
+            associations,
+        });
+    }
+    output::text(&format!(
+        "converted {} (format 1) into {}: {memories} memories, {associations} associations; {} is unchanged\n",
+        args.from.display(),
+        args.to.display(),
+        args.from.display()
+    ))
+}
 
 /// `engram init`: a new store and its embedder, created atomically: after a crash there is no
 /// store at `db` (and `init` works again) or a whole one with its embedder recorded.
@@ -62,7 +105,7 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
 
 /// `engram remember`.
 pub fn remember(db: &Path, args: &RememberArgs, json: bool) -> Result<()> {
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Write)?;
     let embedding = store::embedding(&engram, args.text.as_deref(), &args.vector)?;
     let mut memory = NewMemory::new(embedding).with_strength(args.strength);
     if let Some(text) = &args.text {
@@ -81,7 +124,7 @@ pub fn remember(db: &Path, args: &RememberArgs, json: bool) -> Result<()> {
 
 /// `engram associate`.
 pub fn associate(db: &Path, args: &AssociateArgs, json: bool) -> Result<()> {
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Write)?;
     let from = store::existing(&engram, args.from)?;
     let to = store::existing(&engram, args.to)?;
     let mut batch = WriteBatch::new();
@@ -114,7 +157,7 @@ pub fn associate(db: &Path, args: &AssociateArgs, json: bool) -> Result<()> {
 
 /// `engram dissociate`.
 pub fn dissociate(db: &Path, args: &DissociateArgs, json: bool) -> Result<()> {
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Write)?;
     let from = store::existing(&engram, args.from)?;
     let to = store::existing(&engram, args.to)?;
     let snapshot = engram.snapshot();
@@ -142,7 +185,7 @@ pub fn dissociate(db: &Path, args: &DissociateArgs, json: bool) -> Result<()> {
 
 /// `engram forget`: every id in one transaction, or none.
 pub fn forget(db: &Path, args: &ForgetArgs, json: bool) -> Result<()> {
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Write)?;
     let mut batch = WriteBatch::new();
     let mut seen = std::collections::BTreeSet::new();
     for &id in &args.ids {
@@ -170,7 +213,7 @@ fn unbatched(error: engram::Error) -> engram::Error {
 
 /// `engram show`.
 pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Read)?;
     let id = store::existing(&engram, args.id)?;
     let snapshot = engram.snapshot();
     let memory = snapshot
@@ -236,7 +279,7 @@ pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
 pub fn stats(db: &Path, json: bool) -> Result<()> {
     // The size at rest, before opening (which may extend the file while it is open).
     let file_size = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Read)?;
     let snapshot = engram.snapshot();
     let mut degrees = snapshot.out_degrees();
     degrees.sort_unstable();
@@ -323,7 +366,7 @@ pub fn info(db: &Path, json: bool) -> Result<()> {
         .find_map(engram_kernels::zig_build_info)
         .map(|info| info.zig_version);
     let detected = CpuLevel::detect();
-    let store = match store::open(db) {
+    let store = match store::open(db, store::Access::Read) {
         Ok(engram) => serde_json::json!({
             "db": db, "memories": engram.snapshot().len(), "dimension": engram.dimension(),
             "embedder": engram.property(EMBEDDER_PROPERTY)?.unwrap_or_else(|| "none".into()),

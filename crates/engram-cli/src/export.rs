@@ -16,7 +16,7 @@ use crate::store;
 
 /// `engram export`.
 pub fn run(db: &Path, args: &ExportArgs, json: bool) -> Result<()> {
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Read)?;
     // The store's identity (device and inode on Unix), so that no other name for it — a hard
     // link, a symlink, `/proc/self/fd/...`, standard output — is ever truncated.
     let store_file =

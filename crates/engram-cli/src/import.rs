@@ -303,7 +303,7 @@ pub fn run(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
         bail!("--batch must be at least 1");
     }
     let signals = Signals::watch()?;
-    let engram = store::open(db)?;
+    let engram = store::open(db, store::Access::Write)?;
     let embedder = store::embedder(&engram)?;
     let started = Instant::now();
     let limit = args.limit.unwrap_or(usize::MAX);

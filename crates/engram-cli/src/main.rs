@@ -56,6 +56,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Stats => commands::stats(db, cli.json),
         Command::Info => commands::info(db, cli.json),
         Command::Bench(args) => bench::run(db, args, cli.json),
+        Command::Migrate(args) => commands::migrate(args, cli.json),
     }
 }
 

@@ -31,7 +31,13 @@ struct Row<'a> {
 
 /// `engram recall`.
 pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
-    let engram = store::open(db)?;
+    // Reinforcing writes; a plain recall only reads.
+    let access = if args.reinforce.is_some() {
+        store::Access::Write
+    } else {
+        store::Access::Read
+    };
+    let engram = store::open(db, access)?;
     let cue = store::embedding(&engram, args.text.as_deref(), &args.vector)?;
     let params = RecallParams {
         k: args.k,

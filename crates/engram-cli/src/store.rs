@@ -13,8 +13,18 @@ use crate::cli::{DecayArgs, VectorArgs};
 /// The store property naming the text embedder (`hash-v1 dim=384`, or `none`).
 pub const EMBEDDER_PROPERTY: &str = "engram.embedder";
 
+/// Whether a command only reads the store (then it opens it read-only: the file is never
+/// written, and it works on a read-only mount) or also writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Never writes.
+    Read,
+    /// Reads and writes.
+    Write,
+}
+
 /// Opens the store at `path`, saying how to create it if there is none.
-pub fn open(path: &Path) -> Result<Engram> {
+pub fn open(path: &Path, access: Access) -> Result<Engram> {
     if !path.exists() {
         bail!(
             "no store at {}: create one with `engram init --db {}` (or pass --db / set ENGRAM_DB)",
@@ -22,16 +32,35 @@ pub fn open(path: &Path) -> Result<Engram> {
             path.display()
         );
     }
-    Engram::open(path, Options::default()).map_err(|e| engine_error(e, path))
+    let options = Options {
+        read_only: access == Access::Read,
+        busy_timeout: busy_timeout()?,
+        ..Options::default()
+    };
+    Engram::open(path, options).map_err(|e| engine_error(e, path))
+}
+
+/// `ENGRAM_BUSY_TIMEOUT` (a duration such as `30s`), else the engine's default (10 s): how
+/// long a write waits for another process's.
+pub fn busy_timeout() -> Result<std::time::Duration> {
+    match std::env::var("ENGRAM_BUSY_TIMEOUT") {
+        Ok(text) => humantime::parse_duration(text.trim()).map_err(|e| {
+            anyhow!("ENGRAM_BUSY_TIMEOUT={text:?} is not a duration such as 30s or 2m: {e}")
+        }),
+        Err(_) => Ok(Options::DEFAULT_BUSY_TIMEOUT),
+    }
 }
 
 /// An engine error as one line, with what to do where there is something to do. The hint
-/// about other processes is given for lock contention only.
+/// about other processes is given for a busy store only.
 pub fn engine_error(error: engram::Error, path: &Path) -> anyhow::Error {
     use std::io::ErrorKind;
     let hint = match &error {
-        engram::Error::Locked => {
-            " (only one process may open a store at a time: wait for the other engram process to finish)"
+        engram::Error::Busy { .. } => {
+            " (another engram process is writing to this store: run the command again once it has finished, or wait longer with ENGRAM_BUSY_TIMEOUT=60s)"
+        }
+        engram::Error::FormatOne { .. } => {
+            " (convert it with `engram migrate OLD NEW`, which leaves OLD as it is, then use NEW)"
         }
         engram::Error::NotAStore(_) => {
             " (give --db the path of a store, or create one with `engram init`)"
@@ -45,10 +74,10 @@ pub fn engine_error(error: engram::Error, path: &Path) -> anyhow::Error {
                 " (no space left on the store's device: free some space, then run the command again)"
             }
             ErrorKind::ReadOnlyFilesystem => {
-                " (the store is on a read-only file system, and engram opens a store for writing even to read it: copy it somewhere writable)"
+                " (the store is on a read-only file system: commands that only read it work there, this one writes)"
             }
             ErrorKind::PermissionDenied => {
-                " (permission denied: engram needs to read and write the store file, and to write its directory to create one)"
+                " (permission denied: reading needs read access to the store and write access to its lock file, NAME-lock; writing needs write access to both, and creating to the directory)"
             }
             ErrorKind::NotADirectory => " (a part of the path is a file, not a directory)",
             ErrorKind::NotFound => " (a directory on the path does not exist: create it first)",
@@ -308,8 +337,10 @@ mod tests {
     fn each_storage_error_gets_its_own_hint_and_only_a_lock_blames_another_process() {
         use std::io::{Error as Io, ErrorKind};
         let hint = |error: engram::Error| engine_error(error, Path::new("s.db")).to_string();
-        let locked = hint(engram::Error::Locked);
-        assert!(locked.starts_with("s.db: ") && locked.contains("other engram process"));
+        let busy = hint(engram::Error::Busy {
+            waited: std::time::Duration::from_secs(10),
+        });
+        assert!(busy.starts_with("s.db: ") && busy.contains("another engram process"));
         for (kind, expected) in [
             (ErrorKind::StorageFull, "free some space"),
             (ErrorKind::QuotaExceeded, "free some space"),

@@ -202,7 +202,7 @@ fn endless_or_huge_vector_files_are_refused_at_the_limit() {
 
 #[test]
 fn storage_errors_say_what_to_do_and_only_a_busy_store_blames_another_process() {
-    const OTHER_PROCESS: &str = "other engram process";
+    const OTHER_PROCESS: &str = "another engram process";
     let sandbox = Sandbox::new();
     std::fs::write(&sandbox.db, "").expect("write");
     let err = sandbox.fails(&["stats"]);
@@ -242,16 +242,42 @@ fn storage_errors_say_what_to_do_and_only_a_busy_store_blames_another_process() 
         "{err}"
     );
 
-    // Busy: another process (this test) has the store open.
+    // Busy: another process writes for longer than a writer waits (`flock` holds the lock an
+    // engram writer holds while it commits). Reading does not wait.
     let sandbox = Sandbox::new();
     sandbox.init(4);
-    let holder = engram::Engram::open(&sandbox.db, engram::Options::default()).expect("open");
-    let err = sandbox.fails(&["stats"]);
+    let ready = sandbox.path("ready");
+    let mut holder = std::process::Command::new("flock");
+    std::os::unix::process::CommandExt::process_group(&mut holder, 0);
+    let mut holder = holder
+        .arg("--exclusive")
+        .arg(&sandbox.db)
+        .args(["sh", "-c"])
+        .arg(format!("touch '{}'; sleep 30", ready.display()))
+        .spawn()
+        .expect("flock");
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(start.elapsed().as_secs() < 20, "flock never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = sandbox
+        .std_command(&["remember", "x"])
+        .env("ENGRAM_BUSY_TIMEOUT", "300ms")
+        .output()
+        .expect("run");
+    let err = common::user_error(&out, &["remember"]);
     assert!(
-        err.contains("open in another process") && err.contains(OTHER_PROCESS),
+        err.contains("busy") && err.contains("another engram process"),
         "{err}"
     );
-    drop(holder);
+    assert!(sandbox.ok(&["stats"]).contains("memories      0"));
+    let group = format!("-{}", holder.id());
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status();
+    assert!(killed.expect("kill").success());
+    holder.wait().expect("wait");
 
     if !common::kill::strace_available() {
         return;
@@ -266,7 +292,12 @@ fn storage_errors_say_what_to_do_and_only_a_busy_store_blames_another_process() 
             "ENOSPC",
             "free some space",
         ),
-        (&["stats"], "openat", "EROFS", "read-only file system"),
+        (
+            &["remember", "x"],
+            "openat",
+            "EROFS",
+            "read-only file system",
+        ),
         (&["stats"], "openat", "EACCES", "permission denied"),
         (&["remember", "x"], "fdatasync", "EIO", "Input/output error"),
     ] {

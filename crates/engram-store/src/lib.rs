@@ -45,11 +45,14 @@
 
 pub mod atomic;
 mod error;
+mod pinned;
 mod sniff;
 mod store;
+mod verify;
 mod writer_lock;
 
 pub use error::{Error, Result};
+pub use pinned::{Pinned, Snapshot};
 pub use store::{
     BlockKey, DEFAULT_BUSY_TIMEOUT, FORMAT_VERSION, MAP_SIZE, MAX_READERS, Mode, OpenOptions,
     ReadTxn, Store, Table, WriteTxn,

@@ -312,6 +312,20 @@ impl Store {
         })
     }
 
+    /// A [`read`](Self::read) transaction that threads share, and whose blocks can be pinned.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn snapshot(&self) -> Result<Arc<crate::Snapshot>> {
+        Ok(Arc::new(crate::Snapshot::new(self.read()?)))
+    }
+
+    /// LMDB's id of the last transaction committed to the store, by any process: a
+    /// [`ReadTxn::id`] below it reads an older state. Reads shared memory only.
+    pub fn last_committed(&self) -> usize {
+        self.inner.env.info().last_txn_id
+    }
+
     /// A write transaction, after waiting up to the busy timeout for other writers (in this
     /// process and in others). Nothing is written unless it is [committed](WriteTxn::commit).
     ///
@@ -342,6 +356,7 @@ fn open_inner(path: &Path, canonical: PathBuf, mode: Mode) -> Result<Inner> {
     let page_size = usize::try_from(environment.page_size)
         .map_err(|_| Error::Corrupt("its page size does not fit in memory".into()))?;
     let env = open_env(path, mode)?;
+    check_trees(&env, path, environment.page_size)?;
     let dbs = open_databases(&env)?;
     let txn = env.read_txn()?;
     let meta = |key: &str| -> Result<u64> {
@@ -407,6 +422,28 @@ fn map_start(address: usize, file: &Path) -> Option<usize> {
         (path == file && (start..end).contains(&address) && offset == 0).then_some(start)
     })
 }
+
+/// Checks every B-tree page of the committed state before anything reads it through LMDB
+/// (see `verify.rs`), inside a read transaction so that no writer reuses its pages meanwhile.
+fn check_trees(env: &Env<WithoutTls>, path: &Path, page_size: u64) -> Result<()> {
+    let file = std::fs::File::open(path)?;
+    for _ in 0..VERIFY_TRIES {
+        let txn = env.read_txn()?;
+        if crate::verify::verify(&file, page_size, txn.id() as u64)? {
+            return Ok(());
+        }
+        // Two commits replaced the transaction's meta page meanwhile: again, newer.
+        drop(txn);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Err(Error::Busy {
+        waited: Duration::from_millis(VERIFY_TRIES),
+    })
+}
+
+/// How often opening tries to check a committed state while other processes keep
+/// committing.
+const VERIFY_TRIES: u64 = 1000;
 
 fn create_databases(env: &Env<WithoutTls>) -> Result<Databases> {
     let txn = env.write_txn()?;

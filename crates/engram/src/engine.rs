@@ -3,17 +3,18 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
 
 use engram_kernels::Kernels;
-use redb::WriteTransaction;
-use redb::backends::{FileBackend, InMemoryBackend};
+use engram_store::{Mode, OpenOptions, Store, WriteTxn};
 
+use crate::format1;
 use crate::memory::{
     Association, Memory, MemoryRef, NewMemory, Op, WriteBatch, check_weight, unix_now,
 };
 use crate::recall::{RecallParams, RecallScratch, Recalled, recall};
 use crate::state::{MAX_ROWS, RowMeta, State};
-use crate::store::{self, StoreWriter};
+use crate::store::{self, SEAL_ROWS, Touched};
 use crate::{Error, MemoryId, Result};
 
 /// How an [`Engram`] runs. [`Default`] gives the documented defaults.
@@ -26,15 +27,26 @@ pub struct Options {
     /// Whether a memory may be associated with itself. Default `false`: such a write is an
     /// [`Error::SelfAssociation`].
     pub allow_self_associations: bool,
-    /// The delta is merged into the compacted layout once it holds more than
-    /// `max(min_compaction_changes, memories / 8)` changes. Default
+    /// The changes since the segments were written (reinforcements, forgotten memories,
+    /// changed association lists) are merged in once there are more than
+    /// `max(min_compaction_changes, memories / 8)`. Default
     /// [`DEFAULT_MIN_COMPACTION_CHANGES`](Self::DEFAULT_MIN_COMPACTION_CHANGES) (4096).
     pub min_compaction_changes: usize,
+    /// Open the store for reading only: every write is [`Error::ReadOnly`], and the file is
+    /// never written to (it may be on a read-only mount, or belong to another user). Default
+    /// `false`.
+    pub read_only: bool,
+    /// How long a write waits for another process's write to the same store before it fails
+    /// with [`Error::Busy`]. Default [`DEFAULT_BUSY_TIMEOUT`](Self::DEFAULT_BUSY_TIMEOUT)
+    /// (10 s).
+    pub busy_timeout: Duration,
 }
 
 impl Options {
     /// Default of [`min_compaction_changes`](Self::min_compaction_changes).
     pub const DEFAULT_MIN_COMPACTION_CHANGES: usize = 4096;
+    /// Default of [`busy_timeout`](Self::busy_timeout): 10 s.
+    pub const DEFAULT_BUSY_TIMEOUT: Duration = engram_store::DEFAULT_BUSY_TIMEOUT;
 }
 
 impl Default for Options {
@@ -43,23 +55,27 @@ impl Default for Options {
             kernels: None,
             allow_self_associations: false,
             min_compaction_changes: Self::DEFAULT_MIN_COMPACTION_CHANGES,
+            read_only: false,
+            busy_timeout: Self::DEFAULT_BUSY_TIMEOUT,
         }
     }
 }
 
 /// A persistent memory graph. `Send + Sync`: share it (in an `Arc`) between threads; recalls
 /// run concurrently with each other and with one writer at a time, and each sees one
-/// consistent [`Snapshot`].
+/// consistent [`Snapshot`]. Other processes may open the same store at the same time.
 ///
 /// **Durability:** when a write method returns `Ok`, its transaction is committed with an
 /// fsync and survives a crash or power loss; when it returns an error, nothing of it was
-/// stored. Writes are visible to the next recall.
+/// stored. Writes are visible to the next recall, in this process and in others.
 pub struct Engram {
-    db: redb::Database,
+    store: Store,
     path: Option<PathBuf>,
+    /// The directory of an [`in_memory`](Engram::in_memory) store, removed on drop.
+    _temp: Option<tempfile::TempDir>,
     kernels: Kernels,
     options: Options,
-    /// Serializes writers: each builds the next state from the current one.
+    /// Serializes this process's writers: each builds the next state from the current one.
     writer: Mutex<()>,
     current: RwLock<Arc<State>>,
     scratch: Arc<ScratchPool>,
@@ -115,6 +131,30 @@ fn check_dimension(dim: usize) -> Result<()> {
     Ok(())
 }
 
+/// What a redb file is: an engram store in format 1 ([`Error::FormatOne`]), or another
+/// program's database (its header names which), read without changing it.
+fn format_one(path: &Path) -> Error {
+    let header = redb::Database::builder()
+        .open_read_only(path)
+        .map_err(Error::from)
+        .and_then(|db| format1::read_header(&db));
+    match header {
+        Ok(_) => Error::FormatOne { path: path.into() },
+        Err(error) => error,
+    }
+}
+
+fn store_options(options: &Options) -> OpenOptions {
+    OpenOptions {
+        mode: if options.read_only {
+            Mode::ReadOnly
+        } else {
+            Mode::ReadWrite
+        },
+        busy_timeout: options.busy_timeout,
+    }
+}
+
 impl Engram {
     /// Creates a store of `dim`-dimensional embeddings in a new file at `path`. The same as
     /// [`create_with_properties`](Self::create_with_properties) with no properties.
@@ -127,7 +167,7 @@ impl Engram {
 
     /// Creates a store of `dim`-dimensional embeddings in a new file at `path`, with its first
     /// application [properties](Self::property) recorded in the same transaction as the
-    /// store's metadata.
+    /// store's metadata. LMDB keeps its lock file beside it, `path` followed by `-lock`.
     ///
     /// **Creation is atomic.** The store is built in a temporary file in the same directory
     /// (`.NAME.XXXXXXXX.engram-init`), fsynced, moved to `path` only if nothing is there, and
@@ -140,8 +180,9 @@ impl Engram {
     /// [`Error::AlreadyExists`] if a file is at `path` (checked first, and again when the
     /// store is moved into place, so a file that appears meanwhile is never replaced);
     /// [`Error::InvalidParameter`] if `dim` is 0; [`Error::EmptyPropertyKey`];
-    /// [`Error::Kernels`] as [`Options::kernels`]; [`Error::Io`] if the directory cannot be
-    /// written (missing, read-only, full, no permission).
+    /// [`Error::Kernels`] as [`Options::kernels`]; [`Error::ReadOnly`] with
+    /// [`Options::read_only`]; [`Error::Io`] if the directory cannot be written (missing,
+    /// read-only, full, no permission).
     pub fn create_with_properties(
         path: impl AsRef<Path>,
         dim: usize,
@@ -153,41 +194,35 @@ impl Engram {
         if properties.iter().any(|(key, _)| key.is_empty()) {
             return Err(Error::EmptyPropertyKey);
         }
+        if options.read_only {
+            return Err(Error::ReadOnly);
+        }
         // Everything that can be refused is refused before a file is made.
         let kernels = resolve_kernels(&options)?;
-        if path.symlink_metadata().is_ok() {
-            return Err(Error::AlreadyExists { path: path.into() });
-        }
-        let pending = engram_store::atomic::begin(path)?;
-        let file = pending.file().try_clone().map_err(Error::Io)?;
-        let db = redb::Database::builder().create_with_backend(FileBackend::new(file)?)?;
-        store::initialize(&db, dim, properties)?;
-        pending.finish()?;
-        Self::load(db, Some(path.into()), Some(dim), kernels, options)
+        let store = Store::create(path, dim as u64, options.busy_timeout, |txn| {
+            store::initialize(txn, properties).map_err(store_error)
+        })?;
+        Self::from_store(store, Some(path.into()), None, kernels, options)
     }
 
-    /// Opens an existing store, reading its dimension from the file, and loads it into memory.
+    /// Opens an existing store, reading its metadata only: the cost does not depend on its
+    /// size. A recall then reads the embeddings in place from the file's pages.
     ///
     /// # Errors
-    /// [`Error::NotFound`]; [`Error::Locked`] if another process has it open;
-    /// [`Error::NotAStore`] for a file that is not an engram store (empty, not a database, a
-    /// database without engram's tables); [`Error::FormatTooNew`]; [`Error::Corrupt`] for a
-    /// damaged store; [`Error::Io`] (permission denied, read-only file system, ...);
-    /// [`Error::Kernels`] as [`Options::kernels`].
+    /// [`Error::NotFound`]; [`Error::NotAStore`] for a file that is not an engram store
+    /// (empty, not a database, a database without engram's tables); [`Error::FormatOne`] for
+    /// a store of format 1 (convert it: [`Engram::migrate_format_1`]);
+    /// [`Error::FormatTooNew`]; [`Error::Corrupt`] for a damaged or truncated store;
+    /// [`Error::Io`] (permission denied, read-only file system without
+    /// [`Options::read_only`], ...); [`Error::Kernels`] as [`Options::kernels`].
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let path = path.as_ref();
-        if !path.exists() {
-            return Err(Error::NotFound { path: path.into() });
-        }
         let kernels = resolve_kernels(&options)?;
-        // redb would call it "empty and creating a new database was not requested".
-        if path.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
-            return Err(Error::NotAStore("the file is empty".into()));
-        }
-        let db = redb::Database::builder()
-            .set_check_integrity_on_open(true)
-            .open(path)?;
-        Self::load(db, Some(path.into()), None, kernels, options)
+        let store = Store::open(path, store_options(&options)).map_err(|error| match error {
+            engram_store::Error::FormatOne { .. } => format_one(path),
+            other => other.into(),
+        })?;
+        Self::from_store(store, Some(path.into()), None, kernels, options)
     }
 
     /// Opens the store at `path`, creating it (as [`create`](Self::create) does, atomically)
@@ -215,38 +250,83 @@ impl Engram {
         Ok(engram)
     }
 
-    /// A store that lives in memory only (same engine, same transactions, nothing on disk):
-    /// for tests and ephemeral use.
+    /// Converts the format-1 store (a redb file, written by releases before the memory-mapped
+    /// store) at `from` into a new store at `to`, created atomically as
+    /// [`create`](Self::create) does: every memory with its id, content, strength and times,
+    /// every association, the next id and every property. `from` is opened read-only and
+    /// never changed. O(N·D + E), in memory.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] if `dim` is 0; [`Error::Kernels`] as [`Options::kernels`].
+    /// [`Error::NotFound`] for `from`; [`Error::NotAStore`] or [`Error::Corrupt`] if it is no
+    /// intact format-1 store; as [`create`](Self::create) for `to`.
+    pub fn migrate_format_1(
+        from: impl AsRef<Path>,
+        to: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<Self> {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        if !from.exists() {
+            return Err(Error::NotFound { path: from.into() });
+        }
+        if options.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let kernels = resolve_kernels(&options)?;
+        if to.symlink_metadata().is_ok() {
+            return Err(Error::AlreadyExists { path: to.into() });
+        }
+        let db = redb::Database::builder().open_read_only(from)?;
+        let (_, dim) = format1::read_header(&db)?;
+        let properties = format1::read_properties(&db)?;
+        let (arrays, next_id) = format1::read_all(&db, dim)?;
+        drop(db);
+        let properties: Vec<(&str, &str)> = properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let store = Store::create(to, dim as u64, options.busy_timeout, |txn| {
+            store::initialize_with_segment(txn, &arrays, next_id, &properties).map_err(store_error)
+        })?;
+        Self::from_store(store, Some(to.into()), None, kernels, options)
+    }
+
+    /// A store that lives only as long as this value: the same engine in a temporary
+    /// directory, removed when it is dropped. For tests and ephemeral use.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `dim` is 0; [`Error::Kernels`] as [`Options::kernels`];
+    /// [`Error::Io`] if no temporary directory can be made.
     pub fn in_memory(dim: usize, options: Options) -> Result<Self> {
         check_dimension(dim)?;
         let kernels = resolve_kernels(&options)?;
-        let db = redb::Database::builder().create_with_backend(InMemoryBackend::new())?;
-        store::initialize(&db, dim, &[])?;
-        Self::load(db, None, Some(dim), kernels, options)
+        let temp = tempfile::tempdir().map_err(Error::Io)?;
+        let options = Options {
+            read_only: false,
+            ..options
+        };
+        let store = Store::create(
+            &temp.path().join("in-memory.engram"),
+            dim as u64,
+            options.busy_timeout,
+            |txn| store::initialize(txn, &[]).map_err(store_error),
+        )?;
+        Self::from_store(store, None, Some(temp), kernels, options)
     }
 
-    fn load(
-        db: redb::Database,
+    fn from_store(
+        store: Store,
         path: Option<PathBuf>,
-        expected_dim: Option<usize>,
+        temp: Option<tempfile::TempDir>,
         kernels: Kernels,
         options: Options,
     ) -> Result<Self> {
-        let (_, dim) = store::read_header(&db)?;
-        if let Some(expected) = expected_dim
-            && expected != dim
-        {
-            return Err(Error::Internal(format!(
-                "new store has dimension {dim}, not {expected}"
-            )));
-        }
-        let state = store::load(&db, dim)?;
+        let dim = usize::try_from(store.dimension())
+            .map_err(|_| Error::Corrupt("dimension does not fit in memory".into()))?;
+        let state = store::load(&store.snapshot()?, dim)?;
         Ok(Self {
-            db,
+            store,
             path,
+            _temp: temp,
             kernels,
             options,
             writer: Mutex::new(()),
@@ -257,7 +337,7 @@ impl Engram {
 
     /// The embedding dimension of this store.
     pub fn dimension(&self) -> usize {
-        self.current().dim
+        self.current_state().dim
     }
 
     /// The file behind this store; `None` for [`in_memory`](Self::in_memory).
@@ -275,11 +355,45 @@ impl Engram {
         &self.options
     }
 
-    fn current(&self) -> Arc<State> {
+    /// The size of the store's file in bytes.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn file_size(&self) -> Result<u64> {
+        Ok(self.store.file_size()?)
+    }
+
+    /// Whether every compacted embedding is read in place from the file's pages (always,
+    /// unless the file's blocks are misaligned and had to be copied), and how many segments
+    /// hold them.
+    pub fn layout(&self) -> (bool, usize) {
+        let state = self.current_state();
+        (state.base.is_mapped(), state.base.segments())
+    }
+
+    fn current_state(&self) -> Arc<State> {
         self.current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The current state, first reloaded if another process committed since it was read.
+    fn fresh_state(&self) -> Result<Arc<State>> {
+        let current = self.current_state();
+        if self.store.last_committed() == current.txn_id {
+            return Ok(current);
+        }
+        let state = Arc::new(store::load(&self.store.snapshot()?, current.dim)?);
+        let mut slot = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Another thread may have published a newer one meanwhile.
+        if state.txn_id > slot.txn_id {
+            *slot = Arc::clone(&state);
+        }
+        Ok(Arc::clone(&slot))
     }
 
     /// The application property `key`, if set: a small string an application keeps with the
@@ -289,7 +403,7 @@ impl Engram {
     /// # Errors
     /// A storage error.
     pub fn property(&self, key: &str) -> Result<Option<String>> {
-        store::read_property(&self.db, key)
+        Ok(self.store.read()?.property(key)?.map(str::to_owned))
     }
 
     /// Every application property, sorted by key.
@@ -297,7 +411,13 @@ impl Engram {
     /// # Errors
     /// A storage error.
     pub fn properties(&self) -> Result<Vec<(String, String)>> {
-        store::read_properties(&self.db)
+        Ok(self
+            .store
+            .read()?
+            .properties()?
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect())
     }
 
     /// Sets the application property `key` to `value` (or removes it, with `None`), durably,
@@ -312,10 +432,14 @@ impl Engram {
         self.write(&batch).map_err(Error::unbatched).map(drop)
     }
 
-    /// The current version of the store; later writes do not change it. O(1).
+    /// The current version of the store, with every write committed before the call, by this
+    /// process or another; later writes do not change it. O(1) when nothing changed, else
+    /// O(changes since the segments were written). If the store cannot be read anew (damaged
+    /// meanwhile), the version this handle read last.
     pub fn snapshot(&self) -> Snapshot {
+        let state = self.fresh_state().unwrap_or_else(|_| self.current_state());
         Snapshot {
-            state: self.current(),
+            state,
             kernels: self.kernels,
             scratch: Arc::clone(&self.scratch),
         }
@@ -327,28 +451,54 @@ impl Engram {
     /// # Errors
     /// [`Error::InBatch`] naming the first rejected item and why (wrong dimension, non-finite
     /// element, strength or weight out of range, unknown memory, self-association);
-    /// [`Error::NextIdChanged`] if [`WriteBatch::require_first_id`] does not hold; a storage
-    /// error if the commit fails.
+    /// [`Error::NextIdChanged`] if [`WriteBatch::require_first_id`] does not hold;
+    /// [`Error::ReadOnly`]; [`Error::Busy`] if another process kept writing for the whole
+    /// [`Options::busy_timeout`]; a storage error if the commit fails.
     pub fn write(&self, batch: &WriteBatch) -> Result<Vec<MemoryId>> {
         let _writer = lock(&self.writer);
-        let mut next = State::clone(&self.current());
-        let txn = self.db.begin_write()?;
+        let mut txn = self.store.write()?;
+        // Holding the store's writer lock, no other process commits until this one has.
+        let current = self.fresh_state()?;
+        let mut next = State::clone(&current);
+        let mut touched = Touched::default();
         // On error the transaction is dropped, which aborts it, and `next` is discarded.
-        let created = apply_batch(&mut next, &txn, batch, &self.options)?;
-        txn.commit()?;
+        let created = apply_batch(&mut next, &mut txn, batch, &self.options, &mut touched)?;
+        store::persist(&mut txn, &current, &next, &touched)?;
+        let changes = store::pending_changes(&txn)?;
         let threshold = self.options.min_compaction_changes.max(next.live / 8);
-        if next.pending_changes() > threshold {
-            // Compaction only rearranges what is already committed; if it cannot run (out of
-            // memory aside, it cannot fail), the uncompacted state is just as correct.
-            if let Ok(compacted) = next.compacted() {
-                next = compacted;
-            }
-        }
-        self.publish(next);
+        let relaid = if changes > threshold {
+            store::compact(&mut txn, &next)?;
+            true
+        } else if next.rows() - next.base.rows() >= SEAL_ROWS {
+            store::seal_tail(&mut txn, &next)?;
+            true
+        } else {
+            false
+        };
+        txn.commit()?;
+        self.publish_after_commit(next, relaid, changes);
         Ok(created)
     }
 
-    fn publish(&self, state: State) {
+    /// Publishes the state a commit made. Reading the commit back (the new segments, the
+    /// pages the next recalls read) cannot undo it: if that fails, the state built in memory
+    /// is published, marked so that the next snapshot reads the store again.
+    fn publish_after_commit(&self, mut next: State, relaid: bool, changes: usize) {
+        let reread = self
+            .store
+            .snapshot()
+            .map_err(Error::from)
+            .and_then(|snapshot| {
+                if relaid {
+                    store::load(&snapshot, next.dim)
+                } else {
+                    next.base = Arc::new(store::load_base(&snapshot, next.dim)?);
+                    next.delta.set_changes(changes);
+                    next.txn_id = snapshot.id();
+                    Ok(next.clone())
+                }
+            });
+        let state = reread.unwrap_or_else(|_| State { txn_id: 0, ..next });
         *self
             .current
             .write()
@@ -460,11 +610,14 @@ impl Engram {
     /// threshold of [`Options::min_compaction_changes`]. Changes nothing a recall returns.
     ///
     /// # Errors
-    /// [`Error::Kernels`] only if the layout cannot be built (out of memory aside, never).
+    /// [`Error::ReadOnly`]; [`Error::Busy`]; a storage error.
     pub fn compact(&self) -> Result<()> {
         let _writer = lock(&self.writer);
-        let compacted = self.current().compacted()?;
-        self.publish(compacted);
+        let mut txn = self.store.write()?;
+        let current = self.fresh_state()?;
+        store::compact(&mut txn, &current)?;
+        txn.commit()?;
+        self.publish_after_commit(State::clone(&current), true, 0);
         Ok(())
     }
 }
@@ -481,12 +634,22 @@ fn resolve(state: &State, created: &[MemoryId], target: MemoryRef) -> Result<(u3
     Ok((state.require(id)?, id))
 }
 
-/// Applies every item of `batch` to `state` and to the transaction, in order.
+/// The engine's error for what the store layer refused inside a create's first transaction.
+fn store_error(error: Error) -> engram_store::Error {
+    match error {
+        Error::Io(io) => engram_store::Error::Io(io),
+        other => engram_store::Error::Lmdb(other.to_string()),
+    }
+}
+
+/// Applies every item of `batch` to `state`, recording in `touched` what the transaction
+/// must write (properties it writes at once).
 fn apply_batch(
     state: &mut State,
-    txn: &WriteTransaction,
+    txn: &mut WriteTxn<'_>,
     batch: &WriteBatch,
     options: &Options,
+    touched: &mut Touched,
 ) -> Result<Vec<MemoryId>> {
     if let Some(expected) = batch.first_id
         && expected.get() != state.next_id
@@ -496,26 +659,23 @@ fn apply_batch(
             found: MemoryId::new(state.next_id),
         });
     }
-    let mut store = StoreWriter::new(txn)?;
     let now = unix_now();
     let mut created = Vec::with_capacity(batch.remembered);
     for (index, op) in batch.ops.iter().enumerate() {
-        apply_op(state, &mut store, op, options, now, &mut created)
+        apply_op(state, txn, op, options, now, &mut created, touched)
             .map_err(|e| e.in_batch(index))?;
-    }
-    if !created.is_empty() {
-        store.set_next_id(state.next_id)?;
     }
     Ok(created)
 }
 
 fn apply_op(
     state: &mut State,
-    store: &mut StoreWriter<'_>,
+    txn: &mut WriteTxn<'_>,
     op: &Op,
     options: &Options,
     now: i64,
     created: &mut Vec<MemoryId>,
+    touched: &mut Touched,
 ) -> Result<()> {
     match op {
         Op::Remember(memory) => {
@@ -532,52 +692,48 @@ fn apply_op(
                 last_access: memory.last_access.unwrap_or(created_at),
                 content: memory.content.as_deref().map(Arc::from),
             };
-            store.insert_memory(&meta, &memory.embedding)?;
             state.push_row(meta, &memory.embedding)?;
             state.next_id += 1;
             created.push(id);
         }
         &Op::Associate { from, to, weight } => {
             let (from_row, from_id) = resolve(state, created, from)?;
-            let (to_row, to_id) = resolve(state, created, to)?;
+            let (to_row, _) = resolve(state, created, to)?;
             check_weight(weight)?;
             if from_row == to_row && !options.allow_self_associations {
                 return Err(Error::SelfAssociation(from_id));
             }
-            store.set_edge(from_id, to_id, weight)?;
             state.set_edge(from_row, to_row, weight);
+            touched.adjacency.insert(from_row);
         }
         &Op::Dissociate { from, to } => {
-            let (from_row, from_id) = resolve(state, created, from)?;
-            let (to_row, to_id) = resolve(state, created, to)?;
+            let (from_row, _) = resolve(state, created, from)?;
+            let (to_row, _) = resolve(state, created, to)?;
             if state.remove_edge(from_row, to_row) {
-                store.remove_edge(from_id, to_id)?;
+                touched.adjacency.insert(from_row);
             }
         }
         &Op::Forget(id) => {
             let row = state.require(id)?;
-            let sources = store
-                .forget(id)?
-                .into_iter()
-                .map(|source| {
-                    state.row_of(source).ok_or_else(|| {
-                        Error::Corrupt(format!("association from missing memory {source}"))
-                    })
-                })
-                .collect::<Result<Vec<u32>>>()?;
-            state.forget(row, &sources);
+            let sources = state.sources_of(row);
+            touched.adjacency.extend(sources.iter().copied());
+            if state.forget(row, &sources) {
+                touched.adjacency.insert(row);
+            }
+            touched.forgotten.insert(row);
+            touched.access.insert(row);
         }
         &Op::Reinforce { id, at, boost } => {
             if let Some(row) = state.row_of(id) {
-                let (strength, last_access) = state.reinforce(row, at, boost);
-                store.update_access(id, strength, last_access)?;
+                state.reinforce(row, at, boost);
+                touched.access.insert(row);
             }
         }
         Op::SetProperty { key, value } => {
             if key.is_empty() {
                 return Err(Error::EmptyPropertyKey);
             }
-            store.set_property(key, value.as_deref())?;
+            txn.set_property(key, value.as_deref())?;
         }
     }
     Ok(())

@@ -128,9 +128,31 @@ pub enum Error {
         /// The newest version this crate reads.
         supported: u64,
     },
-    /// Another process has the store open: only one process may open a store at a time.
-    #[error("the store is open in another process")]
-    Locked,
+    /// Another process kept writing to the store for the whole [`Options::busy_timeout`]
+    /// (default 10 s); nothing of this write was stored. Reads never wait.
+    ///
+    /// [`Options::busy_timeout`]: crate::Options::busy_timeout
+    #[error("the store is busy: another process has been writing to it for {waited:?}")]
+    Busy {
+        /// How long this write waited.
+        waited: std::time::Duration,
+    },
+    /// A write to a store opened with [`Options::read_only`](crate::Options::read_only).
+    #[error("the store was opened read-only")]
+    ReadOnly,
+    /// The file is an engram store in format 1 (a redb file, written by releases before the
+    /// memory-mapped store). It is intact, and untouched; [`Engram::migrate_format_1`]
+    /// converts it.
+    ///
+    /// [`Engram::migrate_format_1`]: crate::Engram::migrate_format_1
+    #[error(
+        "{} is an engram store in format 1, which this version reads only to convert it",
+        path.display()
+    )]
+    FormatOne {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file is not an engram store: empty, not a database at all, or a database without
     /// the engram metadata. Nothing was changed in it.
     #[error("not an engram store: {0}")]
@@ -184,7 +206,8 @@ impl From<engram_store::Error> for Error {
             E::NotAStore(what) => Error::NotAStore(what),
             E::FormatTooNew { found, supported } => Error::FormatTooNew { found, supported },
             E::Corrupt(what) => Error::Corrupt(what),
-            E::Busy { .. } => Error::Locked,
+            E::Busy { waited } => Error::Busy { waited },
+            E::ReadOnly => Error::ReadOnly,
             E::Io(io) => Error::Io(io),
             other => Error::Storage(other.to_string()),
         }
@@ -196,7 +219,9 @@ impl From<redb::Error> for Error {
     fn from(error: redb::Error) -> Self {
         use redb::Error as E;
         match error {
-            E::DatabaseAlreadyOpen | E::LockProtocolMismatch => Error::Locked,
+            E::DatabaseAlreadyOpen | E::LockProtocolMismatch => {
+                Error::Storage("the format-1 store is open in another process".into())
+            }
             E::Corrupted(what) => Error::Corrupt(what),
             // redb reports a file that is empty or has no redb header as invalid data while
             // opening it; the operating system never reports that kind for a read or write.

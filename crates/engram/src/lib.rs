@@ -63,6 +63,7 @@
 
 mod engine;
 mod error;
+mod format1;
 mod memory;
 mod recall;
 mod state;
@@ -70,10 +71,10 @@ mod store;
 
 pub use engine::{Engram, Options, Snapshot};
 pub use engram_kernels::{Backend, CpuLevel, DecayCurve, Kernels};
+pub use engram_store::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use memory::{
     Association, MAX_TIME, MIN_TIME, Memory, MemoryId, MemoryRef, NewMemory, WriteBatch,
     check_embedding, check_strength, check_time, check_weight, unix_now,
 };
 pub use recall::{RecallParams, Recalled};
-pub use store::FORMAT_VERSION;

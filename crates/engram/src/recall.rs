@@ -198,8 +198,12 @@ pub(crate) fn recall(
     let scores = &mut scratch.scores;
     scores.clear();
     scores.resize(rows, 0.0);
-    for (start, view) in state.embedding_pieces() {
-        kernels.cosine(cue, view, &mut scores[start..start + view.rows()])?;
+    for piece in state.embedding_pieces() {
+        let (start, view) = piece?;
+        let out = scores
+            .get_mut(start..start + view.rows())
+            .ok_or_else(|| Error::Corrupt("a segment lies past the store's rows".into()))?;
+        kernels.cosine(cue, view, out)?;
     }
     for row in state.forgotten_rows() {
         scores[row as usize] = f32::NEG_INFINITY;
@@ -259,12 +263,12 @@ pub(crate) fn recall(
 /// Spreads from `seeds` over the whole current graph and returns the active rows ascending
 /// with their activations.
 ///
-/// When no adjacency changed since the last compaction, the kernel runs on the base CSR as is
-/// (zero-copy); rows added since have no edges, so a seed among them keeps its activation.
-/// Otherwise the subgraph the spreading can reach — out-edges of the rows within `hops − 1`
-/// of a seed — is gathered into a small CSR, rows renumbered in the same order and edges
-/// kept in the same order, so the kernel adds the same numbers in the same order and gives
-/// bit-for-bit the answer the compacted graph would. Both cost what the spreading touches.
+/// The subgraph the spreading can reach — out-edges of the rows within `hops − 1` of a seed,
+/// from the segments' CSR or the delta — is gathered into a small CSR, rows renumbered in the
+/// same order and edges kept in the same order, so the kernel adds the same numbers in the
+/// same order and gives bit-for-bit the answer the whole graph would, at the cost of what
+/// the spreading touches. Gathering checks every target against the store's rows, so a
+/// damaged file is an error here, not an index out of bounds.
 fn spread(
     state: &State,
     kernels: &Kernels,
@@ -272,26 +276,7 @@ fn spread(
     params: &SpreadParams,
     workspace: &mut SpreadWorkspace,
 ) -> Result<Vec<(u32, f32)>> {
-    if state.graph_is_compacted() {
-        let graph = &state.base.graph;
-        let nodes = graph.nodes();
-        let (in_base, isolated): (Vec<Seed>, Vec<Seed>) =
-            seeds.iter().partition(|s| (s.node as usize) < nodes);
-        let mut active: Vec<(u32, f32)> = kernels
-            .spread_from_seeds(graph, &in_base, params, workspace)?
-            .iter()
-            .collect();
-        // Rows after the base come after every base row.
-        let mut isolated: Vec<(u32, f32)> = isolated
-            .iter()
-            .filter(|s| s.activation > 0.0)
-            .map(|s| (s.node, s.activation))
-            .collect();
-        isolated.sort_unstable_by_key(|&(row, _)| row);
-        active.extend(isolated);
-        return Ok(active);
-    }
-
+    let rows = state.rows();
     // Rows reachable within `hops` (BFS by layers); those within `hops − 1` fire.
     let mut depth: HashMap<u32, u32> = seeds.iter().map(|s| (s.node, 0)).collect();
     let mut layer: Vec<u32> = seeds.iter().map(|s| s.node).collect();
@@ -299,6 +284,11 @@ fn spread(
         let mut next = Vec::new();
         for &row in &layer {
             for (target, _) in state.adjacency(row).iter() {
+                if target as usize >= rows {
+                    return Err(Error::Corrupt(format!(
+                        "an association points at row {target} of {rows}"
+                    )));
+                }
                 depth.entry(target).or_insert_with(|| {
                     next.push(target);
                     hop

@@ -1,17 +1,24 @@
-//! The in-memory layout a recall reads: a compacted base (one contiguous embedding matrix
-//! with cached norms, a CSR graph) and a small delta of what changed since (new rows in
-//! 256-row chunks, replaced adjacency lists, forgotten rows, reinforced strengths).
+//! The layout a recall reads: a base of segments read in place from the store's map (each
+//! one contiguous embedding matrix with its norms, ids, strengths, times, CSR out-edges and
+//! content), and a small delta of what changed since they were written (tail rows in
+//! 256-row chunks, replaced adjacency lists, forgotten rows, reinforced strengths), kept in
+//! memory and mirrored in the store's tables.
 //!
 //! A [`State`] is immutable once published; a write clones it — cheap: an `Arc` for the base,
 //! persistent maps (`imbl`) and a list of chunk `Arc`s for the delta, and at most one
 //! 256-row chunk copied — changes the clone and publishes it. Rows are numbered in id order
-//! (base rows, then delta rows), which compaction preserves, so every kernel call sums in the
-//! same order before and after a compaction and recall results do not depend on it.
+//! (segment rows, then tail rows), which compaction preserves, so every kernel call sums in
+//! the same order before and after a compaction and recall results do not depend on it.
+//!
+//! Everything read from a segment is read through bounds checks: a damaged file gives wrong
+//! numbers or an error, never a fault.
 
 use std::sync::Arc;
 
-use engram_kernels::{Csr, EmbeddingMatrix, EmbeddingsView};
+use engram_kernels::{EmbeddingMatrix, EmbeddingsView};
+use engram_store::Pinned;
 
+use crate::store::NO_CONTENT;
 use crate::{Error, MemoryId, Result};
 
 /// Rows per delta chunk: a write copies at most one chunk (256 × D floats).
@@ -30,52 +37,132 @@ pub(crate) struct RowMeta {
     pub(crate) content: Option<Arc<str>>,
 }
 
-/// The compacted part: every row alive at the last compaction, ascending by id.
-#[derive(Debug)]
+/// A run of rows as the store holds it, read in place.
+#[derive(Debug, Clone)]
+pub(crate) struct Segment {
+    pub(crate) first_row: usize,
+    pub(crate) rows: usize,
+    pub(crate) embeddings: Pinned<f32>,
+    pub(crate) norms: Pinned<f32>,
+    pub(crate) ids: Pinned<u64>,
+    pub(crate) strengths: Pinned<f32>,
+    pub(crate) created: Pinned<i64>,
+    pub(crate) last_access: Pinned<i64>,
+    /// Into `targets` and `weights`, `rows + 1` of them.
+    pub(crate) offsets: Pinned<u64>,
+    pub(crate) targets: Pinned<u32>,
+    pub(crate) weights: Pinned<f32>,
+    /// End of each row's content in `content`, with [`NO_CONTENT`] set for a row without.
+    pub(crate) content_offsets: Pinned<u64>,
+    pub(crate) content: Pinned<u8>,
+}
+
+impl Segment {
+    fn content(&self, i: usize) -> Option<Arc<str>> {
+        let end = *self.content_offsets.get(i + 1)?;
+        if end & NO_CONTENT != 0 {
+            return None;
+        }
+        let start = self.content_offsets.get(i)? & !NO_CONTENT;
+        let bytes = self
+            .content
+            .get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)?;
+        // The engine wrote valid UTF-8; damage shows as replacement characters.
+        Some(Arc::from(String::from_utf8_lossy(bytes)))
+    }
+
+    fn out_edges(&self, i: usize) -> (&[u32], &[f32]) {
+        let range = || {
+            let start = usize::try_from(*self.offsets.get(i)?).ok()?;
+            let end = usize::try_from(*self.offsets.get(i + 1)?).ok()?;
+            Some((self.targets.get(start..end)?, self.weights.get(start..end)?))
+        };
+        range().unwrap_or((&[], &[]))
+    }
+}
+
+/// The rows in segments, ascending by id.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Base {
-    pub(crate) embeddings: EmbeddingMatrix,
-    pub(crate) meta: Vec<RowMeta>,
-    /// Out-edges between base rows, targets ascending within each row.
-    pub(crate) graph: Csr,
+    segments: Vec<Segment>,
+    rows: usize,
 }
 
 impl Base {
-    /// Builds a base from rows in ascending id order and, per row, its out-edges as
-    /// `(target row, weight)` ascending by target.
-    pub(crate) fn build(
-        embeddings: EmbeddingMatrix,
-        meta: Vec<RowMeta>,
-        adjacency: impl IntoIterator<Item = Vec<(u32, f32)>>,
-    ) -> Result<Self> {
-        let rows = meta.len();
-        let mut offsets = Vec::with_capacity(rows + 1);
-        let mut targets = Vec::new();
-        let mut weights = Vec::new();
-        offsets.push(0u64);
-        for edges in adjacency {
-            for (target, weight) in edges {
-                targets.push(target);
-                weights.push(weight);
-            }
-            offsets.push(targets.len() as u64);
-        }
-        // Every row has an adjacency list (possibly empty) and nothing more.
-        if offsets.len() != rows + 1 {
-            return Err(Error::Internal(format!(
-                "{} adjacency lists for {rows} memories",
-                offsets.len() - 1
-            )));
-        }
-        let graph = Csr::new(offsets, targets, weights)?;
-        Ok(Self {
-            embeddings,
-            meta,
-            graph,
+    /// The segments, in row order; each keeps the store snapshot it was read from open.
+    pub(crate) fn new(segments: Vec<Segment>) -> Self {
+        let rows = segments.last().map_or(0, |s| s.first_row + s.rows);
+        Self { segments, rows }
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub(crate) fn segments(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Whether every segment's embeddings are read in place from the map.
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.segments.iter().all(|s| s.embeddings.is_mapped())
+    }
+
+    /// The id of the last row in the segments.
+    pub(crate) fn last_id(&self) -> Option<MemoryId> {
+        let last = self.segments.last()?;
+        last.ids.last().map(|&id| MemoryId::new(id))
+    }
+
+    /// The segment holding `row` and the row's index in it.
+    fn locate(&self, row: usize) -> Option<(&Segment, usize)> {
+        let i = self
+            .segments
+            .partition_point(|s| s.first_row + s.rows <= row);
+        let segment = self.segments.get(i)?;
+        (row >= segment.first_row).then(|| (segment, row - segment.first_row))
+    }
+
+    fn id(&self, row: usize) -> Option<MemoryId> {
+        let (segment, i) = self.locate(row)?;
+        segment.ids.get(i).map(|&id| MemoryId::new(id))
+    }
+
+    fn access(&self, row: usize) -> Option<(f32, i64)> {
+        let (segment, i) = self.locate(row)?;
+        Some((*segment.strengths.get(i)?, *segment.last_access.get(i)?))
+    }
+
+    fn meta(&self, row: usize) -> Option<RowMeta> {
+        let (segment, i) = self.locate(row)?;
+        Some(RowMeta {
+            id: MemoryId::new(*segment.ids.get(i)?),
+            strength: *segment.strengths.get(i)?,
+            created_at: *segment.created.get(i)?,
+            last_access: *segment.last_access.get(i)?,
+            content: segment.content(i),
         })
     }
 
-    fn rows(&self) -> usize {
-        self.meta.len()
+    fn embedding(&self, row: usize, dim: usize) -> Option<&[f32]> {
+        let (segment, i) = self.locate(row)?;
+        segment.embeddings.get(i * dim..(i + 1) * dim)
+    }
+
+    fn out_edges(&self, row: usize) -> (&[u32], &[f32]) {
+        self.locate(row)
+            .map_or((&[], &[]), |(segment, i)| segment.out_edges(i))
+    }
+
+    /// The row of `id`, by binary search over the segments' last ids, then within one.
+    fn row_of(&self, id: MemoryId) -> Option<usize> {
+        let id = id.get();
+        let i = self
+            .segments
+            .partition_point(|s| s.ids.last().is_some_and(|&last| last < id));
+        let segment = self.segments.get(i)?;
+        let at = segment.ids.binary_search(&id).ok()?;
+        Some(segment.first_row + at)
     }
 }
 
@@ -111,19 +198,56 @@ impl Adjacency<'_> {
     }
 }
 
-/// What changed since the last compaction.
+/// What changed since the segments were written.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Delta {
-    /// Embeddings of the rows after the base, `CHUNK_ROWS` per chunk (the last may be short).
+    /// Embeddings of the tail rows, `CHUNK_ROWS` per chunk (the last may be short).
     chunks: Vec<Arc<EmbeddingMatrix>>,
     meta: imbl::Vector<RowMeta>,
-    /// Strength and last access of reinforced base rows.
+    /// Strength and last access of reinforced rows.
     overrides: imbl::HashMap<u32, (f32, i64)>,
     forgotten: imbl::HashSet<u32>,
     /// The whole out-adjacency of every row whose out-edges changed.
     adjacency: imbl::HashMap<u32, Arc<[(u32, f32)]>>,
-    /// Writes since the last compaction.
+    /// Entries in the store's change tables.
     changes: usize,
+}
+
+impl Delta {
+    /// Tail rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// Appends a tail row.
+    pub(crate) fn push_row(&mut self, dim: usize, meta: RowMeta, embedding: &[f32]) -> Result<()> {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.rows() < CHUNK_ROWS => Arc::make_mut(chunk).push(embedding)?,
+            _ => {
+                let mut chunk = EmbeddingMatrix::with_capacity(dim, CHUNK_ROWS)?;
+                chunk.push(embedding)?;
+                self.chunks.push(Arc::new(chunk));
+            }
+        }
+        self.meta.push_back(meta);
+        Ok(())
+    }
+
+    pub(crate) fn set_override(&mut self, row: u32, strength: f32, last_access: i64) {
+        self.overrides.insert(row, (strength, last_access));
+    }
+
+    pub(crate) fn forget_row(&mut self, row: u32) {
+        self.forgotten.insert(row);
+    }
+
+    pub(crate) fn set_adjacency(&mut self, row: u32, edges: Arc<[(u32, f32)]>) {
+        self.adjacency.insert(row, edges);
+    }
+
+    pub(crate) fn set_changes(&mut self, changes: usize) {
+        self.changes = changes;
+    }
 }
 
 /// One consistent version of the whole store.
@@ -138,19 +262,28 @@ pub(crate) struct State {
     pub(crate) live: usize,
     /// Associations between live memories.
     pub(crate) edges: usize,
+    /// The store transaction this state is (LMDB's id).
+    pub(crate) txn_id: usize,
 }
 
 impl State {
-    pub(crate) fn new(base: Base, dim: usize, next_id: u64) -> Self {
-        let live = base.rows();
-        let edges = base.graph.edges();
+    pub(crate) fn from_parts(
+        dim: usize,
+        base: Base,
+        delta: Delta,
+        next_id: u64,
+        live: usize,
+        edges: usize,
+        txn_id: usize,
+    ) -> Self {
         Self {
             dim,
             base: Arc::new(base),
-            delta: Delta::default(),
+            delta,
             next_id,
             live,
             edges,
+            txn_id,
         }
     }
 
@@ -161,12 +294,11 @@ impl State {
 
     /// The row of a live memory.
     pub(crate) fn row_of(&self, id: MemoryId) -> Option<u32> {
-        let base = &self.base.meta;
-        let row = match base.last() {
-            Some(last) if id <= last.id => base.binary_search_by_key(&id, |m| m.id).ok()?,
+        let row = match self.base.last_id() {
+            Some(last) if id <= last => self.base.row_of(id)?,
             _ => {
                 let i = self.delta.meta.binary_search_by_key(&id, |m| m.id).ok()?;
-                base.len() + i
+                self.base.rows() + i
             }
         };
         let row = u32::try_from(row).ok()?;
@@ -186,19 +318,33 @@ impl State {
         self.delta.forgotten.iter().copied()
     }
 
-    /// Metadata of a row, before reinforcement overrides.
-    fn stored_meta(&self, row: u32) -> &RowMeta {
+    /// Metadata of a row as its segment or tail record holds it, before reinforcement.
+    pub(crate) fn stored_meta(&self, row: u32) -> RowMeta {
         let row = row as usize;
         let base = self.base.rows();
-        if row < base {
-            &self.base.meta[row]
+        let found = if row < base {
+            self.base.meta(row)
         } else {
-            &self.delta.meta[row - base]
-        }
+            self.delta.meta.get(row - base).cloned()
+        };
+        found.unwrap_or_else(|| RowMeta {
+            id: MemoryId::new(0),
+            strength: 0.0,
+            created_at: 0,
+            last_access: 0,
+            content: None,
+        })
     }
 
     pub(crate) fn id_of(&self, row: u32) -> MemoryId {
-        self.stored_meta(row).id
+        let row = row as usize;
+        let base = self.base.rows();
+        let found = if row < base {
+            self.base.id(row)
+        } else {
+            self.delta.meta.get(row - base).map(|m| m.id)
+        };
+        found.unwrap_or(MemoryId::new(0))
     }
 
     /// `(strength, last access)` of a row, reinforcement included.
@@ -206,13 +352,32 @@ impl State {
         if let Some(&value) = self.delta.overrides.get(&row) {
             return value;
         }
-        let meta = self.stored_meta(row);
-        (meta.strength, meta.last_access)
+        let index = row as usize;
+        let base = self.base.rows();
+        let found = if index < base {
+            self.base.access(index)
+        } else {
+            self.delta
+                .meta
+                .get(index - base)
+                .map(|m| (m.strength, m.last_access))
+        };
+        found.unwrap_or((0.0, 0))
+    }
+
+    /// The reinforcement recorded for a row since its segment or tail record was written.
+    pub(crate) fn override_of(&self, row: u32) -> Option<(f32, i64)> {
+        self.delta.overrides.get(&row).copied()
+    }
+
+    /// The out-list that replaces a row's segment's, if any.
+    pub(crate) fn delta_adjacency(&self, row: u32) -> Option<&[(u32, f32)]> {
+        self.delta.adjacency.get(&row).map(|edges| &edges[..])
     }
 
     /// A row's full metadata, reinforcement included.
     pub(crate) fn meta(&self, row: u32) -> RowMeta {
-        let mut meta = self.stored_meta(row).clone();
+        let mut meta = self.stored_meta(row);
         (meta.strength, meta.last_access) = self.strength_and_access(row);
         meta
     }
@@ -221,58 +386,49 @@ impl State {
         let row = row as usize;
         let base = self.base.rows();
         let found = if row < base {
-            self.base.embeddings.row(row)
+            self.base.embedding(row, self.dim)
         } else {
             let i = row - base;
-            self.delta.chunks[i / CHUNK_ROWS].row(i % CHUNK_ROWS)
+            self.delta
+                .chunks
+                .get(i / CHUNK_ROWS)
+                .and_then(|chunk| chunk.row(i % CHUNK_ROWS))
         };
         found.unwrap_or(&[])
     }
 
-    /// Every row's embeddings, as (first row, view) pieces in row order: the base matrix in one
-    /// piece, then the delta chunks. No copy.
-    pub(crate) fn embedding_pieces(&self) -> impl Iterator<Item = (usize, EmbeddingsView<'_>)> {
+    /// Every row's embeddings, as (first row, view) pieces in row order: each segment in one
+    /// piece, straight from the map, then the delta chunks. No copy.
+    pub(crate) fn embedding_pieces(
+        &self,
+    ) -> impl Iterator<Item = Result<(usize, EmbeddingsView<'_>)>> {
         let base = self.base.rows();
-        std::iter::once((0, self.base.embeddings.view())).chain(
+        let segments = self.base.segments.iter().map(move |s| {
+            let view = EmbeddingsView::new(&s.embeddings, self.dim)?.with_norms(&s.norms)?;
+            Ok((s.first_row, view))
+        });
+        segments.chain(
             self.delta
                 .chunks
                 .iter()
                 .enumerate()
-                .map(move |(i, chunk)| (base + i * CHUNK_ROWS, chunk.view())),
+                .map(move |(i, chunk)| Ok((base + i * CHUNK_ROWS, chunk.view()))),
         )
-    }
-
-    /// Whether the base CSR is the whole graph: no adjacency changed since the compaction.
-    /// Rows added since then have no edges, and forgotten rows had none (forgetting a row
-    /// with edges replaces the adjacency of every row it touched).
-    pub(crate) fn graph_is_compacted(&self) -> bool {
-        self.delta.adjacency.is_empty()
     }
 
     pub(crate) fn adjacency(&self, row: u32) -> Adjacency<'_> {
         if let Some(edges) = self.delta.adjacency.get(&row) {
             return Adjacency::Delta(edges);
         }
-        match self.base.graph.out_edges(row as usize) {
-            Some((targets, weights)) => Adjacency::Base { targets, weights },
-            None => Adjacency::Delta(&[]),
-        }
+        let (targets, weights) = self.base.out_edges(row as usize);
+        Adjacency::Base { targets, weights }
     }
 
     /// Appends a row; the caller has validated the memory and checked the row limit.
     pub(crate) fn push_row(&mut self, meta: RowMeta, embedding: &[f32]) -> Result<u32> {
         let row =
             u32::try_from(self.rows()).map_err(|_| Error::TooManyMemories { max: MAX_ROWS })?;
-        match self.delta.chunks.last_mut() {
-            Some(chunk) if chunk.rows() < CHUNK_ROWS => Arc::make_mut(chunk).push(embedding)?,
-            _ => {
-                let mut chunk = EmbeddingMatrix::with_capacity(self.dim, CHUNK_ROWS)?;
-                chunk.push(embedding)?;
-                self.delta.chunks.push(Arc::new(chunk));
-            }
-        }
-        self.delta.meta.push_back(meta);
-        self.delta.changes += 1;
+        self.delta.push_row(self.dim, meta, embedding)?;
         self.live += 1;
         Ok(row)
     }
@@ -291,7 +447,6 @@ impl State {
             }
         };
         self.delta.adjacency.insert(from, edges.into());
-        self.delta.changes += 1;
         self.edges += usize::from(added);
         added
     }
@@ -304,13 +459,13 @@ impl State {
         };
         edges.remove(i);
         self.delta.adjacency.insert(from, edges.into());
-        self.delta.changes += 1;
         self.edges -= 1;
         true
     }
 
     /// Forgets a live row: its out-edges, the edges into it from `sources`, and the row.
-    pub(crate) fn forget(&mut self, row: u32, sources: &[u32]) {
+    /// Returns whether its own out-list changed.
+    pub(crate) fn forget(&mut self, row: u32, sources: &[u32]) -> bool {
         for &source in sources {
             self.remove_edge(source, row);
         }
@@ -321,8 +476,8 @@ impl State {
         }
         self.delta.forgotten.insert(row);
         self.delta.overrides.remove(&row);
-        self.delta.changes += 1;
         self.live -= 1;
+        out > 0
     }
 
     /// Reinforcement: last access becomes `at` (if later) and strength moves `boost` of the
@@ -332,44 +487,29 @@ impl State {
         let strength = (strength + boost * (1.0 - strength)).clamp(0.0, 1.0);
         let updated = (strength, last_access.max(at));
         self.delta.overrides.insert(row, updated);
-        self.delta.changes += 1;
         updated
     }
 
-    /// Writes since the last compaction.
+    /// Entries in the store's change tables (as of the last commit).
     pub(crate) fn pending_changes(&self) -> usize {
         self.delta.changes
     }
 
-    /// Base rows plus delta rows without forgotten ones, rebuilt into a new base: O(N·D + E).
-    pub(crate) fn compacted(&self) -> Result<State> {
-        let rows = self.rows();
-        let mut new_row = vec![u32::MAX; rows];
-        let mut live = 0u32;
-        for (row, slot) in (0u32..).zip(new_row.iter_mut()) {
-            if !self.is_forgotten(row) {
-                *slot = live;
-                live += 1;
-            }
-        }
-        let mut embeddings = EmbeddingMatrix::with_capacity(self.dim, live as usize)?;
-        let mut meta = Vec::with_capacity(live as usize);
-        let mut adjacency = Vec::with_capacity(live as usize);
-        for row in (0u32..).take(rows) {
-            if self.is_forgotten(row) {
+    /// The rows whose out-lists point at `row`: O(E) over the segments, plus the delta.
+    pub(crate) fn sources_of(&self, row: u32) -> Vec<u32> {
+        let mut sources = Vec::new();
+        for source in (0u32..).take(self.rows()) {
+            if self.is_forgotten(source) {
                 continue;
             }
-            embeddings.push(self.embedding(row))?;
-            meta.push(self.meta(row));
-            // Live rows never point at forgotten ones, and the renumbering keeps order.
-            adjacency.push(
-                self.adjacency(row)
-                    .iter()
-                    .map(|(t, w)| (new_row[t as usize], w))
-                    .collect(),
-            );
+            let points = match self.adjacency(source) {
+                Adjacency::Base { targets, .. } => targets.contains(&row),
+                Adjacency::Delta(edges) => edges.binary_search_by_key(&row, |&(t, _)| t).is_ok(),
+            };
+            if points {
+                sources.push(source);
+            }
         }
-        let base = Base::build(embeddings, meta, adjacency)?;
-        Ok(State::new(base, self.dim, self.next_id))
+        sources
     }
 }

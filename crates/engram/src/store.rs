@@ -1,183 +1,512 @@
-//! Persistence in redb: the tables, the record encoding, loading a store into a [`State`], and
-//! the writes of one transaction.
+//! Persistence in format 2 ([`engram_store`]): what the engine keeps where, loading a
+//! [`State`] from a snapshot, and the writes of one transaction.
 //!
-//! Tables:
-//! - `meta`: `"format_version"`, `"dimension"`, `"next_id"` → u64.
-//! - `memories`: id → record (little-endian): strength f32, created i64, last access i64,
-//!   `dimension` × f32 embedding, then the content's UTF-8 bytes after a 1-byte flag (0 = none).
-//! - `edges_out`: (from, to) → weight f32; `edges_in`: (to, from) → (), the reverse index that
-//!   forgetting uses to find the edges into a memory.
-//! - `properties`: application key → value strings ([`Engram::set_property`]); created on first
-//!   use, so a store without it simply has none.
+//! - **Segments**: runs of rows in id order, each a set of blocks read in place from the
+//!   map: the embeddings (rows × dimension f32, row-major), their norms, ids (`u64`),
+//!   strengths (`f32`), creation and last-access times (`i64`), the out-edges as CSR (local
+//!   `u64` offsets, global `u32` target rows, `f32` weights) and the content (`u64` offsets,
+//!   [`NO_CONTENT`] flagging a row without any, then the UTF-8 bytes). The list of segments
+//!   (number, first row, rows) is the block [`SEGMENT_LIST`].
+//! - **The tail**: rows after the last segment (fewer than [`SEAL_ROWS`] after any write),
+//!   one record each in [`Table::Rows`], keyed by id.
+//! - **Changes since a row's segment was written**, keyed by row: [`Table::Access`]
+//!   (strength, last access), [`Table::Forgotten`], [`Table::Adjacency`] (the whole new
+//!   out-list).
+//! - **Metadata** (`u64`): `next_id`, `rows`, `live`, `edges` and `next_segment`.
 //!
-//! [`Engram::set_property`]: crate::Engram::set_property
+//! Rows keep their numbers until a compaction, which rewrites everything as one segment and
+//! empties the change tables.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engram_kernels::EmbeddingMatrix;
-use redb::{
-    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
-};
+use engram_store::{BlockKey, Pinned, Snapshot, Table, WriteTxn};
 
-use crate::state::{Base, RowMeta, State};
+use crate::state::{Base, Delta, RowMeta, Segment, State};
 use crate::{Error, MemoryId, Result};
 
-/// The format version this crate writes, and the newest it reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// Tail rows are sealed into a segment once there are this many.
+pub(crate) const SEAL_ROWS: usize = 256;
 
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const MEMORIES: TableDefinition<u64, &[u8]> = TableDefinition::new("memories");
-const EDGES_OUT: TableDefinition<(u64, u64), f32> = TableDefinition::new("edges_out");
-const EDGES_IN: TableDefinition<(u64, u64), ()> = TableDefinition::new("edges_in");
-const PROPERTIES: TableDefinition<&str, &str> = TableDefinition::new("properties");
+/// The block listing the segments: `(number, first row, rows)` triples of `u64`.
+const SEGMENT_LIST: BlockKey = BlockKey {
+    segment: u64::MAX,
+    part: 0,
+};
 
-const KEY_FORMAT: &str = "format_version";
-const KEY_DIMENSION: &str = "dimension";
+/// Marks, in a segment's content offsets, a row without content.
+pub(crate) const NO_CONTENT: u64 = 1 << 63;
+
 const KEY_NEXT_ID: &str = "next_id";
+const KEY_ROWS: &str = "rows";
+const KEY_LIVE: &str = "live";
+const KEY_EDGES: &str = "edges";
+const KEY_NEXT_SEGMENT: &str = "next_segment";
 
-/// Bytes before the embedding in a record.
+/// The parts of a segment.
+mod part {
+    pub(super) const EMBEDDINGS: u8 = 0;
+    pub(super) const NORMS: u8 = 1;
+    pub(super) const IDS: u8 = 2;
+    pub(super) const STRENGTHS: u8 = 3;
+    pub(super) const CREATED: u8 = 4;
+    pub(super) const LAST_ACCESS: u8 = 5;
+    pub(super) const OFFSETS: u8 = 6;
+    pub(super) const TARGETS: u8 = 7;
+    pub(super) const WEIGHTS: u8 = 8;
+    pub(super) const CONTENT_OFFSETS: u8 = 9;
+    pub(super) const CONTENT: u8 = 10;
+}
+
+/// Bytes of a tail record before its embedding: strength f32, created i64, last access i64.
 const HEADER: usize = 4 + 8 + 8;
 
-/// Writes the metadata and first properties of a new store, in one transaction.
-pub(crate) fn initialize(
-    db: &redb::Database,
-    dim: usize,
-    properties: &[(&str, &str)],
-) -> Result<()> {
-    let txn = db.begin_write()?;
-    {
-        let mut meta = txn.open_table(META)?;
-        meta.insert(KEY_FORMAT, FORMAT_VERSION)?;
-        meta.insert(KEY_DIMENSION, dim as u64)?;
-        meta.insert(KEY_NEXT_ID, 1)?;
-        // Create the other tables so that a reader never finds them missing.
-        txn.open_table(MEMORIES)?;
-        txn.open_table(EDGES_OUT)?;
-        txn.open_table(EDGES_IN)?;
-        let mut table = txn.open_table(PROPERTIES)?;
-        for &(key, value) in properties {
-            table.insert(key, value)?;
-        }
+/// Writes the metadata of a new store.
+pub(crate) fn initialize(txn: &mut WriteTxn<'_>, properties: &[(&str, &str)]) -> Result<()> {
+    txn.put_meta_u64(KEY_NEXT_ID, 1)?;
+    for key in [KEY_ROWS, KEY_LIVE, KEY_EDGES] {
+        txn.put_meta_u64(key, 0)?;
     }
-    txn.commit()?;
+    txn.put_meta_u64(KEY_NEXT_SEGMENT, 1)?;
+    txn.put_block::<u64>(SEGMENT_LIST, &[])?;
+    for &(key, value) in properties {
+        txn.set_property(key, Some(value))?;
+    }
     Ok(())
 }
 
-/// Reads the format version and dimension of an existing store.
-pub(crate) fn read_header(db: &redb::Database) -> Result<(u64, usize)> {
-    let txn = db.begin_read()?;
-    let meta = txn.open_table(META).map_err(|e| match e {
-        redb::TableError::TableDoesNotExist(_) => {
-            Error::NotAStore("a database without engram's metadata table".into())
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::Corrupt(what.into())
+}
+
+fn to_usize(value: u64, what: &str) -> Result<usize> {
+    usize::try_from(value).map_err(|_| corrupt(format!("{what} {value} does not fit in memory")))
+}
+
+/// The segments of a snapshot, checked against each other and the dimension (lengths only:
+/// what they hold is read through bounds checks, so damage cannot fault).
+pub(crate) fn load_base(snapshot: &Arc<Snapshot>, dim: usize) -> Result<Base> {
+    let list = snapshot
+        .pin::<u64>(SEGMENT_LIST)?
+        .ok_or_else(|| corrupt("no segment list"))?;
+    if !list.len().is_multiple_of(3) {
+        return Err(corrupt("the segment list is not whole"));
+    }
+    let mut segments = Vec::with_capacity(list.len() / 3);
+    let mut first = 0usize;
+    for entry in list.chunks_exact(3) {
+        let (number, first_row, rows) = (entry[0], entry[1], entry[2]);
+        let rows = to_usize(rows, "segment rows")?;
+        if to_usize(first_row, "segment start")? != first {
+            return Err(corrupt(format!(
+                "segment {number} does not follow the one before"
+            )));
         }
-        other => other.into(),
-    })?;
-    let get = |key: &str| -> Result<u64> {
-        meta.get(key)?
-            .map(|v| v.value())
-            .ok_or_else(|| Error::Corrupt(format!("metadata has no {key}")))
-    };
-    let format = get(KEY_FORMAT)?;
-    if format > FORMAT_VERSION {
-        return Err(Error::FormatTooNew {
-            found: format,
-            supported: FORMAT_VERSION,
-        });
+        segments.push(load_segment(snapshot, number, first, rows, dim)?);
+        first = first
+            .checked_add(rows)
+            .filter(|&end| end as u64 <= crate::state::MAX_ROWS)
+            .ok_or_else(|| corrupt("more rows than a store holds"))?;
     }
-    let dim = get(KEY_DIMENSION)?;
-    let dim = usize::try_from(dim)
-        .ok()
-        .filter(|&d| d > 0)
-        .ok_or_else(|| Error::Corrupt(format!("dimension {dim} is invalid")))?;
-    Ok((format, dim))
+    Ok(Base::new(segments))
 }
 
-/// The properties table, or `None` in a store that never had one.
-fn properties_table(
-    txn: &redb::ReadTransaction,
-) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static str>>> {
-    match txn.open_table(PROPERTIES) {
-        Ok(table) => Ok(Some(table)),
-        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(other) => Err(other.into()),
+fn load_segment(
+    snapshot: &Arc<Snapshot>,
+    number: u64,
+    first_row: usize,
+    rows: usize,
+    dim: usize,
+) -> Result<Segment> {
+    fn pin<T: bytemuck::Pod + Send + Sync>(
+        snapshot: &Arc<Snapshot>,
+        number: u64,
+        part: u8,
+        len: Option<usize>,
+    ) -> Result<Pinned<T>> {
+        let values = snapshot
+            .pin::<T>(BlockKey {
+                segment: number,
+                part,
+            })?
+            .ok_or_else(|| corrupt(format!("segment {number} has no part {part}")))?;
+        if let Some(len) = len
+            && values.len() != len
+        {
+            return Err(corrupt(format!(
+                "part {part} of segment {number} has {} values, not {len}",
+                values.len()
+            )));
+        }
+        Ok(values)
     }
-}
-
-/// One application property.
-pub(crate) fn read_property(db: &redb::Database, key: &str) -> Result<Option<String>> {
-    let txn = db.begin_read()?;
-    let Some(table) = properties_table(&txn)? else {
-        return Ok(None);
+    let floats = rows
+        .checked_mul(dim)
+        .ok_or_else(|| corrupt("a segment larger than memory"))?;
+    let offsets = pin::<u64>(snapshot, number, part::OFFSETS, Some(rows + 1))?;
+    let edges = offsets.last().copied().unwrap_or(0);
+    let edges = to_usize(edges, "edge count")?;
+    let segment = Segment {
+        first_row,
+        rows,
+        embeddings: pin(snapshot, number, part::EMBEDDINGS, Some(floats))?,
+        norms: pin(snapshot, number, part::NORMS, Some(rows))?,
+        ids: pin(snapshot, number, part::IDS, Some(rows))?,
+        strengths: pin(snapshot, number, part::STRENGTHS, Some(rows))?,
+        created: pin(snapshot, number, part::CREATED, Some(rows))?,
+        last_access: pin(snapshot, number, part::LAST_ACCESS, Some(rows))?,
+        offsets,
+        targets: pin(snapshot, number, part::TARGETS, Some(edges))?,
+        weights: pin(snapshot, number, part::WEIGHTS, Some(edges))?,
+        content_offsets: pin(snapshot, number, part::CONTENT_OFFSETS, Some(rows + 1))?,
+        content: pin(snapshot, number, part::CONTENT, None)?,
     };
-    Ok(table.get(key)?.map(|value| value.value().to_owned()))
+    Ok(segment)
 }
 
-/// Every application property, sorted by key.
-pub(crate) fn read_properties(db: &redb::Database) -> Result<Vec<(String, String)>> {
-    let txn = db.begin_read()?;
-    let Some(table) = properties_table(&txn)? else {
-        return Ok(Vec::new());
+/// The whole state of a snapshot: its segments, and the tail and change tables read into a
+/// delta. O(segments + tail + changes).
+pub(crate) fn load(snapshot: &Arc<Snapshot>, dim: usize) -> Result<State> {
+    let base = load_base(snapshot, dim)?;
+    let txn = snapshot.txn();
+    let meta = |key: &str| -> Result<u64> {
+        txn.meta_u64(key)?
+            .ok_or_else(|| corrupt(format!("metadata has no {key}")))
     };
-    table
-        .iter()?
-        .map(|entry| {
-            let (key, value) = entry?;
-            Ok((key.value().to_owned(), value.value().to_owned()))
-        })
-        .collect()
-}
-
-/// Loads every memory and edge into a compacted state. O(N·D + E).
-pub(crate) fn load(db: &redb::Database, dim: usize) -> Result<State> {
-    let txn = db.begin_read()?;
-    let next_id = txn
-        .open_table(META)?
-        .get(KEY_NEXT_ID)?
-        .map(|v| v.value())
-        .ok_or_else(|| Error::Corrupt("metadata has no next_id".into()))?;
-    let memories = txn.open_table(MEMORIES)?;
-    let rows = usize::try_from(memories.len()?)
-        .map_err(|_| Error::Corrupt("memory count does not fit in memory".into()))?;
-    if rows as u64 > crate::state::MAX_ROWS {
-        return Err(Error::TooManyMemories {
-            max: crate::state::MAX_ROWS,
-        });
+    let next_id = meta(KEY_NEXT_ID)?;
+    let rows = to_usize(meta(KEY_ROWS)?, "rows")?;
+    let live = to_usize(meta(KEY_LIVE)?, "live memories")?;
+    let edges = to_usize(meta(KEY_EDGES)?, "associations")?;
+    let changes = [Table::Access, Table::Forgotten, Table::Adjacency]
+        .into_iter()
+        .map(|table| txn.len(table))
+        .sum::<Result<u64, _>>()?;
+    let changes = to_usize(changes, "changes")?;
+    let base_rows = base.rows();
+    if rows < base_rows || live > rows {
+        return Err(corrupt(format!(
+            "{rows} rows, {live} memories and {base_rows} in segments do not add up"
+        )));
     }
-    let mut embeddings = EmbeddingMatrix::with_capacity(dim, rows)?;
-    let mut meta = Vec::with_capacity(rows);
-    for entry in memories.iter()? {
+    let mut delta = Delta::default();
+    let mut last_id = base.last_id().map_or(0, MemoryId::get);
+    for entry in txn.iter(Table::Rows)? {
         let (id, record) = entry?;
-        let id = id.value();
-        if id == 0 || id >= next_id {
-            return Err(Error::Corrupt(format!(
-                "memory id {id} is outside 1..{next_id}"
-            )));
+        if id <= last_id || id >= next_id {
+            return Err(corrupt(format!("tail memory {id} is out of order")));
         }
-        let (row_meta, embedding) = decode(MemoryId::new(id), record.value(), dim)?;
-        embeddings.push(&embedding)?;
-        meta.push(row_meta);
+        last_id = id;
+        let (meta, embedding) = decode(MemoryId::new(id), record, dim)?;
+        delta.push_row(dim, meta, &embedding)?;
     }
-    let row_of = |id: u64| -> Result<u32> {
-        meta.binary_search_by_key(&MemoryId::new(id), |m: &RowMeta| m.id)
+    if base_rows + delta.rows() != rows {
+        return Err(corrupt(format!(
+            "{} tail rows, {} expected",
+            delta.rows(),
+            rows - base_rows
+        )));
+    }
+    let row = |key: u64| -> Result<u32> {
+        u32::try_from(key)
             .ok()
-            .and_then(|row| u32::try_from(row).ok())
-            .ok_or_else(|| Error::Corrupt(format!("an association names missing memory {id}")))
+            .filter(|&row| (row as usize) < rows)
+            .ok_or_else(|| corrupt(format!("a change names row {key} of {rows}")))
     };
-    let mut adjacency = vec![Vec::new(); rows];
-    for entry in txn.open_table(EDGES_OUT)?.iter()? {
-        let (key, weight) = entry?;
-        let (from, to) = key.value();
-        let weight = weight.value();
-        if !(weight.is_finite() && (-1.0..=1.0).contains(&weight)) {
-            return Err(Error::Corrupt(format!(
-                "association {from} → {to} has weight {weight}"
-            )));
-        }
-        // Keys come in (from, to) order, so each list is ascending by target.
-        adjacency[row_of(from)? as usize].push((row_of(to)?, weight));
+    for entry in txn.iter(Table::Access)? {
+        let (key, record) = entry?;
+        let (strength, last_access) = decode_access(record)?;
+        delta.set_override(row(key)?, strength, last_access);
     }
-    let base = Base::build(embeddings, meta, adjacency)?;
-    Ok(State::new(base, dim, next_id))
+    for entry in txn.iter(Table::Forgotten)? {
+        delta.forget_row(row(entry?.0)?);
+    }
+    for entry in txn.iter(Table::Adjacency)? {
+        let (key, record) = entry?;
+        let edges = decode_edges(record, rows)?;
+        delta.set_adjacency(row(key)?, edges.into());
+    }
+    delta.set_changes(changes);
+    drop(txn);
+    Ok(State::from_parts(
+        dim,
+        base,
+        delta,
+        next_id,
+        live,
+        edges,
+        snapshot.id(),
+    ))
+}
+
+/// What a batch changed, so that its transaction writes exactly that.
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    pub(crate) access: BTreeSet<u32>,
+    pub(crate) forgotten: BTreeSet<u32>,
+    pub(crate) adjacency: BTreeSet<u32>,
+}
+
+/// Writes what a batch changed (`before` is the state it started from, `after` the state it
+/// made), the tail rows it added, and the metadata.
+pub(crate) fn persist(
+    txn: &mut WriteTxn<'_>,
+    before: &State,
+    after: &State,
+    touched: &Touched,
+) -> Result<()> {
+    for row in (0u32..).take(after.rows()).skip(before.rows()) {
+        let meta = after.stored_meta(row);
+        txn.put(
+            Table::Rows,
+            meta.id.get(),
+            &encode(&meta, after.embedding(row)),
+        )?;
+    }
+    for &row in &touched.access {
+        match after.override_of(row) {
+            Some((strength, last_access)) => {
+                txn.put(
+                    Table::Access,
+                    row.into(),
+                    &encode_access(strength, last_access),
+                )?;
+            }
+            None => {
+                txn.delete(Table::Access, row.into())?;
+            }
+        }
+    }
+    for &row in &touched.forgotten {
+        txn.put(Table::Forgotten, row.into(), &[])?;
+    }
+    for &row in &touched.adjacency {
+        match after.delta_adjacency(row) {
+            Some(edges) => txn.put(Table::Adjacency, row.into(), &encode_edges(edges))?,
+            None => {
+                txn.delete(Table::Adjacency, row.into())?;
+            }
+        }
+    }
+    put_counts(txn, after)
+}
+
+fn put_counts(txn: &mut WriteTxn<'_>, state: &State) -> Result<()> {
+    txn.put_meta_u64(KEY_NEXT_ID, state.next_id)?;
+    txn.put_meta_u64(KEY_ROWS, state.rows() as u64)?;
+    txn.put_meta_u64(KEY_LIVE, state.live as u64)?;
+    txn.put_meta_u64(KEY_EDGES, state.edges as u64)?;
+    Ok(())
+}
+
+/// The entries of the change tables: what a compaction would fold in.
+pub(crate) fn pending_changes(txn: &WriteTxn<'_>) -> Result<usize> {
+    let changes = [Table::Access, Table::Forgotten, Table::Adjacency]
+        .into_iter()
+        .map(|table| txn.len(table))
+        .sum::<Result<u64, _>>()?;
+    to_usize(changes, "changes")
+}
+
+/// Seals the tail rows of `state` into a new segment: their blocks, the segment list, and
+/// their records and changes removed from the tables (their reinforcements and out-lists are
+/// in the segment now; forgotten rows stay forgotten). The caller reloads the state from the
+/// committed transaction.
+pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State) -> Result<()> {
+    let first = state.base.rows();
+    let rows: Vec<u32> = (0u32..).take(state.rows()).skip(first).collect();
+    let mut list: Vec<u64> = segment_list(txn)?;
+    let number = next_segment(txn)?;
+    write_segment(txn, number, state, &rows, |row| row)?;
+    list.extend([number, first as u64, rows.len() as u64]);
+    txn.put_block(SEGMENT_LIST, &list)?;
+    for &row in &rows {
+        txn.delete(Table::Rows, state.id_of(row).get())?;
+        txn.delete(Table::Access, row.into())?;
+        txn.delete(Table::Adjacency, row.into())?;
+    }
+    Ok(())
+}
+
+/// Rewrites the whole store as one segment of its live rows, renumbered, and empties the
+/// change tables: O(N·D + E).
+pub(crate) fn compact(txn: &mut WriteTxn<'_>, state: &State) -> Result<()> {
+    let old = segment_list(txn)?;
+    for entry in old.chunks_exact(3) {
+        txn.delete_segment(entry[0])?;
+    }
+    for table in [
+        Table::Rows,
+        Table::Access,
+        Table::Forgotten,
+        Table::Adjacency,
+    ] {
+        txn.clear(table)?;
+    }
+    let live: Vec<u32> = (0u32..)
+        .take(state.rows())
+        .filter(|&row| !state.is_forgotten(row))
+        .collect();
+    let mut new_row = vec![u32::MAX; state.rows()];
+    for (new, &row) in (0u32..).zip(&live) {
+        new_row[row as usize] = new;
+    }
+    let number = next_segment(txn)?;
+    // Live rows never point at forgotten ones, and the renumbering keeps order.
+    write_segment(txn, number, state, &live, |target| new_row[target as usize])?;
+    txn.put_block(SEGMENT_LIST, &[number, 0, live.len() as u64])?;
+    txn.put_meta_u64(KEY_ROWS, live.len() as u64)?;
+    Ok(())
+}
+
+fn segment_list(txn: &WriteTxn<'_>) -> Result<Vec<u64>> {
+    Ok(txn
+        .block::<u64>(SEGMENT_LIST)?
+        .ok_or_else(|| corrupt("no segment list"))?
+        .into_owned())
+}
+
+fn next_segment(txn: &mut WriteTxn<'_>) -> Result<u64> {
+    let number = txn
+        .meta_u64(KEY_NEXT_SEGMENT)?
+        .ok_or_else(|| corrupt("metadata has no next_segment"))?;
+    txn.put_meta_u64(KEY_NEXT_SEGMENT, number + 1)?;
+    Ok(number)
+}
+
+/// Writes `rows` of `state` (ascending) as segment `number`, their edge targets mapped by
+/// `target_row`.
+fn write_segment(
+    txn: &mut WriteTxn<'_>,
+    number: u64,
+    state: &State,
+    rows: &[u32],
+    target_row: impl Fn(u32) -> u32,
+) -> Result<()> {
+    let mut arrays = SegmentArrays::with_capacity(state.dim, rows.len())?;
+    for &row in rows {
+        let edges = state.adjacency(row);
+        arrays.push(
+            &state.meta(row),
+            state.embedding(row),
+            edges
+                .iter()
+                .map(|(target, weight)| (target_row(target), weight)),
+        )?;
+    }
+    arrays.write(txn, number)
+}
+
+/// A segment's blocks being built in memory, row by row.
+#[derive(Debug)]
+pub(crate) struct SegmentArrays {
+    embeddings: EmbeddingMatrix,
+    ids: Vec<u64>,
+    strengths: Vec<f32>,
+    created: Vec<i64>,
+    last_access: Vec<i64>,
+    offsets: Vec<u64>,
+    targets: Vec<u32>,
+    weights: Vec<f32>,
+    content_offsets: Vec<u64>,
+    content: Vec<u8>,
+}
+
+impl SegmentArrays {
+    pub(crate) fn with_capacity(dim: usize, rows: usize) -> Result<Self> {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        let mut content_offsets = Vec::with_capacity(rows + 1);
+        content_offsets.push(0);
+        Ok(Self {
+            embeddings: EmbeddingMatrix::with_capacity(dim, rows)?,
+            ids: Vec::with_capacity(rows),
+            strengths: Vec::with_capacity(rows),
+            created: Vec::with_capacity(rows),
+            last_access: Vec::with_capacity(rows),
+            offsets,
+            targets: Vec::new(),
+            weights: Vec::new(),
+            content_offsets,
+            content: Vec::new(),
+        })
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub(crate) fn edges(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Appends a row and its out-edges (ascending by target).
+    pub(crate) fn push(
+        &mut self,
+        meta: &RowMeta,
+        embedding: &[f32],
+        edges: impl Iterator<Item = (u32, f32)>,
+    ) -> Result<()> {
+        self.embeddings.push(embedding)?;
+        self.ids.push(meta.id.get());
+        self.strengths.push(meta.strength);
+        self.created.push(meta.created_at);
+        self.last_access.push(meta.last_access);
+        for (target, weight) in edges {
+            self.targets.push(target);
+            self.weights.push(weight);
+        }
+        self.offsets.push(self.targets.len() as u64);
+        match &meta.content {
+            Some(text) => {
+                self.content.extend_from_slice(text.as_bytes());
+                self.content_offsets.push(self.content.len() as u64);
+            }
+            None => self
+                .content_offsets
+                .push(self.content.len() as u64 | NO_CONTENT),
+        }
+        Ok(())
+    }
+
+    fn write(&self, txn: &mut WriteTxn<'_>, number: u64) -> Result<()> {
+        let key = |part| BlockKey {
+            segment: number,
+            part,
+        };
+        txn.put_block(key(part::EMBEDDINGS), self.embeddings.as_flat())?;
+        txn.put_block(key(part::NORMS), self.embeddings.norms())?;
+        txn.put_block(key(part::IDS), &self.ids)?;
+        txn.put_block(key(part::STRENGTHS), &self.strengths)?;
+        txn.put_block(key(part::CREATED), &self.created)?;
+        txn.put_block(key(part::LAST_ACCESS), &self.last_access)?;
+        txn.put_block(key(part::OFFSETS), &self.offsets)?;
+        txn.put_block(key(part::TARGETS), &self.targets)?;
+        txn.put_block(key(part::WEIGHTS), &self.weights)?;
+        txn.put_block(key(part::CONTENT_OFFSETS), &self.content_offsets)?;
+        txn.put_block(key(part::CONTENT), &self.content)?;
+        Ok(())
+    }
+}
+
+/// Fills a new store's first transaction with one segment (a converted format-1 store):
+/// its rows are every memory, and `next_id` the id the next one gets.
+pub(crate) fn initialize_with_segment(
+    txn: &mut WriteTxn<'_>,
+    arrays: &SegmentArrays,
+    next_id: u64,
+    properties: &[(&str, &str)],
+) -> Result<()> {
+    initialize(txn, properties)?;
+    let number = next_segment(txn)?;
+    arrays.write(txn, number)?;
+    let rows = arrays.rows() as u64;
+    txn.put_block(SEGMENT_LIST, &[number, 0, rows])?;
+    txn.put_meta_u64(KEY_NEXT_ID, next_id)?;
+    txn.put_meta_u64(KEY_ROWS, rows)?;
+    txn.put_meta_u64(KEY_LIVE, rows)?;
+    txn.put_meta_u64(KEY_EDGES, arrays.edges() as u64)?;
+    Ok(())
 }
 
 fn encode(meta: &RowMeta, embedding: &[f32]) -> Vec<u8> {
@@ -187,9 +516,7 @@ fn encode(meta: &RowMeta, embedding: &[f32]) -> Vec<u8> {
     out.extend_from_slice(&meta.strength.to_le_bytes());
     out.extend_from_slice(&meta.created_at.to_le_bytes());
     out.extend_from_slice(&meta.last_access.to_le_bytes());
-    for x in embedding {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
+    out.extend_from_slice(bytemuck::cast_slice(embedding));
     match content {
         None => out.push(0),
         Some(bytes) => {
@@ -200,8 +527,8 @@ fn encode(meta: &RowMeta, embedding: &[f32]) -> Vec<u8> {
     out
 }
 
-fn decode(id: MemoryId, record: &[u8], dim: usize) -> Result<(RowMeta, Vec<f32>)> {
-    let bad = |what: &str| Error::Corrupt(format!("memory {id}: {what}"));
+pub(crate) fn decode(id: MemoryId, record: &[u8], dim: usize) -> Result<(RowMeta, Vec<f32>)> {
+    let bad = |what: &str| corrupt(format!("memory {id}: {what}"));
     let body = HEADER + 4 * dim;
     if record.len() < body + 1 {
         return Err(bad("record is shorter than its embedding"));
@@ -216,10 +543,7 @@ fn decode(id: MemoryId, record: &[u8], dim: usize) -> Result<(RowMeta, Vec<f32>)
     if !(0.0..=1.0).contains(&strength) {
         return Err(bad("strength is outside [0, 1]"));
     }
-    let embedding = floats
-        .chunks_exact(4)
-        .map(|b| le4(b).map(f32::from_le_bytes))
-        .collect::<Result<Vec<f32>>>()?;
+    let embedding: Vec<f32> = bytemuck::allocation::pod_collect_to_vec(floats);
     if embedding.iter().any(|x| !x.is_finite()) {
         return Err(bad("embedding has a non-finite element"));
     }
@@ -242,107 +566,61 @@ fn decode(id: MemoryId, record: &[u8], dim: usize) -> Result<(RowMeta, Vec<f32>)
     ))
 }
 
-/// The writes of one transaction, applied in step with the in-memory state. The tables are
-/// opened once per transaction, not once per write; drop the writer before committing.
-pub(crate) struct StoreWriter<'t> {
-    txn: &'t WriteTransaction,
-    meta: redb::Table<'t, &'static str, u64>,
-    memories: redb::Table<'t, u64, &'static [u8]>,
-    edges_out: redb::Table<'t, (u64, u64), f32>,
-    edges_in: redb::Table<'t, (u64, u64), ()>,
-    /// Opened by the first property write only, so other writes never create the table.
-    properties: Option<redb::Table<'t, &'static str, &'static str>>,
+fn encode_access(strength: f32, last_access: i64) -> [u8; 12] {
+    let mut out = [0; 12];
+    out[..4].copy_from_slice(&strength.to_le_bytes());
+    out[4..].copy_from_slice(&last_access.to_le_bytes());
+    out
 }
 
-impl<'t> StoreWriter<'t> {
-    pub(crate) fn new(txn: &'t WriteTransaction) -> Result<Self> {
-        Ok(Self {
-            txn,
-            meta: txn.open_table(META)?,
-            memories: txn.open_table(MEMORIES)?,
-            edges_out: txn.open_table(EDGES_OUT)?,
-            edges_in: txn.open_table(EDGES_IN)?,
-            properties: None,
-        })
+fn decode_access(record: &[u8]) -> Result<(f32, i64)> {
+    let bad = || corrupt("a reinforcement record is damaged");
+    let strength = f32::from_le_bytes(
+        record
+            .get(..4)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    );
+    let at = i64::from_le_bytes(
+        record
+            .get(4..12)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    );
+    if record.len() != 12 || !(0.0..=1.0).contains(&strength) {
+        return Err(bad());
     }
+    Ok((strength, at))
+}
 
-    /// Sets (or, with `None`, removes) one application property.
-    pub(crate) fn set_property(&mut self, key: &str, value: Option<&str>) -> Result<()> {
-        let table = match &mut self.properties {
-            Some(table) => table,
-            empty => empty.insert(self.txn.open_table(PROPERTIES)?),
-        };
-        match value {
-            Some(value) => table.insert(key, value)?,
-            None => table.remove(key)?,
-        };
-        Ok(())
+fn encode_edges(edges: &[(u32, f32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 * edges.len());
+    for &(target, weight) in edges {
+        out.extend_from_slice(&target.to_le_bytes());
+        out.extend_from_slice(&weight.to_le_bytes());
     }
+    out
+}
 
-    pub(crate) fn insert_memory(&mut self, meta: &RowMeta, embedding: &[f32]) -> Result<()> {
-        let record = encode(meta, embedding);
-        self.memories.insert(meta.id.get(), record.as_slice())?;
-        Ok(())
+fn decode_edges(record: &[u8], rows: usize) -> Result<Vec<(u32, f32)>> {
+    if !record.len().is_multiple_of(8) {
+        return Err(corrupt("an adjacency record is damaged"));
     }
-
-    pub(crate) fn set_next_id(&mut self, next_id: u64) -> Result<()> {
-        self.meta.insert(KEY_NEXT_ID, next_id)?;
-        Ok(())
-    }
-
-    pub(crate) fn update_access(
-        &mut self,
-        id: MemoryId,
-        strength: f32,
-        last_access: i64,
-    ) -> Result<()> {
-        let mut record = match self.memories.get(id.get())? {
-            Some(record) => record.value().to_vec(),
-            // Loading decoded every record into the state that names this id.
-            None => return Err(Error::Internal(format!("memory {id} is not in the store"))),
-        };
-        if record.len() < HEADER {
-            return Err(Error::Internal(format!("memory {id}: record is truncated")));
+    let mut edges = Vec::with_capacity(record.len() / 8);
+    let mut previous = None;
+    for pair in record.chunks_exact(8) {
+        let target = u32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]);
+        let weight = f32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
+        if target as usize >= rows
+            || previous.is_some_and(|p| p >= target)
+            || !(weight.is_finite() && (-1.0..=1.0).contains(&weight))
+        {
+            return Err(corrupt("an adjacency record is damaged"));
         }
-        record[0..4].copy_from_slice(&strength.to_le_bytes());
-        record[12..20].copy_from_slice(&last_access.to_le_bytes());
-        self.memories.insert(id.get(), record.as_slice())?;
-        Ok(())
+        previous = Some(target);
+        edges.push((target, weight));
     }
-
-    pub(crate) fn set_edge(&mut self, from: MemoryId, to: MemoryId, weight: f32) -> Result<()> {
-        self.edges_out.insert((from.get(), to.get()), weight)?;
-        self.edges_in.insert((to.get(), from.get()), ())?;
-        Ok(())
-    }
-
-    pub(crate) fn remove_edge(&mut self, from: MemoryId, to: MemoryId) -> Result<()> {
-        self.edges_out.remove((from.get(), to.get()))?;
-        self.edges_in.remove((to.get(), from.get()))?;
-        Ok(())
-    }
-
-    /// Removes a memory and every edge from or to it; returns the sources of the edges that
-    /// pointed at it.
-    pub(crate) fn forget(&mut self, id: MemoryId) -> Result<Vec<MemoryId>> {
-        let id = id.get();
-        let targets: Vec<u64> = self
-            .edges_out
-            .extract_from_if((id, 0)..=(id, u64::MAX), |_, _| true)?
-            .map(|entry| entry.map(|(key, _)| key.value().1))
-            .collect::<Result<_, _>>()?;
-        for to in targets {
-            self.edges_in.remove((to, id))?;
-        }
-        let sources: Vec<u64> = self
-            .edges_in
-            .extract_from_if((id, 0)..=(id, u64::MAX), |_, _| true)?
-            .map(|entry| entry.map(|(key, _)| key.value().1))
-            .collect::<Result<_, _>>()?;
-        for &from in &sources {
-            self.edges_out.remove((from, id))?;
-        }
-        self.memories.remove(id)?;
-        Ok(sources.into_iter().map(MemoryId::new).collect())
-    }
+    Ok(edges)
 }

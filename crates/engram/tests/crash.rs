@@ -1,6 +1,6 @@
 //! Crash safety at exact system calls. A child process (this test binary, in a child mode)
-//! creates a store or appends batches to it; strace SIGKILLs it when it enters its Nth write,
-//! fdatasync, fsync or rename, for every N in turn, so every point where the store reaches the
+//! creates a store or appends batches to it; strace SIGKILLs it when it enters its Nth
+//! pwrite64, writev, fdatasync, fsync or rename, for every N in turn, so every point where the store reaches the
 //! disk is a crash point — deterministically, never by luck. After each kill the store is
 //! reopened and checked: creation left no store or a whole one (with its properties), every
 //! acknowledged batch is there, no batch is half-stored, no association points at a missing
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use common::kill::{DURABILITY_SYSCALLS, run_killed_at, strace_available};
+use common::kill::{CREATE_SYSCALLS, DURABILITY_SYSCALLS, run_killed_at, strace_available};
 use common::{Rng, file_names, memory};
 use engram::{Engram, MemoryId, Options, WriteBatch};
 
@@ -121,12 +121,13 @@ fn a_create_killed_at_any_write_sync_or_rename_leaves_no_store_or_a_whole_one() 
                 .into_iter()
                 .filter(|name| name != "s.engram")
                 .collect();
-            // At most the hidden temporary file of the killed create, never read as a store.
+            // At most the hidden temporary file of the killed create and its lock file, never
+            // read as a store; or the store's own lock file.
             assert!(
-                others.len() <= 1
-                    && others
-                        .iter()
-                        .all(|n| n.starts_with(".s.engram.") && n.ends_with(".engram-init")),
+                others.len() <= 2
+                    && others.iter().all(|n| n == "s.engram-lock"
+                        || (n.starts_with(".s.engram.")
+                            && (n.ends_with(".engram-init") || n.ends_with(".engram-init-lock")))),
                 "{syscall} #{n}: left {others:?}"
             );
             if path.exists() {
@@ -152,7 +153,7 @@ fn a_create_killed_at_any_write_sync_or_rename_leaves_no_store_or_a_whole_one() 
     eprintln!("create killed at: {kills:?}");
     // Each call a create makes was a crash point at least once (a test that killed nothing
     // would prove nothing).
-    for syscall in DURABILITY_SYSCALLS {
+    for syscall in CREATE_SYSCALLS {
         assert!(kills.get(syscall).is_some_and(|&k| k >= 1), "{kills:?}");
     }
 }
@@ -221,15 +222,18 @@ fn kills_at_every_write_and_sync_lose_no_acknowledged_write() {
     drop(Engram::create(&path, DIM, Options::default()).expect("create"));
     let mut acknowledged = BTreeSet::new();
     let mut killed = 0;
-    // Child k dies at a later fdatasync or pwrite64 than child k - 2: the first ones while
-    // opening the store or in their first batch, later ones deeper into their batches (a
-    // batch makes 2 fdatasyncs and about 10 pwrite64s).
+    // Children die in turn at an fdatasync, a pwrite64 and a writev, each time at a later
+    // one (modulo what a child makes: a batch commits with one fdatasync, one writev of its
+    // pages and two pwrite64s, one of them the meta page), so that kills land in the first
+    // batch and deeper in, before and after each step of a commit.
     for k in 0..kills {
-        let (syscall, n) = if k % 2 == 0 {
-            ("fdatasync", 1 + k / 2)
-        } else {
-            ("pwrite64", 1 + 5 * (k / 2))
+        let round = u64::from(k / 3);
+        let (syscall, n) = match k % 3 {
+            0 => ("fdatasync", 1 + round % CHILD_BATCHES),
+            1 => ("pwrite64", 1 + round % (2 * CHILD_BATCHES)),
+            _ => ("writev", 1 + round % CHILD_BATCHES),
         };
+        let n = u32::try_from(n).expect("small");
         let run = run_killed_at(&child(&path, "append"), syscall, n);
         assert!(
             run.killed || run.output.status.success(),

@@ -158,13 +158,36 @@ fn create_open_and_dimension_errors_are_clear() {
 }
 
 #[test]
-fn a_store_open_elsewhere_is_locked_not_a_panic() {
+fn two_handles_on_one_store_see_each_others_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.engram");
-    let _first = Engram::create(&path, 4, Options::default()).expect("create");
-    let second = Engram::open(&path, Options::default()).expect_err("locked");
-    assert!(matches!(second, Error::Locked), "{second}");
-    assert!(second.to_string().contains("another process"), "{second}");
+    let first = Engram::create(&path, 4, Options::default()).expect("create");
+    let second = Engram::open(&path, Options::default()).expect("a second handle");
+    let reader = Engram::open(
+        &path,
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+    );
+    // One process shares one environment per file: read-write already, so read-only is too.
+    let reader = reader.expect("a read-only handle");
+    let a = first
+        .remember(NewMemory::new(vec![1.0, 0.0, 0.0, 0.0]))
+        .expect("a");
+    let b = second
+        .remember(NewMemory::new(vec![0.0, 1.0, 0.0, 0.0]))
+        .expect("b");
+    assert_eq!(
+        (a.get(), b.get()),
+        (1, 2),
+        "ids are shared, never given twice"
+    );
+    second.associate(b, a, 0.5).expect("associate");
+    for engram in [&first, &second, &reader] {
+        let snapshot = engram.snapshot();
+        assert_eq!((snapshot.len(), snapshot.association_count()), (2, 1));
+    }
 }
 
 #[test]
@@ -182,8 +205,11 @@ fn create_records_its_properties_with_the_metadata_and_never_replaces_a_file() {
         ]
     );
     drop(engram);
-    // Creating the store left nothing else in the directory.
-    assert_eq!(file_names(dir.path()), ["store.engram"]);
+    // Creating the store left nothing else in the directory but LMDB's lock file.
+    assert_eq!(
+        file_names(dir.path()),
+        ["store.engram", "store.engram-lock"]
+    );
 
     let before = std::fs::read(&path).expect("read");
     let err = Engram::create(&path, 4, Options::default()).expect_err("exists");
@@ -205,18 +231,24 @@ fn create_records_its_properties_with_the_metadata_and_never_replaces_a_file() {
         matches!(&err, Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound),
         "{err}"
     );
-    assert_eq!(file_names(dir.path()), ["store.engram"]);
+    assert_eq!(
+        file_names(dir.path()),
+        ["store.engram", "store.engram-lock"]
+    );
 }
 
-fn set_meta(path: &Path, key: &str, value: u64) {
-    let db = redb::Database::open(path).expect("open raw");
-    let txn = db.begin_write().expect("txn");
-    {
-        let table: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
-        let mut meta = txn.open_table(table).expect("meta");
-        meta.insert(key, value).expect("insert");
-    }
-    txn.commit().expect("commit");
+/// Rewrites the metadata value `key` from `old` to `new` in the file's bytes, as a newer
+/// release or damage would (LMDB keeps a key's value right after it in its leaf page).
+fn set_meta(path: &Path, key: &str, old: u64, new: u64) {
+    let mut bytes = std::fs::read(path).expect("read");
+    let mut pattern = key.as_bytes().to_vec();
+    pattern.extend_from_slice(&old.to_le_bytes());
+    let at = bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern)
+        .expect("the metadata entry");
+    bytes[at + key.len()..at + pattern.len()].copy_from_slice(&new.to_le_bytes());
+    std::fs::write(path, bytes).expect("write");
 }
 
 #[test]
@@ -224,7 +256,7 @@ fn a_newer_format_is_refused_with_the_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.engram");
     drop(Engram::create(&path, 4, Options::default()).expect("create"));
-    set_meta(&path, "format_version", FORMAT_VERSION + 1);
+    set_meta(&path, "format", FORMAT_VERSION, FORMAT_VERSION + 1);
     let err = Engram::open(&path, Options::default()).expect_err("newer");
     assert!(
         matches!(err, Error::FormatTooNew { found, supported } if found == FORMAT_VERSION + 1 && supported == FORMAT_VERSION),
@@ -235,6 +267,7 @@ fn a_newer_format_is_refused_with_the_versions() {
 
 #[test]
 fn a_foreign_redb_file_is_not_a_store_and_bad_metadata_is_corrupt() {
+    // A redb file that is not a format-1 store is named as what it is not.
     let dir = tempfile::tempdir().expect("tempdir");
     let foreign = dir.path().join("other.redb");
     drop(redb::Database::create(&foreign).expect("plain redb"));
@@ -243,7 +276,7 @@ fn a_foreign_redb_file_is_not_a_store_and_bad_metadata_is_corrupt() {
 
     let path = dir.path().join("store.engram");
     drop(Engram::create(&path, 4, Options::default()).expect("create"));
-    set_meta(&path, "dimension", 0);
+    set_meta(&path, "dimension", 4, 0);
     let err = Engram::open(&path, Options::default()).expect_err("dimension 0");
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
 }
@@ -285,7 +318,7 @@ fn damaged_files_give_errors_never_panics() {
     let used: Vec<usize> = (0..pristine.len()).filter(|&i| pristine[i] != 0).collect();
     let mut rng = Rng(99);
     let (mut opened, mut refused) = (0, 0);
-    for trial in 0..60 {
+    for trial in 0..300 {
         let mut bytes = pristine.clone();
         // Overwrite a run of bytes somewhere (header included for the first trials).
         let start = if trial < 5 {
@@ -322,8 +355,8 @@ fn damaged_files_give_errors_never_panics() {
         "damaged files: {opened} opened ({silently_changed} changed), {refused} refused, file {} bytes",
         pristine.len()
     );
-    // Damage is either detected (redb checksums every page it reads on open) or fell where
-    // it changes nothing — never a silently different store.
-    assert_eq!(silently_changed, 0, "damage went undetected");
-    assert!(refused > opened / 2, "little damage was detected");
+    // LMDB keeps no checksums: damage to a value (an embedding, a time) opens as a changed
+    // value. What must hold is that no damage panics or faults (above), and that damage to
+    // the structure is refused: some of it is.
+    assert!(refused > 0, "no damage was detected");
 }

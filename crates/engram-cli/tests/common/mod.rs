@@ -54,14 +54,16 @@ impl Sandbox {
 
     /// `engram --db <db> args...` under strace, which tampers with the system calls on `path`
     /// as `inject` says: `pwrite64:error=ENOSPC:when=30+` fails its 30th write and every later
-    /// one, `fdatasync:signal=SIGTERM:when=7` sends SIGTERM at its 7th fdatasync.
+    /// one, `fdatasync:signal=SIGTERM:when=7` sends SIGTERM at its 7th fdatasync; several,
+    /// separated by `;`, all apply.
     pub fn under_strace(&self, path: &Path, args: &[&str], inject: &str) -> Output {
         let command = self.std_command(args);
-        std::process::Command::new("strace")
-            .args(["-f", "-o", "/dev/null", "-P"])
-            .arg(path)
-            .arg("-e")
-            .arg(format!("inject={inject}"))
+        let mut strace = std::process::Command::new("strace");
+        strace.args(["-f", "-o", "/dev/null", "-P"]).arg(path);
+        for spec in inject.split(';') {
+            strace.arg("-e").arg(format!("inject={spec}"));
+        }
+        strace
             .arg(command.get_program())
             .args(command.get_args())
             .current_dir(self.dir.path())

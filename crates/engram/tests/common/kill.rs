@@ -6,10 +6,14 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
-/// The system calls through which a store reaches the disk: redb writes pages with pwrite64
-/// and commits with fdatasync; creating a store fsyncs the file and its directory and moves
+/// The system calls through which a store reaches the disk: LMDB writes a commit's pages with
+/// pwrite64 and writev, fdatasyncs them, then writes the meta page with pwrite64 on a
+/// descriptor opened O_DSYNC; creating a store fsyncs the file and its directory and moves
 /// it into place with renameat2.
-pub const DURABILITY_SYSCALLS: &[&str] = &["pwrite64", "fdatasync", "fsync", "renameat2"];
+pub const DURABILITY_SYSCALLS: &[&str] = &["pwrite64", "writev", "fdatasync", "fsync", "renameat2"];
+
+/// Those a store's creation makes (its one transaction is small: no writev).
+pub const CREATE_SYSCALLS: &[&str] = &["pwrite64", "fdatasync", "fsync", "renameat2"];
 
 /// Set to run without strace: the tests that need it then say so and pass.
 pub const WITHOUT_STRACE: &str = "ENGRAM_TEST_WITHOUT_STRACE";
