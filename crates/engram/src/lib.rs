@@ -25,17 +25,23 @@
 //! ```
 //!
 //! # Storage and durability
-//! A store is one [redb](https://docs.rs/redb) file (or [in memory](Engram::in_memory)),
-//! loaded whole into memory when opened. Every write is one ACID transaction committed with an
-//! fsync: **when a write returns `Ok`, it survives a crash; when it returns an error, nothing
-//! of it was stored.** A [`WriteBatch`] is one transaction, and can carry application
-//! properties ([`WriteBatch::set_property`]) so that a record of what it did is exact after
-//! any crash. **Creating a store is atomic** ([`Engram::create_with_properties`]): after a
-//! crash at any moment there is either no file at the path or a complete store with every
-//! property it was created with. The file records its format version ([`FORMAT_VERSION`])
-//! and dimension; opening a newer format, a damaged file, a file that is not a store, or
-//! (with [`Engram::open_or_create`]) another dimension is an error, never a panic. Reopening a
-//! store gives exactly the recall results it gave before closing. `tests/crash.rs` kills a
+//! A store is a file `NAME` (format [`FORMAT_VERSION`] 2: an LMDB environment, see
+//! [`engram_store`]) and LMDB's lock file `NAME-lock` beside it. Opening reads the metadata
+//! only, whatever the store's size; a recall reads the embeddings in place from the file's
+//! pages, through the page cache, with no copy into the process (see Memory below). Every
+//! write is one transaction committed with an fsync: **when a write returns `Ok`, it survives
+//! a crash or power loss; when it returns an error, nothing of it was stored.** LMDB never
+//! overwrites a page a committed state uses, so after a crash the store holds the last
+//! committed state, with nothing to replay. A [`WriteBatch`] is one transaction, and can carry
+//! application properties ([`WriteBatch::set_property`]) so that a record of what it did is
+//! exact after any crash. **Creating a store is atomic** ([`Engram::create_with_properties`]):
+//! after a crash at any moment there is either no file at the path or a complete store with
+//! every property it was created with. Opening a newer format, a damaged or truncated file, a
+//! file that is not a store, or (with [`Engram::open_or_create`]) another dimension is an
+//! error, never a panic or a fault: the file's B-tree pages are checked before LMDB reads
+//! them. LMDB keeps no checksums, so damage inside a value (an embedding, a time) reads as a
+//! changed value. A store of format 1 (redb, from earlier releases) is
+//! [`Error::FormatOne`]; [`Engram::migrate_format_1`] converts it. `tests/crash.rs` kills a
 //! child process at every write, fsync and rename of a create, and at many writes and fsyncs
 //! of later batches, and checks each of these promises after every kill.
 //!
@@ -44,22 +50,38 @@
 //! is not zero. Errors say which rule an input broke; [`Error::Internal`] alone means a bug.
 //!
 //! # Layout and cost
-//! Recall reads a compacted layout — every embedding in one contiguous row-major buffer with
-//! cached norms, the associations as CSR — so each kernel call is zero-copy. Writes go to a
-//! small delta beside it (new rows in 256-row chunks, replaced adjacency lists, forgotten
-//! rows, reinforced strengths) and are visible to the next recall. A write costs
-//! O(its own size + one 256-row chunk + the changed adjacency lists) plus the fsync; once the
-//! delta holds more than `max(`[`Options::min_compaction_changes`]` (4096), memories / 8)`
-//! changes, the writer merges it in O(N·D + E), so each write pays O(8·D + 8·E/N) amortized.
-//! While the delta holds changed associations, a recall gathers the subgraph its spreading
-//! can reach into a small CSR — same numbers in the same order, so bit-for-bit the results of
-//! the compacted graph. Recall costs one pass over the embeddings plus what the spreading
-//! touches, never the whole graph.
+//! Rows (memories, in id order) live in **segments**, each one contiguous row-major embedding
+//! block with its norms, ids, strengths, times, out-edges as CSR and content, written once and
+//! read in place: each similarity kernel call runs on a segment's block straight from the
+//! map. A batch that brings the unsealed tail to 256 rows seals it into a new segment, so a
+//! bulk import writes each embedding once. Changes to rows already in a segment (reinforced
+//! strengths, forgotten rows, changed association lists) go to small tables beside them and
+//! are visible to the next recall, in every process. Once there are more than
+//! `max(`[`Options::min_compaction_changes`]` (4096), memories / 8)` of them, the writer
+//! rewrites the store as one segment in O(N·D + E), so each change pays O(8·D + 8·E/N)
+//! amortized. A write costs O(its own size + the changed association lists) plus the fsync;
+//! forgetting also scans every association list for those pointing at the memory, O(N + E).
+//! A recall costs one pass over the embeddings plus what the spreading touches (it gathers
+//! the subgraph within its hops into a small CSR, same numbers in the same order as the whole
+//! graph), never the whole graph. Opening costs O(segments + the unsealed tail + the changes
+//! since the last compaction) — metadata, not embeddings.
 //!
 //! # Concurrency
-//! [`Engram`] is `Send + Sync`. Writers are serialized; recalls never wait for them (they
-//! read an immutable [`Snapshot`] taken when they start) and run in parallel. One process at a
-//! time may open a store file: another gets [`Error::Locked`].
+//! [`Engram`] is `Send + Sync`. Any number of processes may open a store at once, each with
+//! any number of threads: recalls never wait (each reads an immutable [`Snapshot`], which sees
+//! every write committed before it was taken, by any process). Writes are serialized across
+//! processes: a write waits for another process's up to [`Options::busy_timeout`] (default
+//! 10 s), then fails with [`Error::Busy`], having stored nothing. With
+//! [`Options::read_only`] nothing is ever written to the file: it may be on a read-only mount,
+//! or belong to another user (reading needs write access to the lock file, except on a
+//! read-only mount). LMDB needs a local file system with `mmap` and file locks (not NFS).
+//!
+//! # Memory
+//! A process's memory holds no copy of the embeddings: its resident set is the pages it has
+//! touched, shared through the page cache with every other process reading the store. A store
+//! larger than the machine's memory opens and recalls, paging from disk. The unsealed tail
+//! (under 256 rows) and the changes since the last compaction are kept in memory. A store can
+//! grow to [`engram_store::MAP_SIZE`] (1 TiB on 64-bit targets; address space, not memory).
 
 mod engine;
 mod error;
