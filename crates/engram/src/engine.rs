@@ -463,14 +463,16 @@ impl Engram {
         let mut touched = Touched::default();
         // On error the transaction is dropped, which aborts it, and `next` is discarded.
         let created = apply_batch(&mut next, &mut txn, batch, &self.options, &mut touched)?;
-        store::persist(&mut txn, &current, &next, &touched)?;
+        let sealing = next.rows() - next.base.rows() >= SEAL_ROWS;
+        store::persist(&mut txn, &current, &next, &touched, sealing)?;
         let changes = store::pending_changes(&txn)?;
         let threshold = self.options.min_compaction_changes.max(next.live / 8);
         let relaid = if changes > threshold {
             store::compact(&mut txn, &next)?;
             true
-        } else if next.rows() - next.base.rows() >= SEAL_ROWS {
-            store::seal_tail(&mut txn, &next)?;
+        } else if sealing {
+            let stored_tail = current.rows() - current.base.rows();
+            store::seal_tail(&mut txn, &next, stored_tail)?;
             true
         } else {
             false
@@ -622,16 +624,26 @@ impl Engram {
     }
 }
 
-/// Resolves a batch reference to a live row and its id.
-fn resolve(state: &State, created: &[MemoryId], target: MemoryRef) -> Result<(u32, MemoryId)> {
-    let id = match target {
-        MemoryRef::Existing(id) => id,
-        MemoryRef::New(index) => *created.get(index).ok_or(Error::UnknownBatchMemory {
-            index,
-            created: created.len(),
-        })?,
-    };
-    Ok((state.require(id)?, id))
+/// Resolves a batch reference to a live row and its id. A memory of this batch is found by
+/// its row directly (no id lookup), unless the batch forgot it meanwhile.
+fn resolve(
+    state: &State,
+    created: &[(MemoryId, u32)],
+    target: MemoryRef,
+) -> Result<(u32, MemoryId)> {
+    match target {
+        MemoryRef::Existing(id) => Ok((state.require(id)?, id)),
+        MemoryRef::New(index) => {
+            let &(id, row) = created.get(index).ok_or(Error::UnknownBatchMemory {
+                index,
+                created: created.len(),
+            })?;
+            if state.is_forgotten(row) {
+                return Err(Error::UnknownMemory(id));
+            }
+            Ok((row, id))
+        }
+    }
 }
 
 /// The engine's error for what the store layer refused inside a create's first transaction.
@@ -665,7 +677,7 @@ fn apply_batch(
         apply_op(state, txn, op, options, now, &mut created, touched)
             .map_err(|e| e.in_batch(index))?;
     }
-    Ok(created)
+    Ok(created.into_iter().map(|(id, _)| id).collect())
 }
 
 fn apply_op(
@@ -674,7 +686,7 @@ fn apply_op(
     op: &Op,
     options: &Options,
     now: i64,
-    created: &mut Vec<MemoryId>,
+    created: &mut Vec<(MemoryId, u32)>,
     touched: &mut Touched,
 ) -> Result<()> {
     match op {
@@ -692,9 +704,9 @@ fn apply_op(
                 last_access: memory.last_access.unwrap_or(created_at),
                 content: memory.content.as_deref().map(Arc::from),
             };
-            state.push_row(meta, &memory.embedding)?;
+            let row = state.push_row(meta, &memory.embedding)?;
             state.next_id += 1;
-            created.push(id);
+            created.push((id, row));
         }
         &Op::Associate { from, to, weight } => {
             let (from_row, from_id) = resolve(state, created, from)?;
@@ -704,13 +716,13 @@ fn apply_op(
                 return Err(Error::SelfAssociation(from_id));
             }
             state.set_edge(from_row, to_row, weight);
-            touched.adjacency.insert(from_row);
+            touched.adjacency.push(from_row);
         }
         &Op::Dissociate { from, to } => {
             let (from_row, _) = resolve(state, created, from)?;
             let (to_row, _) = resolve(state, created, to)?;
             if state.remove_edge(from_row, to_row) {
-                touched.adjacency.insert(from_row);
+                touched.adjacency.push(from_row);
             }
         }
         &Op::Forget(id) => {
@@ -718,15 +730,15 @@ fn apply_op(
             let sources = state.sources_of(row);
             touched.adjacency.extend(sources.iter().copied());
             if state.forget(row, &sources) {
-                touched.adjacency.insert(row);
+                touched.adjacency.push(row);
             }
-            touched.forgotten.insert(row);
-            touched.access.insert(row);
+            touched.forgotten.push(row);
+            touched.access.push(row);
         }
         &Op::Reinforce { id, at, boost } => {
             if let Some(row) = state.row_of(id) {
                 state.reinforce(row, at, boost);
-                touched.access.insert(row);
+                touched.access.push(row);
             }
         }
         Op::SetProperty { key, value } => {

@@ -161,7 +161,14 @@ impl Base {
             .segments
             .partition_point(|s| s.ids.last().is_some_and(|&last| last < id));
         let segment = self.segments.get(i)?;
-        let at = segment.ids.binary_search(&id).ok()?;
+        // A sealed segment's ids are consecutive (a compacted one's may have gaps).
+        let first = *segment.ids.first()?;
+        let guess = usize::try_from(id.checked_sub(first)?).ok()?;
+        let at = if segment.ids.get(guess) == Some(&id) {
+            guess
+        } else {
+            segment.ids.binary_search(&id).ok()?
+        };
         Some(segment.first_row + at)
     }
 }
@@ -208,7 +215,7 @@ pub(crate) struct Delta {
     overrides: imbl::HashMap<u32, (f32, i64)>,
     forgotten: imbl::HashSet<u32>,
     /// The whole out-adjacency of every row whose out-edges changed.
-    adjacency: imbl::HashMap<u32, Arc<[(u32, f32)]>>,
+    adjacency: imbl::HashMap<u32, Arc<Vec<(u32, f32)>>>,
     /// Entries in the store's change tables.
     changes: usize,
 }
@@ -241,8 +248,8 @@ impl Delta {
         self.forgotten.insert(row);
     }
 
-    pub(crate) fn set_adjacency(&mut self, row: u32, edges: Arc<[(u32, f32)]>) {
-        self.adjacency.insert(row, edges);
+    pub(crate) fn set_adjacency(&mut self, row: u32, edges: Vec<(u32, f32)>) {
+        self.adjacency.insert(row, Arc::new(edges));
     }
 
     pub(crate) fn set_changes(&mut self, changes: usize) {
@@ -297,7 +304,13 @@ impl State {
         let row = match self.base.last_id() {
             Some(last) if id <= last => self.base.row_of(id)?,
             _ => {
-                let i = self.delta.meta.binary_search_by_key(&id, |m| m.id).ok()?;
+                // Tail rows have consecutive ids: each remember appends a row, and a row
+                // leaves the tail only by being sealed or compacted with all before it.
+                let first = self.delta.meta.front()?.id.get();
+                let i = usize::try_from(id.get().checked_sub(first)?).ok()?;
+                if self.delta.meta.get(i)?.id != id {
+                    return None;
+                }
                 self.base.rows() + i
             }
         };
@@ -433,9 +446,24 @@ impl State {
         Ok(row)
     }
 
+    /// The delta's out-list of `from`, to change in place: copied from the segment first if
+    /// the delta has none, and from an older state if this one shares it.
+    fn edges_mut(&mut self, from: u32) -> &mut Vec<(u32, f32)> {
+        if !self.delta.adjacency.contains_key(&from) {
+            let edges = self.adjacency(from).to_vec();
+            self.delta.adjacency.insert(from, Arc::new(edges));
+        }
+        let edges = self
+            .delta
+            .adjacency
+            .entry(from)
+            .or_insert_with(|| Arc::new(Vec::new()));
+        Arc::make_mut(edges)
+    }
+
     /// Sets the weight of `from → to`; returns whether the edge is new.
     pub(crate) fn set_edge(&mut self, from: u32, to: u32, weight: f32) -> bool {
-        let mut edges = self.adjacency(from).to_vec();
+        let edges = self.edges_mut(from);
         let added = match edges.binary_search_by_key(&to, |&(t, _)| t) {
             Ok(i) => {
                 edges[i].1 = weight;
@@ -446,19 +474,20 @@ impl State {
                 true
             }
         };
-        self.delta.adjacency.insert(from, edges.into());
         self.edges += usize::from(added);
         added
     }
 
     /// Removes `from → to`; returns whether it existed.
     pub(crate) fn remove_edge(&mut self, from: u32, to: u32) -> bool {
-        let mut edges = self.adjacency(from).to_vec();
-        let Ok(i) = edges.binary_search_by_key(&to, |&(t, _)| t) else {
+        let found = self.adjacency(from).iter().any(|(target, _)| target == to);
+        if !found {
             return false;
-        };
-        edges.remove(i);
-        self.delta.adjacency.insert(from, edges.into());
+        }
+        let edges = self.edges_mut(from);
+        if let Ok(i) = edges.binary_search_by_key(&to, |&(t, _)| t) {
+            edges.remove(i);
+        }
         self.edges -= 1;
         true
     }
@@ -471,7 +500,7 @@ impl State {
         }
         let out = self.adjacency(row).len();
         if out > 0 {
-            self.delta.adjacency.insert(row, Arc::new([]));
+            self.delta.adjacency.insert(row, Arc::new(Vec::new()));
             self.edges -= out;
         }
         self.delta.forgotten.insert(row);

@@ -17,7 +17,6 @@
 //! Rows keep their numbers until a compaction, which rewrites everything as one segment and
 //! empties the change tables.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engram_kernels::EmbeddingMatrix;
@@ -224,7 +223,7 @@ pub(crate) fn load(snapshot: &Arc<Snapshot>, dim: usize) -> Result<State> {
     for entry in txn.iter(Table::Adjacency)? {
         let (key, record) = entry?;
         let edges = decode_edges(record, rows)?;
-        delta.set_adjacency(row(key)?, edges.into());
+        delta.set_adjacency(row(key)?, edges);
     }
     delta.set_changes(changes);
     drop(txn);
@@ -239,23 +238,40 @@ pub(crate) fn load(snapshot: &Arc<Snapshot>, dim: usize) -> Result<State> {
     ))
 }
 
-/// What a batch changed, so that its transaction writes exactly that.
+/// What a batch changed, so that its transaction writes exactly that: rows, in any order,
+/// repeats allowed (each is written once).
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
-    pub(crate) access: BTreeSet<u32>,
-    pub(crate) forgotten: BTreeSet<u32>,
-    pub(crate) adjacency: BTreeSet<u32>,
+    pub(crate) access: Vec<u32>,
+    pub(crate) forgotten: Vec<u32>,
+    pub(crate) adjacency: Vec<u32>,
+}
+
+/// The rows of `rows` ascending, each once, that `keep` keeps.
+fn distinct(rows: &[u32], keep: impl Fn(u32) -> bool) -> Vec<u32> {
+    let mut rows: Vec<u32> = rows.iter().copied().filter(|&row| keep(row)).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
 }
 
 /// Writes what a batch changed (`before` is the state it started from, `after` the state it
-/// made), the tail rows it added, and the metadata.
+/// made), the tail rows it added, and the metadata. With `sealing`, the tail is about to be
+/// sealed into a segment ([`seal_tail`]), which holds the new rows and every change to tail
+/// rows: those are not written twice.
 pub(crate) fn persist(
     txn: &mut WriteTxn<'_>,
     before: &State,
     after: &State,
     touched: &Touched,
+    sealing: bool,
 ) -> Result<()> {
+    let first_tail = u32::try_from(after.base.rows()).unwrap_or(u32::MAX);
+    let in_segment = |row: u32| !sealing || row < first_tail;
     for row in (0u32..).take(after.rows()).skip(before.rows()) {
+        if sealing {
+            break;
+        }
         let meta = after.stored_meta(row);
         txn.put(
             Table::Rows,
@@ -263,7 +279,7 @@ pub(crate) fn persist(
             &encode(&meta, after.embedding(row)),
         )?;
     }
-    for &row in &touched.access {
+    for row in distinct(&touched.access, in_segment) {
         match after.override_of(row) {
             Some((strength, last_access)) => {
                 txn.put(
@@ -277,10 +293,10 @@ pub(crate) fn persist(
             }
         }
     }
-    for &row in &touched.forgotten {
+    for row in distinct(&touched.forgotten, |_| true) {
         txn.put(Table::Forgotten, row.into(), &[])?;
     }
-    for &row in &touched.adjacency {
+    for row in distinct(&touched.adjacency, in_segment) {
         match after.delta_adjacency(row) {
             Some(edges) => txn.put(Table::Adjacency, row.into(), &encode_edges(edges))?,
             None => {
@@ -309,10 +325,11 @@ pub(crate) fn pending_changes(txn: &WriteTxn<'_>) -> Result<usize> {
 }
 
 /// Seals the tail rows of `state` into a new segment: their blocks, the segment list, and
-/// their records and changes removed from the tables (their reinforcements and out-lists are
-/// in the segment now; forgotten rows stay forgotten). The caller reloads the state from the
-/// committed transaction.
-pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State) -> Result<()> {
+/// the records and changes of those that an earlier write put in the tables (the first
+/// `stored_tail`) removed (their reinforcements and out-lists are in the segment now;
+/// forgotten rows stay forgotten). The caller reloads the state from the committed
+/// transaction.
+pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State, stored_tail: usize) -> Result<()> {
     let first = state.base.rows();
     let rows: Vec<u32> = (0u32..).take(state.rows()).skip(first).collect();
     let mut list: Vec<u64> = segment_list(txn)?;
@@ -320,7 +337,7 @@ pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State) -> Result<()> {
     write_segment(txn, number, state, &rows, |row| row)?;
     list.extend([number, first as u64, rows.len() as u64]);
     txn.put_block(SEGMENT_LIST, &list)?;
-    for &row in &rows {
+    for &row in rows.iter().take(stored_tail) {
         txn.delete(Table::Rows, state.id_of(row).get())?;
         txn.delete(Table::Access, row.into())?;
         txn.delete(Table::Adjacency, row.into())?;

@@ -28,7 +28,11 @@ fn parse(content: &str) -> Option<(usize, usize, usize)> {
     let rest = content.strip_prefix('w')?;
     let (writer, rest) = rest.split_once('b')?;
     let (batch, item) = rest.split_once('i')?;
-    Some((writer.parse().ok()?, batch.parse().ok()?, item.parse().ok()?))
+    Some((
+        writer.parse().ok()?,
+        batch.parse().ok()?,
+        item.parse().ok()?,
+    ))
 }
 
 /// Checks one snapshot: every batch whole with its chain of associations, every association
@@ -40,13 +44,19 @@ fn check(engram: &Engram) -> BTreeSet<(usize, usize)> {
     for memory in snapshot.memories() {
         let content = memory.content.as_deref().expect("content");
         let (writer, batch, item) = parse(content).expect("a writer's memory");
-        items.entry((writer, batch)).or_default().push((item, memory.id));
+        items
+            .entry((writer, batch))
+            .or_default()
+            .push((item, memory.id));
     }
     for (key, batch) in &items {
         assert_eq!(batch.len(), ITEMS, "batch {key:?} is half there");
         for pair in batch.windows(2) {
             let links = snapshot.associations_from(pair[0].1);
-            assert!(links.iter().any(|a| a.to == pair[1].1), "batch {key:?}: a link is missing");
+            assert!(
+                links.iter().any(|a| a.to == pair[1].1),
+                "batch {key:?}: a link is missing"
+            );
         }
     }
     for id in snapshot.ids() {
@@ -107,7 +117,10 @@ fn processes_child() {
         if seen.len() == 2 * BATCHES {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "the writers never finished");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the writers never finished"
+        );
     }
     println!("reads {reads}");
 }
@@ -136,7 +149,9 @@ fn processes_share_one_store() {
     let path = dir.path().join("shared.engram");
     drop(Engram::create(&path, DIM, Options::default()).expect("create"));
     let readers: Vec<Child> = (0..3).map(|_| spawn(&path, "reader")).collect();
-    let writers: Vec<Child> = (0..2).map(|w| spawn(&path, &format!("writer{w}"))).collect();
+    let writers: Vec<Child> = (0..2)
+        .map(|w| spawn(&path, &format!("writer{w}")))
+        .collect();
     for (w, writer) in writers.into_iter().enumerate() {
         let out = writer.wait_with_output().expect("writer");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -163,5 +178,9 @@ fn processes_share_one_store() {
         eprintln!("reader {r}: {reads} consistent reads");
     }
     let engram = Engram::open(&path, Options::default()).expect("open");
-    assert_eq!(check(&engram).len(), 2 * BATCHES, "every acknowledged batch is there");
+    assert_eq!(
+        check(&engram).len(),
+        2 * BATCHES,
+        "every acknowledged batch is there"
+    );
 }

@@ -1,0 +1,261 @@
+//! `engram-bench-store`: what a user of a store on disk measures, at each size: the engine's
+//! batch write rate (D = 384, 10 associations per memory, in the same batch), the size of the
+//! file, then fresh `engram` processes: `stats` (wall time and peak RSS) and `recall` (wall
+//! time against the recall time it reports; the rest is the process: start, open, embed,
+//! print), and a JSON Lines import of up to 100,000 records with their embeddings.
+//!
+//! ```text
+//! cargo build --release -p engram-cli [--features zig-kernels]
+//! cargo run --release -p engram-bench --bin engram-bench-store [-- --sizes 100000,1000000]
+//! ```
+//!
+//! It runs the `engram` binary beside its own (`target/release/engram`), and `/usr/bin/time`
+//! for peak RSS. Stores go to a temporary directory, removed at the end.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use engram::{Engram, MemoryRef, NewMemory, Options, WriteBatch};
+use engram_bench::workload::Rng;
+
+const DIM: usize = 384;
+const DEGREE: usize = 10;
+const BATCH: usize = 10_000;
+const RUNS: usize = 5;
+const IMPORT_RECORDS: usize = 100_000;
+
+/// Measure a store on disk as its users reach it: writes, and fresh `engram` processes.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Store sizes, in memories.
+    #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
+    sizes: Vec<usize>,
+    /// Where the stores go (default: a temporary directory, removed after).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Skip the JSON Lines import.
+    #[arg(long)]
+    skip_import: bool,
+}
+
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn engram_binary() -> Result<PathBuf> {
+    let path = std::env::current_exe()?.with_file_name("engram");
+    if !path.exists() {
+        return Err(format!(
+            "{} is missing: build it first with `cargo build --release -p engram-cli`",
+            path.display()
+        )
+        .into());
+    }
+    Ok(path)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn run(args: &Args) -> Result<()> {
+    let engram = engram_binary()?;
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    println!(
+        "| memories | batch write, memories/s | file | `stats` wall ms | `stats` peak RSS MB | `recall` wall ms | its recall ms | wall − recall ms | `recall` peak RSS MB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in &args.sizes {
+        let path = dir.join(format!("store-{n}.engram"));
+        let rate = build(&path, n)?;
+        let file_mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
+        let cue = dir.join("cue.json");
+        let mut rng = Rng::new(7);
+        let vector: Vec<String> = (0..DIM)
+            .map(|_| format!("{}", 2.0 * rng.unit() - 1.0))
+            .collect();
+        std::fs::write(&cue, format!("[{}]", vector.join(",")))?;
+        let stats = timed(&engram, &path, &["stats"])?;
+        let recall = timed(
+            &engram,
+            &path,
+            &[
+                "--json",
+                "recall",
+                "--vector-file",
+                &cue.display().to_string(),
+            ],
+        )?;
+        println!(
+            "| {n} | {rate:.0} | {file_mb:.0} MB | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            stats.wall,
+            stats.rss_mb,
+            recall.wall,
+            recall.reported,
+            recall.wall - recall.reported,
+            recall.rss_mb
+        );
+        std::fs::remove_file(&path)?;
+        let _ = std::fs::remove_file(dir.join(format!("store-{n}.engram-lock")));
+    }
+    if !args.skip_import {
+        import(&engram, &dir)?;
+    }
+    Ok(())
+}
+
+/// Builds a store of `n` memories in batches of [`BATCH`], each memory with [`DEGREE`]
+/// associations to random earlier memories or ones earlier in its batch; returns memories/s.
+fn build(path: &Path, n: usize) -> Result<f64> {
+    let engram = Engram::create(path, DIM, Options::default())?;
+    let mut rng = Rng::new(n as u64);
+    let mut stored = 0usize;
+    let mut elapsed = Duration::ZERO;
+    while stored < n {
+        let count = BATCH.min(n - stored);
+        // The batch is prepared before the clock starts: the rate is the engine's.
+        let mut batch = WriteBatch::new();
+        let mut refs = Vec::with_capacity(count);
+        for _ in 0..count {
+            let embedding: Vec<f32> = (0..DIM).map(|_| 2.0 * rng.unit() - 1.0).collect();
+            refs.push(batch.remember(NewMemory::new(embedding)));
+        }
+        for (i, &from) in refs.iter().enumerate() {
+            let before = stored + i;
+            if before == 0 {
+                continue;
+            }
+            for _ in 0..DEGREE {
+                let target = rng.below(before as u64) as usize;
+                let to = if target >= stored {
+                    refs[target - stored]
+                } else {
+                    MemoryRef::Existing(engram::MemoryId::new(target as u64 + 1))
+                };
+                batch.associate(from, to, 0.5);
+            }
+        }
+        let start = Instant::now();
+        engram.write(&batch)?;
+        elapsed += start.elapsed();
+        stored += count;
+        eprint!("\rbuilt {stored} of {n}");
+    }
+    eprintln!();
+    Ok(n as f64 / elapsed.as_secs_f64())
+}
+
+struct Timed {
+    wall: f64,
+    reported: f64,
+    rss_mb: f64,
+}
+
+/// Median of [`RUNS`] runs of `engram --db PATH ARGS`: wall time, the `elapsed_ms` it prints
+/// (recall), and peak RSS from `/usr/bin/time`.
+fn timed(engram: &Path, db: &Path, args: &[&str]) -> Result<Timed> {
+    let (mut walls, mut reported, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "rss %M"])
+            .arg(engram)
+            .arg("--db")
+            .arg(db)
+            .args(args)
+            .output()?;
+        let wall = start.elapsed();
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+        }
+        walls.push(ms(wall));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let kb: f64 = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("rss ")?.trim().parse().ok())
+            .unwrap_or(f64::NAN);
+        rss.push(kb / 1e3);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let elapsed = stdout
+            .split("\"elapsed_ms\":")
+            .nth(1)
+            .and_then(|rest| rest.split([',', '}']).next()?.trim().parse::<f64>().ok());
+        reported.push(elapsed.unwrap_or(0.0));
+    }
+    Ok(Timed {
+        wall: median(walls),
+        reported: median(reported),
+        rss_mb: median(rss),
+    })
+}
+
+/// `engram import` of [`IMPORT_RECORDS`] JSON Lines records with embeddings given: records/s,
+/// parsing and checking included.
+fn import(engram: &Path, dir: &Path) -> Result<()> {
+    let file = dir.join("import.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+    let mut rng = Rng::new(3);
+    for i in 0..IMPORT_RECORDS {
+        let vector: Vec<String> = (0..DIM)
+            .map(|_| format!("{:.6}", 2.0 * rng.unit() - 1.0))
+            .collect();
+        writeln!(
+            out,
+            "{{\"id\": {i}, \"text\": \"record {i}\", \"embedding\": [{}]}}",
+            vector.join(",")
+        )?;
+    }
+    out.flush()?;
+    drop(out);
+    let db = dir.join("import.engram");
+    let status = Command::new(engram)
+        .arg("--db")
+        .arg(&db)
+        .args(["init", "--dim", "384", "--embedder", "none"])
+        .output()?;
+    if !status.status.success() {
+        return Err(String::from_utf8_lossy(&status.stderr).into_owned().into());
+    }
+    let start = Instant::now();
+    let out = Command::new(engram)
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(&file)
+        .output()?;
+    let wall = start.elapsed();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+    }
+    let mb = std::fs::metadata(&file)?.len() as f64 / 1e6;
+    println!();
+    println!(
+        "`engram import` of {IMPORT_RECORDS} JSON Lines records with 384-float embeddings ({mb:.0} MB): {:.1} s, **{:.0} records/s**",
+        wall.as_secs_f64(),
+        IMPORT_RECORDS as f64 / wall.as_secs_f64()
+    );
+    std::fs::remove_file(&file)?;
+    std::fs::remove_file(&db)?;
+    Ok(())
+}
