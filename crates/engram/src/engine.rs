@@ -861,9 +861,7 @@ impl Snapshot {
 
     /// Number of associations from each memory, in id order.
     pub fn out_degrees(&self) -> Vec<usize> {
-        self.live_rows()
-            .map(|row| self.state.adjacency(row).len())
-            .collect()
+        self.state.out_degrees()
     }
 
     /// Recalls from a cue embedding:

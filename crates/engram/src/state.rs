@@ -524,6 +524,43 @@ impl State {
         self.delta.changes
     }
 
+    /// The number of out-edges of every live row, in row order: O(N) from the segments'
+    /// offsets, then the delta's lists and forgotten rows (no per-row lookup).
+    pub(crate) fn out_degrees(&self) -> Vec<usize> {
+        let mut degrees = Vec::with_capacity(self.rows());
+        for segment in &self.base.segments {
+            let offsets = &segment.offsets[..];
+            degrees.extend(
+                offsets
+                    .windows(2)
+                    .map(|w| usize::try_from(w[1].saturating_sub(w[0])).unwrap_or(0)),
+            );
+            // A damaged segment with too few offsets still gets a degree per row.
+            degrees.resize(segment.first_row + segment.rows, 0);
+        }
+        degrees.resize(self.rows(), 0);
+        for (&row, edges) in &self.delta.adjacency {
+            if let Some(degree) = degrees.get_mut(row as usize) {
+                *degree = edges.len();
+            }
+        }
+        let mut forgotten: Vec<u32> = self.forgotten_rows().collect();
+        forgotten.sort_unstable();
+        let mut next_forgotten = forgotten.into_iter().peekable();
+        (0u32..)
+            .zip(degrees)
+            .filter(|&(row, _)| {
+                if next_forgotten.peek() == Some(&row) {
+                    next_forgotten.next();
+                    false
+                } else {
+                    true
+                }
+            })
+            .map(|(_, degree)| degree)
+            .collect()
+    }
+
     /// The rows whose out-lists point at `row`: O(E) over the segments, plus the delta.
     pub(crate) fn sources_of(&self, row: u32) -> Vec<u32> {
         let mut sources = Vec::new();

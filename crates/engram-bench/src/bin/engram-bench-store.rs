@@ -40,10 +40,26 @@ struct Args {
     /// Skip the JSON Lines import.
     #[arg(long)]
     skip_import: bool,
+    /// Keep the stores (in --dir) instead of removing each once measured.
+    #[arg(long)]
+    keep: bool,
+    /// Internal: open this store in this process and print its memory (a child of the run).
+    #[arg(long, hide = true)]
+    child_open: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
+    let args = Args::parse();
+    if let Some(path) = &args.child_open {
+        return match child_open(path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -83,9 +99,9 @@ fn run(args: &Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
     println!(
-        "| memories | batch write, memories/s | file | `stats` wall ms | `stats` peak RSS MB | `recall` wall ms | its recall ms | wall − recall ms | `recall` peak RSS MB |"
+        "| memories | batch write, memories/s | file | `stats` wall ms | `stats` peak RSS MB | `recall` wall ms | its recall ms | wall − recall ms | `recall` peak RSS MB | open: private / file-backed MB | after a recall |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.sizes {
         let path = dir.join(format!("store-{n}.engram"));
         let rate = build(&path, n)?;
@@ -107,21 +123,67 @@ fn run(args: &Args) -> Result<()> {
                 &cue.display().to_string(),
             ],
         )?;
+        let out = Command::new(std::env::current_exe()?)
+            .arg("--child-open")
+            .arg(&path)
+            .output()?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+        }
+        let memory = String::from_utf8_lossy(&out.stdout);
         println!(
-            "| {n} | {rate:.0} | {file_mb:.0} MB | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {n} | {rate:.0} | {file_mb:.0} MB | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             stats.wall,
             stats.rss_mb,
             recall.wall,
             recall.reported,
             recall.wall - recall.reported,
-            recall.rss_mb
+            recall.rss_mb,
+            memory.trim()
         );
-        std::fs::remove_file(&path)?;
-        let _ = std::fs::remove_file(dir.join(format!("store-{n}.engram-lock")));
+        if !args.keep {
+            std::fs::remove_file(&path)?;
+            let _ = std::fs::remove_file(dir.join(format!("store-{n}.engram-lock")));
+        }
     }
     if !args.skip_import {
         import(&engram, &dir)?;
     }
+    Ok(())
+}
+
+/// This process's resident memory: private (anonymous: what it allocated) and file-backed
+/// (mapped pages of the store, shared with the page cache and every other reader; the
+/// kernel maps up to 16 neighbours of each page touched), in MB.
+fn resident() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1e3)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
+/// The child of `--child-open`: opens the store read-only, prints its resident memory, recalls
+/// once, prints it again.
+fn child_open(path: &Path) -> Result<()> {
+    let engram = Engram::open(
+        path,
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+    )?;
+    let snapshot = engram.snapshot();
+    let (anon, file) = resident();
+    let mut rng = Rng::new(11);
+    let cue: Vec<f32> = (0..DIM).map(|_| 2.0 * rng.unit() - 1.0).collect();
+    snapshot.recall(&cue, &engram::RecallParams::default())?;
+    let (anon_after, file_after) = resident();
+    println!("{anon:.1} / {file:.1} | {anon_after:.1} / {file_after:.1}");
     Ok(())
 }
 
