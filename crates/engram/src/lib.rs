@@ -76,6 +76,12 @@
 //! or belong to another user (reading needs write access to the lock file, except on a
 //! read-only mount). LMDB needs a local file system with `mmap` and file locks (not NFS).
 //!
+//! A handle (and each [`Snapshot`]) keeps the version it read open until it reads a newer
+//! one (at its next snapshot or write) or is dropped. While it does, the pages of that
+//! version cannot be reused by anyone's later writes, so a store written by another process
+//! grows while a handle that reads nothing sits idle: take a snapshot now and then, or drop
+//! the handle. The file never shrinks: pages a compaction frees are reused by later writes.
+//!
 //! # Memory
 //! A process's memory holds no copy of the embeddings: its resident set is the pages it has
 //! touched, shared through the page cache with every other process reading the store. A store

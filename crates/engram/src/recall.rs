@@ -2,7 +2,7 @@
 //! each active memory's activation times its retention now → the best `limit`.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 use engram_kernels::{Csr, DecayCurve, Kernels, Seed, SpreadParams, SpreadWorkspace};
 
@@ -123,11 +123,15 @@ pub struct Recalled {
     pub seed: bool,
 }
 
-/// Buffers a recall reuses: one score per row and the spreading workspace.
+/// Buffers a recall reuses: one score per row, the spreading workspace, and the subgraph
+/// gather's per-row marks (all `u32::MAX` between recalls: a recall resets the rows it
+/// marked, so it costs what it touches, not the store's size).
 #[derive(Debug, Default)]
 pub(crate) struct RecallScratch {
     scores: Vec<f32>,
     workspace: SpreadWorkspace,
+    /// Per row: its depth from the seeds while gathering, then its local number.
+    marks: Vec<u32>,
 }
 
 /// A candidate ordered worst-first, so that a max-heap keeps the best at the bottom: lower
@@ -222,6 +226,7 @@ pub(crate) fn recall(
         &seeds,
         &spread_params,
         &mut scratch.workspace,
+        &mut scratch.marks,
     )?;
 
     // 4. Retention now of every active memory, then the best `limit` by activation × retention.
@@ -275,57 +280,77 @@ fn spread(
     seeds: &[Seed],
     params: &SpreadParams,
     workspace: &mut SpreadWorkspace,
+    marks: &mut Vec<u32>,
 ) -> Result<Vec<(u32, f32)>> {
+    const UNMARKED: u32 = u32::MAX;
     let rows = state.rows();
-    // Rows reachable within `hops` (BFS by layers); those within `hops − 1` fire.
-    let mut depth: HashMap<u32, u32> = seeds.iter().map(|s| (s.node, 0)).collect();
-    let mut layer: Vec<u32> = seeds.iter().map(|s| s.node).collect();
-    for hop in 1..=params.hops() {
-        let mut next = Vec::new();
-        for &row in &layer {
-            for (target, _) in state.adjacency(row).iter() {
-                if target as usize >= rows {
-                    return Err(Error::Corrupt(format!(
-                        "an association points at row {target} of {rows}"
-                    )));
+    if marks.len() < rows {
+        marks.resize(rows, UNMARKED);
+    }
+    // Rows reachable within `hops` (BFS by layers), with their depth; those within
+    // `hops − 1` fire.
+    let mut reached: Vec<u32> = Vec::with_capacity(seeds.len());
+    for seed in seeds {
+        let row = seed.node as usize;
+        if marks[row] == UNMARKED {
+            marks[row] = 0;
+            reached.push(seed.node);
+        }
+    }
+    let mut layer_start = 0;
+    let gathered = (|| {
+        for hop in 1..=params.hops() {
+            let layer_end = reached.len();
+            for i in layer_start..layer_end {
+                for (target, _) in state.adjacency(reached[i]).iter() {
+                    let Some(mark) = marks.get_mut(target as usize) else {
+                        return Err(Error::Corrupt(format!(
+                            "an association points at row {target} of {rows}"
+                        )));
+                    };
+                    if *mark == UNMARKED {
+                        *mark = hop;
+                        reached.push(target);
+                    }
                 }
-                depth.entry(target).or_insert_with(|| {
-                    next.push(target);
-                    hop
-                });
             }
+            layer_start = layer_end;
         }
-        layer = next;
-    }
-    let mut local_rows: Vec<u32> = depth.keys().copied().collect();
+        Ok(())
+    })();
+    // Rows renumbered in row order (so edges keep their order), and the depths read first.
+    let mut local_rows = reached;
     local_rows.sort_unstable();
-    let local = |row: u32| -> Result<u32> {
-        local_rows
-            .binary_search(&row)
-            .ok()
-            .and_then(|i| u32::try_from(i).ok())
-            .ok_or(Error::Internal(format!(
-                "row {row} missing from its own subgraph"
-            )))
-    };
-    let mut offsets = Vec::with_capacity(local_rows.len() + 1);
-    let mut targets = Vec::new();
-    let mut weights = Vec::new();
-    offsets.push(0u64);
-    for &row in &local_rows {
-        if depth[&row] < params.hops() {
-            for (target, weight) in state.adjacency(row).iter() {
-                targets.push(local(target)?);
-                weights.push(weight);
-            }
-        }
-        offsets.push(targets.len() as u64);
+    let depths: Vec<u32> = local_rows.iter().map(|&row| marks[row as usize]).collect();
+    for (local, &row) in (0u32..).zip(&local_rows) {
+        marks[row as usize] = local;
     }
-    let graph = Csr::new(offsets, targets, weights)?;
-    let local_seeds = seeds
+    let graph = gathered.and_then(|()| {
+        let mut offsets = Vec::with_capacity(local_rows.len() + 1);
+        let mut targets = Vec::new();
+        let mut weights = Vec::new();
+        offsets.push(0u64);
+        for (&row, &depth) in local_rows.iter().zip(&depths) {
+            if depth < params.hops() {
+                for (target, weight) in state.adjacency(row).iter() {
+                    // Every target of a row within `hops − 1` was reached.
+                    targets.push(marks[target as usize]);
+                    weights.push(weight);
+                }
+            }
+            offsets.push(targets.len() as u64);
+        }
+        Ok(Csr::new(offsets, targets, weights)?)
+    });
+    let local_seeds: Vec<Seed> = seeds
         .iter()
-        .map(|s| Ok(Seed::new(local(s.node)?, s.activation)))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|s| Seed::new(marks[s.node as usize], s.activation))
+        .collect();
+    // Leave every mark as it was found, whatever happened.
+    for &row in &local_rows {
+        marks[row as usize] = UNMARKED;
+    }
+    let graph = graph?;
     Ok(kernels
         .spread_from_seeds(&graph, &local_seeds, params, workspace)?
         .iter()
