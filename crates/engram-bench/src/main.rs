@@ -381,7 +381,7 @@ fn recall_table(
     use engram_bench::recall::{build_store, latencies, percentile};
     println!("## Recall (engram store)\n");
     println!(
-        "A whole recall — cosine against every memory, 10 seeds, 3 hops of spreading, retention, the best 20 — from distinct random cues. D = {RECALL_DIM}, {RECALL_DEGREE} random associations per memory, in memory, compacted. `budget` = 1.2 × embedding bytes ÷ the read bandwidth above + 1 ms.\n"
+        "A whole recall — cosine against every memory, 10 seeds, 3 hops of spreading, retention, the best 20 — from distinct random cues. D = {RECALL_DIM}, {RECALL_DEGREE} random associations per memory, compacted, in a store in a temporary directory (read in place from its memory map). `budget` = 1.2 × embedding bytes ÷ the read bandwidth above + 1 ms.\n"
     );
     println!("| N | kernels | recalls | p50 ms | p99 ms | budget ms | p50 / budget |");
     println!("|---:|---|---:|---:|---:|---:|---:|");

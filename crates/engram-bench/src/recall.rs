@@ -1,4 +1,4 @@
-//! The recall workload: an in-memory `engram` store of `n` random memories with about
+//! The recall workload: an `engram` store (in a temporary directory) of `n` random memories with about
 //! `degree` random associations each, and latency percentiles of recalls against it.
 
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ pub const NOW: i64 = 1_700_000_000;
 /// Memories remembered per transaction while building.
 const BATCH: usize = 20_000;
 
-/// Builds an in-memory store of `n` memories of `dim` random values in [-1, 1) (strengths in
+/// Builds a store (in a temporary directory: [`Engram::in_memory`]) of `n` memories of `dim` random values in [-1, 1) (strengths in
 /// [0.25, 1], last accessed up to 30 days before [`NOW`]), each with `degree` associations to
 /// uniformly drawn memories (weights in (0, 1]), then compacts it. `progress` is called with
 /// the fraction done.
