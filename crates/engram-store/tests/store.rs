@@ -24,6 +24,23 @@ fn new_store(dir: &Path, name: &str) -> (PathBuf, Store) {
     (path, store)
 }
 
+/// A new store at `dir/name` holding one block (segment 1, part 0) of `len` copies of
+/// `value`, closed.
+fn store_with_block(dir: &Path, name: &str, value: f32, len: usize) -> PathBuf {
+    let (path, store) = new_store(dir, name);
+    let mut txn = store.write().expect("write");
+    txn.put_block(
+        BlockKey {
+            segment: 1,
+            part: 0,
+        },
+        &vec![value; len],
+    )
+    .expect("put");
+    txn.commit().expect("commit");
+    path
+}
+
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("list")
@@ -251,18 +268,7 @@ fn fingerprint(path: &Path) -> (Vec<u8>, std::time::SystemTime) {
 #[test]
 fn reading_leaves_the_data_file_byte_for_byte_and_its_mtime() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (path, store) = new_store(dir.path(), "s.engram");
-    let mut txn = store.write().expect("write");
-    txn.put_block(
-        BlockKey {
-            segment: 1,
-            part: 0,
-        },
-        &vec![1.5f32; 50_000],
-    )
-    .expect("put");
-    txn.commit().expect("commit");
-    drop(store);
+    let path = store_with_block(dir.path(), "s.engram", 1.5, 50_000);
     let before = fingerprint(&path);
     std::thread::sleep(Duration::from_millis(20));
     for _ in 0..3 {
@@ -320,18 +326,7 @@ fn a_format_1_store_is_recognized() {
 #[test]
 fn a_truncated_store_is_an_error_at_every_length_never_a_fault() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (path, store) = new_store(dir.path(), "s.engram");
-    let mut txn = store.write().expect("write");
-    txn.put_block(
-        BlockKey {
-            segment: 1,
-            part: 0,
-        },
-        &vec![2.0f32; 40_000],
-    )
-    .expect("put");
-    txn.commit().expect("commit");
-    drop(store);
+    let path = store_with_block(dir.path(), "s.engram", 2.0, 40_000);
     let whole = std::fs::read(&path).expect("read");
     let cut = dir.path().join("cut.engram");
     let page = 4096;
@@ -429,18 +424,7 @@ fn a_store_on_a_read_only_mount_opens_read_only_and_reads() {
     let ro = dir.path().join("ro");
     std::fs::create_dir_all(&rw).expect("mkdir");
     std::fs::create_dir_all(&ro).expect("mkdir");
-    let (path, store) = new_store(&rw, "s.engram");
-    let mut txn = store.write().expect("write");
-    txn.put_block(
-        BlockKey {
-            segment: 1,
-            part: 0,
-        },
-        &[3.0f32; 1000],
-    )
-    .expect("put");
-    txn.commit().expect("commit");
-    drop(store);
+    let path = store_with_block(&rw, "s.engram", 3.0, 1000);
     // Without its lock file, as a store copied onto read-only media would be.
     std::fs::remove_file(rw.join("s.engram-lock")).expect("remove lock");
     std::fs::copy(&path, rw.join("other.engram")).expect("copy");
