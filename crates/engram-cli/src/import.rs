@@ -374,7 +374,15 @@ struct Plan {
     /// The records as the first pass read them (with their line), when the source was small
     /// enough to keep them ([`CACHE_BYTES`]): the second pass then writes these instead of
     /// reading and parsing the source again.
-    cache: Option<Vec<(usize, Record)>>,
+    cache: Option<Vec<Cached>>,
+}
+
+/// A record the first pass kept: its line, the record, and the hash of the records up to and
+/// including it (what the import's progress records once it is stored).
+struct Cached {
+    at: usize,
+    record: Record,
+    hash: RecordHash,
 }
 
 /// The most source bytes whose parsed records the first pass keeps for the second (the
@@ -653,7 +661,7 @@ fn check(
     let mut bad: Vec<(usize, String)> = Vec::new();
     let mut hash = RecordHash::default();
     let mut continues: Option<usize> = None;
-    let mut cache: Option<Vec<(usize, Record)>> = Some(Vec::new());
+    let mut cache: Option<Vec<Cached>> = Some(Vec::new());
     let mut cached_bytes = 0usize;
     for (records, item) in source.items(limit)?.enumerate() {
         if let Some(interruption) = interrupted() {
@@ -691,7 +699,11 @@ fn check(
             Ok(record)
         });
         match (&mut cache, problem) {
-            (Some(cache), Ok(record)) => cache.push((at, record)),
+            (Some(cache), Ok(record)) => cache.push(Cached {
+                at,
+                record,
+                hash: hash.clone(),
+            }),
             (_, Ok(_)) => {}
             (_, Err(problem)) => {
                 if lines.len() == records {
@@ -819,7 +831,7 @@ struct Writer<'a> {
     summary: &'a mut Summary,
     signals: &'a Signals,
     /// The first pass's records, if it kept them: written instead of the source read again.
-    cache: Option<Vec<(usize, Record)>>,
+    cache: Option<Vec<Cached>>,
 }
 
 /// A record of the batch being built: its line, and its links.
@@ -842,21 +854,28 @@ impl Writer<'_> {
         let mut hash = RecordHash::default();
         let bar = output::progress(total, "memories", quiet);
         bar.inc(start as u64);
-        // The first pass's records if it kept them (their hash is the plan's: nothing to check
-        // again), else the source read again.
-        let cached = self.cache.is_some();
-        let mut items: Box<dyn Iterator<Item = Item>> = match self.cache.take() {
-            Some(records) => Box::new(records.into_iter().map(|(at, record)| Item {
-                at,
-                bytes: Vec::new(),
-                record: Ok(record),
-            })),
-            None => self.source.items(limit)?,
-        };
+        // The first pass's records if it kept them, with the hash after each (nothing to check
+        // again: they are the records it checked), else the source read again and hashed.
+        let mut items: Box<dyn Iterator<Item = (Item, Option<RecordHash>)>> =
+            match self.cache.take() {
+                Some(records) => Box::new(records.into_iter().map(|c| {
+                    let item = Item {
+                        at: c.at,
+                        bytes: Vec::new(),
+                        record: Ok(c.record),
+                    };
+                    (item, Some(c.hash))
+                })),
+                None => Box::new(self.source.items(limit)?.map(|item| (item, None))),
+            };
         let mut items = items.by_ref().enumerate();
+        let advance = |hash: &mut RecordHash, item: &Item, after: Option<RecordHash>| match after {
+            Some(after) => *hash = after,
+            None => hash.add(&item.bytes),
+        };
         // The records before `start` are stored: only their links to later records matter.
-        for (i, item) in items.by_ref().take(start) {
-            hash.add(&item.bytes);
+        for (i, (item, after)) in items.by_ref().take(start) {
+            advance(&mut hash, &item, after);
             let record = item.record.map_err(|e| changed(unit, item.at, &e))?;
             for link in record.links {
                 if let Some(&j) = self.plan.index.get(&link.to.key())
@@ -872,8 +891,8 @@ impl Writer<'_> {
             let end = total.min(first + batch);
             let mut write = WriteBatch::new();
             let mut records = Vec::with_capacity(end - first);
-            for (_, item) in items.by_ref().take(end - first) {
-                hash.add(&item.bytes);
+            for (_, (item, after)) in items.by_ref().take(end - first) {
+                advance(&mut hash, &item, after);
                 let mut record = item.record.map_err(|e| changed(unit, item.at, &e))?;
                 records.push(Pending {
                     at: item.at,
@@ -951,7 +970,7 @@ impl Writer<'_> {
             }
         }
         bar.finish_and_clear();
-        if !waiting.is_empty() || (!cached && hash.hex() != self.plan.sha256) {
+        if !waiting.is_empty() || hash.hex() != self.plan.sha256 {
             bail!(
                 "{} changed during the import: its records are not the ones checked first",
                 self.source.name()

@@ -347,3 +347,79 @@ fn a_full_standard_error_or_output_is_exit_1_never_a_panic() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(memories(&sandbox), 2);
 }
+
+/// Runs `engram --db DB ARGS` as the user `nobody` (root runs the tests here), with
+/// `setpriv`, from a copy of the binary in the sandbox (the build directory may be closed to
+/// other users).
+fn as_nobody(sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
+    let command = sandbox.std_command(args);
+    let binary = sandbox.path("engram-for-nobody");
+    if !binary.exists() {
+        std::fs::copy(command.get_program(), &binary).expect("copy the binary");
+    }
+    std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&binary)
+        .args(command.get_args())
+        .current_dir(sandbox.dir.path())
+        .output()
+        .expect("setpriv")
+}
+
+#[test]
+fn another_user_reads_a_store_given_its_lock_file_and_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    // Only root can act as another user; CI runs as root.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        eprintln!("skipped: needs root to run engram as another user");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.init(4);
+    sandbox.ok(&["remember", "a cat"]);
+    // The directory and the store are root's, readable by all (0755 and 0644).
+    std::fs::set_permissions(sandbox.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
+    std::fs::set_permissions(&sandbox.db, std::fs::Permissions::from_mode(0o644))
+        .expect("chmod store");
+    let lock = sandbox.path("test.db-lock");
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).expect("chmod lock");
+    let before = std::fs::read(&sandbox.db).expect("read");
+    // Without write access to the lock file: a clear error naming it.
+    let out = as_nobody(&sandbox, &["stats"]);
+    let err = common::user_error(&out, &["stats"]);
+    assert!(
+        err.contains("permission denied") && err.contains("lock file"),
+        "{err}"
+    );
+    // With it, every reading command works, and nothing is written.
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o666)).expect("chmod lock");
+    for args in [
+        &["stats"][..],
+        &["recall", "cat"],
+        &["show", "1"],
+        &["export"],
+    ] {
+        let out = as_nobody(&sandbox, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = as_nobody(&sandbox, &["--json", "recall", "cat"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a cat"));
+    // Writing needs write access to the store.
+    let out = as_nobody(&sandbox, &["remember", "a dog"]);
+    let err = common::user_error(&out, &["remember"]);
+    assert!(err.contains("permission denied"), "{err}");
+    assert_eq!(
+        std::fs::read(&sandbox.db).expect("read"),
+        before,
+        "unchanged"
+    );
+}

@@ -351,10 +351,24 @@ impl Store {
     }
 }
 
+/// Makes the lock file beside `path` if there is none, with the permissions of a file made by
+/// `File::create` (0666 less the umask), as the data file has: LMDB would make it 0600, which
+/// shuts out every other user, who needs to write it even to read. Best effort: where it
+/// cannot be made (a read-only mount), LMDB reads without one or says why it cannot.
+fn make_lock_file(path: &Path) {
+    let lock = atomic::lock_path(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o666);
+    let _ = options.open(lock);
+}
+
 fn open_inner(path: &Path, canonical: PathBuf, mode: Mode) -> Result<Inner> {
     let environment = sniff(path)?;
     let page_size = usize::try_from(environment.page_size)
         .map_err(|_| Error::Corrupt("its page size does not fit in memory".into()))?;
+    make_lock_file(path);
     let env = open_env(path, mode)?;
     check_trees(&env, path, environment.page_size)?;
     let dbs = open_databases(&env)?;
