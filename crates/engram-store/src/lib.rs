@@ -34,8 +34,12 @@
 //! Before LMDB maps a file, its first pages are checked ([`Store::open`]): an empty file, a
 //! format-1 (redb) store and other files are named, not opened (LMDB would initialize an empty
 //! file), and a file shorter than its last committed transaction needs is [`Error::Corrupt`]
-//! instead of a SIGBUS on the missing pages. Every block handed out is checked to lie inside
-//! the file. LMDB keeps no checksums: damage inside a page it reads may go unnoticed.
+//! instead of a SIGBUS on the missing pages. Then, before anything reads through LMDB, every
+//! B-tree page of the committed state is checked (`verify.rs`: page numbers, kinds, node
+//! bounds, overflow spans, each page reached once; LMDB trusts its pages and faults on a
+//! damaged one), at a cost of the B-tree pages, not the blocks. Every value handed out is
+//! checked to lie inside the file. LMDB keeps no checksums: damage inside a value (an
+//! embedding, a time) reads as a changed value.
 //!
 //! # Limits
 //! A store can grow to [`MAP_SIZE`] (1 TiB on 64-bit targets): only address space is

@@ -64,7 +64,8 @@
 //! A recall costs one pass over the embeddings plus what the spreading touches (it gathers
 //! the subgraph within its hops into a small CSR, same numbers in the same order as the whole
 //! graph), never the whole graph. Opening costs O(segments + the unsealed tail + the changes
-//! since the last compaction) — metadata, not embeddings.
+//! since the last compaction), plus a check of every B-tree page, which those make up —
+//! metadata, not embeddings (26–30 ms for `engram stats` at 1M memories, BENCHMARKS.md).
 //!
 //! # Concurrency
 //! [`Engram`] is `Send + Sync`. Any number of processes may open a store at once, each with
