@@ -6,8 +6,7 @@
 //! followed by `-lock`) stays behind, which is never opened as a store and is removed by a
 //! later create of the same path once it is [`STALE_AFTER`] old.
 //!
-//! [`Store::create`](crate::Store::create) does all of this; the module is public for a store
-//! file that is not LMDB's (the format-1 engine builds its redb file this way).
+//! [`Store::create`](crate::Store::create) does all of this.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -24,11 +23,11 @@ pub(crate) const LOCK_SUFFIX: &str = "-lock";
 const TEMP_RANDOM: usize = 8;
 /// A temporary file untouched for this long belongs to a create that died: creating a store
 /// writes it within milliseconds.
-pub const STALE_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// A store file under construction beside its final path. Dropping it unfinished removes
 /// the temporary file (and its lock file).
-pub struct PendingFile {
+pub(crate) struct PendingFile {
     path: PathBuf,
     dir: PathBuf,
     temp_path: PathBuf,
@@ -77,7 +76,7 @@ fn temp_prefix(name: &OsString) -> OsString {
 }
 
 /// Starts creating a store at `path`: makes the (empty) temporary file to build it in.
-pub fn begin(path: &Path) -> Result<PendingFile> {
+pub(crate) fn begin(path: &Path) -> Result<PendingFile> {
     let (dir, name) = split(path)?;
     let prefix = temp_prefix(&name);
     remove_stale(&dir, &prefix);
@@ -103,13 +102,8 @@ pub fn begin(path: &Path) -> Result<PendingFile> {
 
 impl PendingFile {
     /// The temporary file's path, to build the store in.
-    pub fn temp_path(&self) -> &Path {
+    pub(crate) fn temp_path(&self) -> &Path {
         &self.temp_path
-    }
-
-    /// The temporary file, open for reading and writing.
-    pub fn file(&self) -> &File {
-        &self.file
     }
 
     /// Makes the fully written temporary file the store at its path: fsync, move without
@@ -117,7 +111,7 @@ impl PendingFile {
     ///
     /// # Errors
     /// [`Error::AlreadyExists`] if a file appeared at the path meanwhile; [`Error::Io`].
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         self.file.sync_all().map_err(Error::Io)?;
         let Some(temp) = self.temp.take() else {
             return Err(Error::Io(std::io::Error::other(

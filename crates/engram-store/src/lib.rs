@@ -47,7 +47,7 @@
 //! local file system (no NFS) with `mmap` and locks; readers need write access to the lock
 //! file, except on a read-only mount, where no lock is taken.
 
-pub mod atomic;
+mod atomic;
 mod error;
 mod pinned;
 mod sniff;
