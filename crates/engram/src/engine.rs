@@ -205,8 +205,9 @@ impl Engram {
         Self::from_store(store, Some(path.into()), None, kernels, options)
     }
 
-    /// Opens an existing store, reading its metadata only: the cost does not depend on its
-    /// size. A recall then reads the embeddings in place from the file's pages.
+    /// Opens an existing store, reading its metadata (and checking every B-tree page, see the
+    /// crate docs), never its embeddings: the cost does not grow with the memories in
+    /// segments. A recall then reads the embeddings in place from the file's pages.
     ///
     /// # Errors
     /// [`Error::NotFound`]; [`Error::NotAStore`] for a file that is not an engram store
