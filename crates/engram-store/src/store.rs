@@ -797,11 +797,28 @@ impl<'s> WriteTxn<'s> {
     /// # Errors
     /// A storage error.
     pub fn put_block<T: bytemuck::NoUninit>(&mut self, key: BlockKey, values: &[T]) -> Result<()> {
-        let bytes: &[u8] = bytemuck::cast_slice(values);
+        self.put_block_parts(key, &[values])
+    }
+
+    /// Writes a block of the values of `parts`, one after the other, replacing any at `key`:
+    /// a block gathered from pieces (the engine's 256-row chunks) without first joining
+    /// them in memory. Each byte is written once, as by [`put_block`](Self::put_block).
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn put_block_parts<T: bytemuck::NoUninit>(
+        &mut self,
+        key: BlockKey,
+        parts: &[&[T]],
+    ) -> Result<()> {
+        let len = parts.iter().map(|part| std::mem::size_of_val(*part)).sum();
         self.dbs
             .blocks
-            .put_reserved(&mut self.txn, &key.bytes(), bytes.len(), |space| {
-                std::io::Write::write_all(space, bytes)
+            .put_reserved(&mut self.txn, &key.bytes(), len, |space| {
+                for part in parts {
+                    std::io::Write::write_all(space, bytemuck::cast_slice(part))?;
+                }
+                Ok(())
             })?;
         Ok(())
     }

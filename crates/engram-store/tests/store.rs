@@ -165,6 +165,40 @@ fn large_blocks_are_read_in_place_and_aligned_small_ones_may_be_copied() {
 }
 
 #[test]
+fn a_block_written_in_parts_reads_back_as_their_concatenation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, store) = new_store(dir.path(), "s.engram");
+    let parts: Vec<Vec<f32>> = [256usize, 0, 256, 17]
+        .iter()
+        .scan(0.0f32, |next, &len| {
+            let part = (0..len).map(|i| *next + i as f32).collect::<Vec<_>>();
+            *next += len as f32;
+            Some(part)
+        })
+        .collect();
+    let slices: Vec<&[f32]> = parts.iter().map(Vec::as_slice).collect();
+    let key = |segment| BlockKey { segment, part: 0 };
+    let mut txn = store.write().expect("write");
+    txn.put_block_parts(key(1), &slices).expect("parts");
+    txn.put_block_parts::<f32>(key(2), &[]).expect("no parts");
+    txn.put_block(key(3), &[9.0f32]).expect("one");
+    txn.put_block_parts(key(3), &[&[1.0f32][..], &[2.0]])
+        .expect("replaces");
+    txn.commit().expect("commit");
+    let txn = store.read().expect("read");
+    let read = |segment| {
+        txn.block::<f32>(key(segment))
+            .expect("read")
+            .expect("present")
+            .into_owned()
+    };
+    assert_eq!(read(1), parts.concat());
+    assert_eq!(read(1).len(), 529);
+    assert!(read(2).is_empty());
+    assert_eq!(read(3), vec![1.0, 2.0]);
+}
+
+#[test]
 fn deleting_a_segment_removes_its_blocks_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, store) = new_store(dir.path(), "s.engram");

@@ -674,11 +674,62 @@ fn apply_batch(
     }
     let now = unix_now();
     let mut created = Vec::with_capacity(batch.remembered);
-    for (index, op) in batch.ops.iter().enumerate() {
+    let mut edges = Vec::new();
+    let mut index = 0;
+    while let Some(op) = batch.ops.get(index) {
+        if let &Op::Associate { from, .. } = op {
+            // A run of associations from one memory (how batches are usually built) finds
+            // its out-list once.
+            let run = batch.ops[index..]
+                .iter()
+                .take_while(|op| matches!(op, Op::Associate { from: f, .. } if *f == from))
+                .count();
+            let ops = &batch.ops[index..index + run];
+            apply_associations(state, ops, options, &created, &mut edges, touched)
+                .map_err(|(offset, e)| e.in_batch(index + offset))?;
+            index += run;
+            continue;
+        }
         apply_op(state, txn, op, options, now, &mut created, touched)
             .map_err(|e| e.in_batch(index))?;
+        index += 1;
     }
     Ok(created.into_iter().map(|(id, _)| id).collect())
+}
+
+/// Applies `ops`, a run of associations from one memory (the first op's `from`), resolving
+/// every target before changing the out-list (`edges` is scratch). On error, the position in
+/// `ops` of the one rejected.
+fn apply_associations(
+    state: &mut State,
+    ops: &[Op],
+    options: &Options,
+    created: &[(MemoryId, u32)],
+    edges: &mut Vec<(u32, f32)>,
+    touched: &mut Touched,
+) -> std::result::Result<(), (usize, Error)> {
+    edges.clear();
+    let Some(&Op::Associate { from, .. }) = ops.first() else {
+        return Ok(());
+    };
+    let (from_row, from_id) = resolve(state, created, from).map_err(|e| (0, e))?;
+    for (index, op) in ops.iter().enumerate() {
+        let &Op::Associate { to, weight, .. } = op else {
+            continue;
+        };
+        let checked = || {
+            let (to_row, _) = resolve(state, created, to)?;
+            check_weight(weight)?;
+            if from_row == to_row && !options.allow_self_associations {
+                return Err(Error::SelfAssociation(from_id));
+            }
+            Ok(to_row)
+        };
+        edges.push((checked().map_err(|e| (index, e))?, weight));
+    }
+    state.set_edges(from_row, edges);
+    touched.adjacency.push(from_row);
+    Ok(())
 }
 
 fn apply_op(
@@ -709,15 +760,10 @@ fn apply_op(
             state.next_id += 1;
             created.push((id, row));
         }
-        &Op::Associate { from, to, weight } => {
-            let (from_row, from_id) = resolve(state, created, from)?;
-            let (to_row, _) = resolve(state, created, to)?;
-            check_weight(weight)?;
-            if from_row == to_row && !options.allow_self_associations {
-                return Err(Error::SelfAssociation(from_id));
-            }
-            state.set_edge(from_row, to_row, weight);
-            touched.adjacency.push(from_row);
+        Op::Associate { .. } => {
+            let ops = std::slice::from_ref(op);
+            apply_associations(state, ops, options, created, &mut Vec::new(), touched)
+                .map_err(|(_, e)| e)?;
         }
         &Op::Dissociate { from, to } => {
             let (from_row, _) = resolve(state, created, from)?;

@@ -146,7 +146,9 @@ pub fn check_embedding(embedding: &[f32], dim: usize) -> Result<()> {
             found: embedding.len(),
         });
     }
-    if let Some(index) = embedding.iter().position(|x| !x.is_finite()) {
+    // One pass without an early exit vectorizes; the position is looked for only on failure.
+    let all_finite = embedding.iter().fold(true, |all, x| all & x.is_finite());
+    if !all_finite && let Some(index) = embedding.iter().position(|x| !x.is_finite()) {
         return Err(Error::NonFiniteEmbedding {
             index,
             value: embedding[index],

@@ -42,6 +42,9 @@ pub(crate) struct RowMeta {
 pub(crate) struct Segment {
     pub(crate) first_row: usize,
     pub(crate) rows: usize,
+    /// The ids of its first and last rows, copied out of `ids` when the segment is loaded:
+    /// finding a row by id then reads no mapped page but the one it checks.
+    pub(crate) id_range: Option<(u64, u64)>,
     pub(crate) embeddings: Pinned<f32>,
     pub(crate) norms: Pinned<f32>,
     pub(crate) ids: Pinned<u64>,
@@ -110,8 +113,8 @@ impl Base {
 
     /// The id of the last row in the segments.
     pub(crate) fn last_id(&self) -> Option<MemoryId> {
-        let last = self.segments.last()?;
-        last.ids.last().map(|&id| MemoryId::new(id))
+        let (_, last) = self.segments.iter().rev().find_map(|s| s.id_range)?;
+        Some(MemoryId::new(last))
     }
 
     /// The segment holding `row` and the row's index in it.
@@ -154,17 +157,19 @@ impl Base {
             .map_or((&[], &[]), |(segment, i)| segment.out_edges(i))
     }
 
-    /// The row of `id`, by binary search over the segments' last ids, then within one.
+    /// The row of `id`, by binary search over the segments' id ranges, then within one.
     fn row_of(&self, id: MemoryId) -> Option<usize> {
         let id = id.get();
         let i = self
             .segments
-            .partition_point(|s| s.ids.last().is_some_and(|&last| last < id));
+            .partition_point(|s| s.id_range.is_none_or(|(_, last)| last < id));
         let segment = self.segments.get(i)?;
-        // A sealed segment's ids are consecutive (a compacted one's may have gaps).
-        let first = *segment.ids.first()?;
+        let (first, last) = segment.id_range?;
         let guess = usize::try_from(id.checked_sub(first)?).ok()?;
-        let at = if segment.ids.get(guess) == Some(&id) {
+        // Ids ascend within a segment, so one whose range is as long as its rows holds every
+        // id in the range (a sealed segment); a compacted one may have gaps.
+        let consecutive = last - first + 1 == segment.rows as u64;
+        let at = if consecutive || segment.ids.get(guess) == Some(&id) {
             guess
         } else {
             segment.ids.binary_search(&id).ok()?
@@ -198,10 +203,6 @@ impl Adjacency<'_> {
         base.into_iter()
             .flat_map(|(t, w)| t.iter().copied().zip(w.iter().copied()))
             .chain(delta.into_iter().flat_map(|e| e.iter().copied()))
-    }
-
-    fn to_vec(&self) -> Vec<(u32, f32)> {
-        self.iter().collect()
     }
 }
 
@@ -437,6 +438,12 @@ impl State {
         Adjacency::Base { targets, weights }
     }
 
+    /// The embeddings of the tail rows, in row order: `CHUNK_ROWS` per chunk, the last
+    /// perhaps short.
+    pub(crate) fn tail_chunks(&self) -> &[Arc<EmbeddingMatrix>] {
+        &self.delta.chunks
+    }
+
     /// Appends a row; the caller has validated the memory and checked the row limit.
     pub(crate) fn push_row(&mut self, meta: RowMeta, embedding: &[f32]) -> Result<u32> {
         let row =
@@ -449,32 +456,36 @@ impl State {
     /// The delta's out-list of `from`, to change in place: copied from the segment first if
     /// the delta has none, and from an older state if this one shares it.
     fn edges_mut(&mut self, from: u32) -> &mut Vec<(u32, f32)> {
-        if !self.delta.adjacency.contains_key(&from) {
-            let edges = self.adjacency(from).to_vec();
-            self.delta.adjacency.insert(from, Arc::new(edges));
-        }
-        let edges = self
-            .delta
-            .adjacency
-            .entry(from)
-            .or_insert_with(|| Arc::new(Vec::new()));
+        let base = &self.base;
+        let edges = self.delta.adjacency.entry(from).or_insert_with(|| {
+            // Not in the delta: the segment's list (empty for a tail row).
+            let (targets, weights) = base.out_edges(from as usize);
+            Arc::new(
+                targets
+                    .iter()
+                    .copied()
+                    .zip(weights.iter().copied())
+                    .collect(),
+            )
+        });
         Arc::make_mut(edges)
     }
 
-    /// Sets the weight of `from → to`; returns whether the edge is new.
-    pub(crate) fn set_edge(&mut self, from: u32, to: u32, weight: f32) -> bool {
-        let edges = self.edges_mut(from);
-        let added = match edges.binary_search_by_key(&to, |&(t, _)| t) {
-            Ok(i) => {
-                edges[i].1 = weight;
-                false
+    /// Sets the weight of `from → to` for each pair of `edges`, in order (a later weight for
+    /// the same target wins); returns how many edges are new.
+    pub(crate) fn set_edges(&mut self, from: u32, edges: &[(u32, f32)]) -> usize {
+        let list = self.edges_mut(from);
+        let mut added = 0;
+        for &(to, weight) in edges {
+            match list.binary_search_by_key(&to, |&(t, _)| t) {
+                Ok(i) => list[i].1 = weight,
+                Err(i) => {
+                    list.insert(i, (to, weight));
+                    added += 1;
+                }
             }
-            Err(i) => {
-                edges.insert(i, (to, weight));
-                true
-            }
-        };
-        self.edges += usize::from(added);
+        }
+        self.edges += added;
         added
     }
 

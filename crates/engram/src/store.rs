@@ -146,12 +146,21 @@ fn load_segment(
     let offsets = pin::<u64>(snapshot, number, part::OFFSETS, Some(rows + 1))?;
     let edges = offsets.last().copied().unwrap_or(0);
     let edges = to_usize(edges, "edge count")?;
+    let ids = pin::<u64>(snapshot, number, part::IDS, Some(rows))?;
+    let id_range = ids
+        .first()
+        .zip(ids.last())
+        .map(|(&first, &last)| (first, last));
+    if id_range.is_some_and(|(first, last)| first > last) {
+        return Err(corrupt(format!("segment {number}'s ids do not ascend")));
+    }
     let segment = Segment {
         first_row,
         rows,
+        id_range,
         embeddings: pin(snapshot, number, part::EMBEDDINGS, Some(floats))?,
         norms: pin(snapshot, number, part::NORMS, Some(rows))?,
-        ids: pin(snapshot, number, part::IDS, Some(rows))?,
+        ids,
         strengths: pin(snapshot, number, part::STRENGTHS, Some(rows))?,
         created: pin(snapshot, number, part::CREATED, Some(rows))?,
         last_access: pin(snapshot, number, part::LAST_ACCESS, Some(rows))?,
@@ -334,7 +343,14 @@ pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State, stored_tail: usiz
     let rows: Vec<u32> = (0u32..).take(state.rows()).skip(first).collect();
     let mut list: Vec<u64> = segment_list(txn)?;
     let number = next_segment(txn)?;
-    write_segment(txn, number, state, &rows, |row| row)?;
+    // The tail's chunks already hold its embeddings and their norms, in row order: they
+    // are written as they are, not copied into one matrix first.
+    let mut arrays = SegmentArrays::new(state.dim, rows.len(), 0)?;
+    for &row in &rows {
+        arrays.push_scalars(&state.meta(row), state.adjacency(row).iter());
+    }
+    let chunks: Vec<&EmbeddingMatrix> = state.tail_chunks().iter().map(|c| &**c).collect();
+    arrays.write_with(txn, number, &chunks)?;
     list.extend([number, first as u64, rows.len() as u64]);
     txn.put_block(SEGMENT_LIST, &list)?;
     for &row in rows.iter().take(stored_tail) {
@@ -430,13 +446,20 @@ pub(crate) struct SegmentArrays {
 }
 
 impl SegmentArrays {
+    /// Room for `rows` rows, each with its embedding.
     pub(crate) fn with_capacity(dim: usize, rows: usize) -> Result<Self> {
+        Self::new(dim, rows, rows)
+    }
+
+    /// Room for `rows` rows and `embedding_rows` embeddings (0 when they are written from
+    /// elsewhere, [`Self::write_with`]).
+    fn new(dim: usize, rows: usize, embedding_rows: usize) -> Result<Self> {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         let mut content_offsets = Vec::with_capacity(rows + 1);
         content_offsets.push(0);
         Ok(Self {
-            embeddings: EmbeddingMatrix::with_capacity(dim, rows)?,
+            embeddings: EmbeddingMatrix::with_capacity(dim, embedding_rows)?,
             ids: Vec::with_capacity(rows),
             strengths: Vec::with_capacity(rows),
             created: Vec::with_capacity(rows),
@@ -457,7 +480,7 @@ impl SegmentArrays {
         self.targets.len()
     }
 
-    /// Appends a row and its out-edges (ascending by target).
+    /// Appends a row, its embedding and its out-edges (ascending by target).
     pub(crate) fn push(
         &mut self,
         meta: &RowMeta,
@@ -465,6 +488,12 @@ impl SegmentArrays {
         edges: impl Iterator<Item = (u32, f32)>,
     ) -> Result<()> {
         self.embeddings.push(embedding)?;
+        self.push_scalars(meta, edges);
+        Ok(())
+    }
+
+    /// Appends a row and its out-edges (ascending by target), not its embedding.
+    fn push_scalars(&mut self, meta: &RowMeta, edges: impl Iterator<Item = (u32, f32)>) {
         self.ids.push(meta.id.get());
         self.strengths.push(meta.strength);
         self.created.push(meta.created_at);
@@ -483,16 +512,35 @@ impl SegmentArrays {
                 .content_offsets
                 .push(self.content.len() as u64 | NO_CONTENT),
         }
-        Ok(())
     }
 
     fn write(&self, txn: &mut WriteTxn<'_>, number: u64) -> Result<()> {
+        self.write_with(txn, number, &[&self.embeddings])
+    }
+
+    /// Writes the blocks of segment `number`, its embeddings and norms those of `embeddings`
+    /// one after the other: as many rows as were pushed.
+    fn write_with(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        number: u64,
+        embeddings: &[&EmbeddingMatrix],
+    ) -> Result<()> {
+        let rows: usize = embeddings.iter().map(|m| m.rows()).sum();
+        if rows != self.rows() {
+            return Err(corrupt(format!(
+                "segment {number} would have {} rows but {rows} embeddings",
+                self.rows()
+            )));
+        }
         let key = |part| BlockKey {
             segment: number,
             part,
         };
-        txn.put_block(key(part::EMBEDDINGS), self.embeddings.as_flat())?;
-        txn.put_block(key(part::NORMS), self.embeddings.norms())?;
+        let flats: Vec<&[f32]> = embeddings.iter().map(|m| m.as_flat()).collect();
+        let norms: Vec<&[f32]> = embeddings.iter().map(|m| m.norms()).collect();
+        txn.put_block_parts(key(part::EMBEDDINGS), &flats)?;
+        txn.put_block_parts(key(part::NORMS), &norms)?;
         txn.put_block(key(part::IDS), &self.ids)?;
         txn.put_block(key(part::STRENGTHS), &self.strengths)?;
         txn.put_block(key(part::CREATED), &self.created)?;

@@ -365,3 +365,75 @@ fn single_item_writes_report_the_item_error_itself() {
     assert!(matches!(err, Error::InBatch { index: 1, .. }), "{err:?}");
     assert_eq!(engram.snapshot().len(), 2);
 }
+
+/// Associations from one memory in a row are applied together: an error names the one
+/// rejected, not the first of the run, and none of the run is stored.
+#[test]
+fn a_rejected_association_in_a_run_from_one_memory_is_named() {
+    rejected(
+        |e| {
+            let mut batch = WriteBatch::new();
+            let x = batch.remember(memory(vec![1.0, 1.0, 0.0]));
+            batch.associate(x, MemoryId::new(1), 0.3);
+            batch.associate(x, MemoryId::new(2), 0.3);
+            batch.associate(x, MemoryId::new(9), 0.3);
+            e.write(&batch).map(drop)
+        },
+        |e| matches!(e, Error::InBatch { index: 3, source } if matches!(**source, Error::UnknownMemory(id) if id.get() == 9)),
+    );
+    rejected(
+        |e| {
+            let mut batch = WriteBatch::new();
+            batch.associate(MemoryId::new(1), MemoryId::new(2), 0.3);
+            batch.associate(MemoryId::new(1), MemoryId::new(2), 1.5);
+            e.write(&batch).map(drop)
+        },
+        |e| matches!(e, Error::InBatch { index: 1, source } if matches!(**source, Error::InvalidWeight(_))),
+    );
+    rejected(
+        |e| {
+            let mut batch = WriteBatch::new();
+            batch.associate(MemoryId::new(1), MemoryId::new(2), 0.3);
+            batch.associate(MemoryId::new(1), MemoryId::new(1), 0.3);
+            e.write(&batch).map(drop)
+        },
+        |e| matches!(e, Error::InBatch { index: 1, source } if matches!(**source, Error::SelfAssociation(_))),
+    );
+    // An unknown source is named at the run's first association.
+    rejected(
+        |e| {
+            let mut batch = WriteBatch::new();
+            batch.remember(memory(vec![1.0, 1.0, 0.0]));
+            batch.associate(MemoryId::new(7), MemoryId::new(1), 0.3);
+            batch.associate(MemoryId::new(7), MemoryId::new(2), 0.3);
+            e.write(&batch).map(drop)
+        },
+        |e| matches!(e, Error::InBatch { index: 1, source } if matches!(**source, Error::UnknownMemory(id) if id.get() == 7)),
+    );
+}
+
+/// Within a run of associations from one memory, as across runs, a later weight for the same
+/// target wins, and the counts are of distinct edges.
+#[test]
+fn a_later_association_to_the_same_memory_wins_within_a_run() {
+    let (_dir, engram, a, b) = store();
+    let mut batch = WriteBatch::new();
+    let c = batch.remember(memory(vec![0.0, 0.0, 1.0]));
+    batch.associate(c, a, 0.1);
+    batch.associate(c, b, 0.2);
+    batch.associate(c, a, 0.7);
+    batch.associate(a, c, 0.4);
+    batch.associate(c, b, 0.9);
+    let ids = engram.write(&batch).expect("write");
+    let c = ids[0];
+    let s = engram.snapshot();
+    let weights = |from| {
+        s.associations_from(from)
+            .iter()
+            .map(|edge| (edge.to, edge.weight))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(weights(c), vec![(a, 0.7), (b, 0.9)]);
+    assert_eq!(weights(a), vec![(b, 0.5), (c, 0.4)]);
+    assert_eq!(s.association_count(), 4);
+}
