@@ -143,27 +143,107 @@ impl Source {
                 )));
             }
         };
-        Ok(Box::new(
-            lines
-                .filter(|(_, line)| !matches!(line, Ok(l) if is_blank(l)))
-                .take(limit)
-                .map(move |(at, line)| match line {
-                    Err(problem) => Item {
-                        at,
-                        bytes: Vec::new(),
-                        record: Err(problem),
-                    },
-                    Ok(line) => {
-                        let record = parse(&line);
-                        Item {
-                            at,
-                            bytes: line,
-                            record,
-                        }
-                    }
-                }),
-        ))
+        let lines = lines
+            .filter(|(_, line)| !matches!(line, Ok(l) if is_blank(l)))
+            .take(limit);
+        Ok(Box::new(Parsed::new(lines)))
     }
+}
+
+/// Lines parsed into items a group at a time, each group split across threads: parsing (the
+/// JSON, the embedding's floats) is most of an import's first pass, and lines parse
+/// independently. Items come out in line order.
+struct Parsed<I> {
+    lines: I,
+    ready: std::collections::VecDeque<Item>,
+    threads: usize,
+}
+
+/// Lines per group, and the most bytes a group gathers before it is parsed.
+const GROUP_LINES: usize = 1024;
+const GROUP_BYTES: usize = 8 << 20;
+
+impl<I: Iterator<Item = NumberedLine>> Parsed<I> {
+    fn new(lines: I) -> Self {
+        // Every core: more than a few gains little against reading and hashing, which one
+        // thread does.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        Self {
+            lines,
+            ready: std::collections::VecDeque::new(),
+            threads,
+        }
+    }
+
+    fn parse_group(&mut self) {
+        let mut group = Vec::new();
+        let mut bytes = 0;
+        while group.len() < GROUP_LINES && bytes < GROUP_BYTES {
+            let Some(line) = self.lines.next() else {
+                break;
+            };
+            bytes += line.1.as_ref().map_or(0, Vec::len);
+            group.push(line);
+        }
+        let share = group.len().div_ceil(self.threads).max(1);
+        let mut parsed: Vec<Option<Vec<Item>>> = Vec::new();
+        std::thread::scope(|scope| {
+            let mut shares = group.chunks_mut(share);
+            let mine = shares.next();
+            // The other shares on threads of their own; one that cannot start is parsed here
+            // after.
+            let others: Vec<_> = shares
+                .map(|lines| {
+                    std::thread::Builder::new()
+                        .name("engram-parse".into())
+                        .spawn_scoped(scope, move || take_items(lines))
+                        .ok()
+                })
+                .collect();
+            parsed.push(mine.map(take_items));
+            for other in others {
+                parsed.push(other.map(|thread| match thread.join() {
+                    Ok(items) => items,
+                    // Parsing does not panic; if it did, the panic goes on here.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }));
+            }
+        });
+        for (lines, items) in group.chunks_mut(share).zip(parsed) {
+            self.ready
+                .extend(items.unwrap_or_else(|| take_items(lines)));
+        }
+    }
+}
+
+impl<I: Iterator<Item = NumberedLine>> Iterator for Parsed<I> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        if self.ready.is_empty() {
+            self.parse_group();
+        }
+        self.ready.pop_front()
+    }
+}
+
+/// The items of `lines`, which are left empty.
+fn take_items(lines: &mut [NumberedLine]) -> Vec<Item> {
+    lines
+        .iter_mut()
+        .map(|(at, line)| match std::mem::replace(line, Ok(Vec::new())) {
+            Err(problem) => Item {
+                at: *at,
+                bytes: Vec::new(),
+                record: Err(problem),
+            },
+            Ok(line) => Item {
+                at: *at,
+                record: parse(&line),
+                bytes: line,
+            },
+        })
+        .collect()
 }
 
 fn is_blank(line: &[u8]) -> bool {
@@ -354,5 +434,48 @@ mod tests {
             err.to_string().contains("16 MiB") && err.to_string().contains("nothing was imported"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn items_parsed_on_several_threads_come_out_in_line_order() {
+        // Several groups, each split across threads, with bad lines here and there.
+        let mut input = String::new();
+        for i in 1..=3 * GROUP_LINES + 5 {
+            match i % 97 {
+                0 => input.push_str("{not json\n"),
+                50 => input.push('\n'),
+                _ => input.push_str(&format!("{{\"id\": {i}, \"embedding\": [{i}.5, 1]}}\n")),
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("in.jsonl");
+        std::fs::write(&path, &input).expect("write");
+        let source = Source::File { path };
+        let items: Vec<Item> = source.items(usize::MAX).expect("items").collect();
+        let expected: Vec<usize> = (1..=3 * GROUP_LINES + 5).filter(|i| i % 97 != 50).collect();
+        assert_eq!(
+            items.iter().map(|item| item.at).collect::<Vec<_>>(),
+            expected
+        );
+        for item in &items {
+            let line = input.lines().nth(item.at - 1).expect("line");
+            assert_eq!(item.bytes, line.as_bytes(), "line {}", item.at);
+            match &item.record {
+                Ok(record) => {
+                    assert_eq!(
+                        record.id,
+                        Some(crate::import::FileId::Number(item.at as u64))
+                    );
+                    let first = record.embedding.as_ref().map(|e| e[0]);
+                    assert_eq!(first, Some(item.at as f32 + 0.5));
+                }
+                Err(problem) => assert!(item.at % 97 == 0, "line {}: {problem}", item.at),
+            }
+        }
+        assert_eq!(items.iter().filter(|item| item.record.is_err()).count(), 31);
+        // A limit counts records, blank lines not among them.
+        let limited: Vec<Item> = source.items(100).expect("items").collect();
+        assert_eq!(limited.len(), 100);
+        assert_eq!(limited.last().map(|item| item.at), Some(101));
     }
 }
