@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo build --release -p engram-cli [--features zig-kernels]
-//! cargo run --release -p engram-bench --bin engram-bench-store [-- --sizes 100000,1000000]
+//! cargo run --release -p engram-bench --bin engram-bench-store [-- --sizes 10000,100000,1000000]
 //! ```
 //!
 //! It runs the `engram` binary beside its own (`target/release/engram`), and `/usr/bin/time`
@@ -32,7 +32,7 @@ const IMPORT_RECORDS: usize = 100_000;
 #[command(version, about)]
 struct Args {
     /// Store sizes, in memories.
-    #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000, 1_000_000])]
     sizes: Vec<usize>,
     /// Where the stores go (default: a temporary directory, removed after).
     #[arg(long)]
