@@ -237,7 +237,7 @@ pub const DEFAULT_BATCH: usize = 2000;
 ///
 /// Importing records this store imported before continues after them: an interrupted import
 /// resumes where it stopped, a file that grew imports only its new records, and the same file
-/// again imports nothing.
+/// again imports nothing. JSON Lines are parsed on up to 4 threads (one per core).
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The file (JSON Lines; '-' reads standard input, and a pipe works too) or directory
