@@ -6,6 +6,8 @@
 //! and a median timer. Its tests check that every peer computes the same answers as the
 //! kernels, so that no benchmark compares against a different computation.
 
+#![forbid(unsafe_code)]
+
 pub mod peers;
 pub mod recall;
 pub mod workload;

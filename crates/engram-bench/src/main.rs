@@ -7,6 +7,8 @@
 //! cargo run --release -p engram-bench --features zig-kernels -- [--quick] [--only KERNEL]...
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Duration;

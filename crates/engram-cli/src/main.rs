@@ -5,6 +5,8 @@
 //! Errors are one line on standard error (what went wrong, and what to do) and exit status 1;
 //! usage errors exit with 2; an import stopped by SIGINT or SIGTERM exits with 130 or 143.
 //! Nothing panics on a failed output: `print!`-style macros, which do, are not used.
+
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;

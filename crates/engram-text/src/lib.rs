@@ -38,6 +38,8 @@
 //! every machine and run. A change to any rule above gets a new name, so a store records which
 //! embedder filled it ([`HashEmbedder::spec`]).
 
+#![forbid(unsafe_code)]
+
 use std::borrow::Cow;
 use std::fmt;
 

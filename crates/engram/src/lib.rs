@@ -61,9 +61,9 @@
 //! rewrites the store as one segment in O(N·D + E), so each change pays O(8·D + 8·E/N)
 //! amortized. A write costs O(its own size + the changed association lists) plus the fsync;
 //! forgetting also scans every association list for those pointing at the memory, O(N + E).
-//! A recall costs one pass over the embeddings plus what the spreading touches (it gathers
-//! the subgraph within its hops into a small CSR, same numbers in the same order as the whole
-//! graph), never the whole graph. Opening costs O(segments + the unsealed tail + the changes
+//! A recall costs one pass over the embeddings plus what the spreading touches: it gathers
+//! the subgraph within its hops of the seeds into a small CSR (same numbers in the same order
+//! as the whole graph), which is the whole graph only when all of it is that close. Opening costs O(segments + the unsealed tail + the changes
 //! since the last compaction), plus a check of every B-tree page, which those make up —
 //! metadata, not embeddings (26–30 ms for `engram stats` at 1M memories, BENCHMARKS.md).
 //!
@@ -89,6 +89,8 @@
 //! larger than the machine's memory opens and recalls, paging from disk. The unsealed tail
 //! (under 256 rows) and the changes since the last compaction are kept in memory. A store can
 //! grow to [`engram_store::MAP_SIZE`] (1 TiB on 64-bit targets; address space, not memory).
+
+#![forbid(unsafe_code)]
 
 mod engine;
 mod error;

@@ -12,6 +12,8 @@
 //! It runs the `engram` binary beside its own (`target/release/engram`), and `/usr/bin/time`
 //! for peak RSS. Stores go to a temporary directory, removed at the end.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
