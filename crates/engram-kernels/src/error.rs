@@ -116,7 +116,8 @@ pub enum Error {
         /// The documented range, in words.
         requirement: &'static str,
     },
-    /// The backend asked for is not compiled into this binary (or failed its self-check).
+    /// The backend asked for is not compiled into this binary, or its Zig library reports
+    /// another ABI version than this crate's (a stale build).
     #[error("the {backend} backend is not available: {reason}")]
     BackendUnavailable {
         /// The backend asked for.

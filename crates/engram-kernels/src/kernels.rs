@@ -65,12 +65,17 @@ impl Kernels {
     }
 
     /// The fastest backend compiled in ([`Backend::best_compiled`]) at its best level,
-    /// ignoring the environment.
+    /// ignoring the environment; the Rust backend if the Zig library fails its ABI check (a
+    /// stale build, which [`Kernels::new`] reports as an error).
     pub fn best_compiled() -> Self {
         let backend = Backend::best_compiled();
+        let level = best_level(backend);
+        if abi_check(backend, level).is_err() {
+            return Self::rust();
+        }
         Self {
             backend,
-            level: best_level(backend),
+            level,
             threads: 1,
         }
     }
@@ -141,6 +146,7 @@ impl Kernels {
             }
             LevelChoice::Exactly(level) => level,
         };
+        abi_check(backend, level)?;
         Ok(Self {
             backend,
             level,
@@ -154,7 +160,9 @@ impl Kernels {
         Backend::compiled()
             .flat_map(|backend| {
                 CpuLevel::supported()
-                    .filter(move |&level| level_is_built(backend, level))
+                    .filter(move |&level| {
+                        level_is_built(backend, level) && abi_check(backend, level).is_ok()
+                    })
                     .map(move |level| Kernels {
                         backend,
                         level,
@@ -492,6 +500,21 @@ fn best_level(backend: Backend) -> CpuLevel {
         .unwrap_or(CpuLevel::Baseline)
 }
 
+/// For the Zig backend, whether the library of `level` speaks this crate's ABI version
+/// (always `Ok` for Rust).
+fn abi_check(backend: Backend, level: CpuLevel) -> Result<()> {
+    match backend {
+        Backend::Rust => Ok(()),
+        #[cfg(feature = "zig-kernels")]
+        Backend::Zig => zig_backend::check_abi(level),
+        #[cfg(not(feature = "zig-kernels"))]
+        Backend::Zig => {
+            let _ = level;
+            Ok(())
+        }
+    }
+}
+
 /// Whether `backend` has code for `level` in this binary.
 fn level_is_built(backend: Backend, level: CpuLevel) -> bool {
     match backend {
@@ -574,58 +597,167 @@ fn unreachable_backend() -> ! {
 #[cfg(all(test, feature = "zig-kernels"))]
 mod zig_dispatch_tests {
     use super::*;
-    use crate::EmbeddingMatrix;
-    use crate::zig_backend::KERNEL_CALLS;
+    use crate::zig_backend::kernel_calls;
+    use crate::{BidirectionalGraph, EmbeddingMatrix, Seed};
 
-    fn calls() -> u64 {
-        KERNEL_CALLS.with(std::cell::Cell::get)
+    /// Runs `call` and returns the Zig functions it called, by address.
+    fn zig_called(call: impl FnOnce()) -> Vec<usize> {
+        let before = kernel_calls().len();
+        call();
+        kernel_calls().split_off(before)
     }
 
-    /// Runs every kernel entry point once (six FFI-level calls) and returns the count of FFI
-    /// calls it made.
-    fn run_everything(kernels: Kernels) -> u64 {
+    /// Every `Kernels` method that computes, each called once on `kernels`, with the Zig
+    /// function of `kernels`' level each must call (by address), on the Zig backend.
+    #[allow(clippy::type_complexity)]
+    fn every_method(kernels: Kernels) -> Vec<(&'static str, Option<usize>, Box<dyn FnOnce()>)> {
+        let fns = (kernels.backend() == Backend::Zig).then(|| zig_backend::fns(kernels.level()));
         let matrix = EmbeddingMatrix::from_flat(vec![1.0, 2.0, 3.0, 4.0], 2).expect("2 × 2");
-        let bare = EmbeddingsView::new(matrix.as_flat(), 2).expect("2 × 2");
         let graph = Csr::from_edges(2, &[(0, 1, 1.0)]).expect("valid edge");
-        let power = DecayCurve::power_law(10.0, 1.0).expect("valid curve");
-        let mut out = [0.0f32; 2];
-        let before = calls();
-        kernels
-            .dot(&[1.0, 1.0], matrix.view(), &mut out)
-            .expect("valid");
-        kernels
-            .cosine(&[1.0, 1.0], matrix.view(), &mut out)
-            .expect("valid");
-        kernels.cosine(&[1.0, 1.0], bare, &mut out).expect("valid");
-        let params = SpreadParams::default();
-        kernels
-            .spread(
-                &graph,
-                &[1.0, 0.0],
-                &params,
-                &mut out,
-                &mut SpreadWorkspace::new(),
-            )
-            .expect("valid");
-        kernels
-            .retention(&[1.0; 2], &[0; 2], 5, &DecayCurve::default(), &mut out)
-            .expect("valid");
-        kernels
-            .retention(&[1.0; 2], &[0; 2], 5, &power, &mut out)
-            .expect("valid");
-        calls() - before
+        let both = BidirectionalGraph::new(graph.clone());
+        let pull = PullGraph::new(&graph);
+        let seeds = [Seed {
+            node: 0,
+            activation: 1.0,
+        }];
+        let dense = SpreadParams::default();
+        let m = matrix.clone();
+        let m2 = matrix.clone();
+        let (g, g2) = (graph.clone(), graph);
+        vec![
+            (
+                "dot",
+                fns.map(|f| f.dot as usize),
+                Box::new(move || {
+                    kernels
+                        .dot(&[1.0, 1.0], m.view(), &mut [0.0; 2])
+                        .expect("valid");
+                }),
+            ),
+            (
+                "cosine",
+                fns.map(|f| f.cosine as usize),
+                Box::new(move || {
+                    let out = &mut [0.0; 2];
+                    kernels.cosine(&[1.0, 1.0], m2.view(), out).expect("valid");
+                }),
+            ),
+            (
+                "cosine (a view without norms)",
+                fns.map(|f| f.cosine as usize),
+                Box::new(move || {
+                    let bare = EmbeddingsView::new(matrix.as_flat(), 2).expect("2 × 2");
+                    kernels
+                        .cosine(&[1.0, 1.0], bare, &mut [0.0; 2])
+                        .expect("valid");
+                }),
+            ),
+            (
+                "spread",
+                fns.map(|f| f.spread as usize),
+                Box::new(move || {
+                    let (out, w) = (&mut [0.0; 2], &mut SpreadWorkspace::new());
+                    kernels
+                        .spread(&g, &[1.0, 0.0], &dense, out, w)
+                        .expect("valid");
+                }),
+            ),
+            (
+                "spread_pull",
+                fns.map(|f| f.spread_pull as usize),
+                Box::new(move || {
+                    let (out, w) = (&mut [0.0; 2], &mut SpreadWorkspace::new());
+                    kernels
+                        .spread_pull(&pull, &[1.0, 0.0], &dense, out, w)
+                        .expect("valid");
+                }),
+            ),
+            (
+                "spread_from_seeds (a Csr)",
+                fns.map(|f| f.spread_sparse as usize),
+                Box::new(move || {
+                    let w = &mut SpreadWorkspace::new();
+                    kernels
+                        .spread_from_seeds(&g2, &seeds, &dense, w)
+                        .expect("valid");
+                }),
+            ),
+            (
+                "spread_from_seeds (a BidirectionalGraph)",
+                fns.map(|f| f.spread_sparse as usize),
+                Box::new(move || {
+                    let w = &mut SpreadWorkspace::new();
+                    kernels
+                        .spread_from_seeds(&both, &seeds, &dense, w)
+                        .expect("valid");
+                }),
+            ),
+            (
+                "retention (exponential)",
+                fns.map(|f| f.decay_exponential as usize),
+                Box::new(move || {
+                    let curve = DecayCurve::default();
+                    let out = &mut [0.0; 2];
+                    kernels
+                        .retention(&[1.0; 2], &[0; 2], 5, &curve, out)
+                        .expect("valid");
+                }),
+            ),
+            (
+                "retention (power law)",
+                fns.map(|f| f.decay_power_law as usize),
+                Box::new(move || {
+                    let curve = DecayCurve::power_law(10.0, 1.0).expect("valid curve");
+                    let out = &mut [0.0; 2];
+                    kernels
+                        .retention(&[1.0; 2], &[0; 2], 5, &curve, out)
+                        .expect("valid");
+                }),
+            ),
+        ]
     }
 
     #[test]
-    fn zig_backend_reaches_the_zig_symbols_and_rust_backend_does_not() {
+    fn each_method_on_the_zig_backend_calls_its_own_zig_symbol_and_on_rust_none() {
+        let mut zig_levels = 0;
         for kernels in Kernels::all_available() {
-            let expected = if kernels.backend() == Backend::Zig {
-                6
-            } else {
-                0
-            };
-            assert_eq!(run_everything(kernels), expected, "{}", kernels.describe());
+            zig_levels += usize::from(kernels.backend() == Backend::Zig);
+            for (method, symbol, call) in every_method(kernels) {
+                let called = zig_called(call);
+                let expected: Vec<usize> = symbol.into_iter().collect();
+                assert_eq!(called, expected, "{method} on {}", kernels.describe());
+            }
         }
+        assert!(zig_levels >= 1, "no Zig level was tried");
         assert_eq!(Kernels::best_compiled().backend(), Backend::Zig);
+    }
+
+    #[test]
+    fn every_level_s_symbols_are_distinct() {
+        // Else the test above could not tell one level's function from another's.
+        let levels: Vec<CpuLevel> = CpuLevel::ALL
+            .iter()
+            .copied()
+            .filter(|l| zig_backend::is_built(*l))
+            .collect();
+        let mut addresses: Vec<usize> = levels
+            .iter()
+            .flat_map(|&level| {
+                let fns = zig_backend::fns(level);
+                [
+                    fns.dot as usize,
+                    fns.cosine as usize,
+                    fns.spread as usize,
+                    fns.spread_pull as usize,
+                    fns.spread_sparse as usize,
+                    fns.decay_exponential as usize,
+                    fns.decay_power_law as usize,
+                ]
+            })
+            .collect();
+        let all = addresses.len();
+        addresses.sort_unstable();
+        addresses.dedup();
+        assert_eq!(addresses.len(), all, "{levels:?}");
     }
 }

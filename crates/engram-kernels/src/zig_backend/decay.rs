@@ -15,7 +15,10 @@ pub(crate) fn retention_batch(
     let n = strengths.len();
     assert!(last_access.len() == n && out.len() == n);
     let (s, t, o) = (strengths.as_ptr(), last_access.as_ptr(), out.as_mut_ptr());
-    super::count_call();
+    super::count_call(match shape {
+        CurveShape::Exponential { .. } => fns.decay_exponential as usize,
+        CurveShape::PowerLaw { .. } => fns.decay_power_law as usize,
+    });
     // SAFETY: the three slices have n elements (asserted) and `out` is a unique borrow; the
     // curve's parameters are finite and > 0 (DecayCurve invariant); `fns` is a level this CPU
     // supports.

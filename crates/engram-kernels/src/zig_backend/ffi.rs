@@ -6,9 +6,45 @@
 
 use crate::{CpuLevel, Seed};
 
-/// Must equal `abi_version` in `zig/src/root.zig`; a test checks it against every linked level.
-#[cfg(test)]
+/// Must equal `abi_version` in `zig/src/root.zig`: a `Kernels` on a Zig level whose library
+/// reports another is refused ([`super::check_abi`]).
 pub(crate) const ZIG_ABI_VERSION: u32 = 5;
+
+/// The layout of every struct that crosses the boundary, as `zig/src/root.zig` asserts it too
+/// (the same offsets, in terms of the pointer size `P`): a field changed on one side only
+/// fails the build of that side.
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    const P: usize = size_of::<usize>();
+    assert!(offset_of!(BuildInfo, abi_version) == 0);
+    assert!(offset_of!(BuildInfo, has_fma) == 4);
+    assert!(offset_of!(BuildInfo, zig_version_ptr) == 8);
+    assert!(offset_of!(BuildInfo, zig_version_len) == 8 + P);
+    assert!(offset_of!(BuildInfo, cpu_model_ptr) == 8 + 2 * P);
+    assert!(offset_of!(BuildInfo, cpu_model_len) == 8 + 3 * P);
+    assert!(offset_of!(BuildInfo, optimize_mode_ptr) == 8 + 4 * P);
+    assert!(offset_of!(BuildInfo, optimize_mode_len) == 8 + 5 * P);
+    assert!(offset_of!(BuildInfo, vector_lanes) == 8 + 6 * P);
+    assert!(size_of::<BuildInfo>() == (12 + 6 * P).next_multiple_of(P));
+    assert!(align_of::<BuildInfo>() == P);
+
+    assert!(offset_of!(InEdges, slice_offsets) == 0);
+    assert!(offset_of!(InEdges, sources) == P);
+    assert!(offset_of!(InEdges, weights) == 2 * P);
+    assert!(offset_of!(InEdges, out_degrees) == 3 * P);
+    assert!(size_of::<InEdges>() == 4 * P);
+    assert!(align_of::<InEdges>() == P);
+
+    assert!(offset_of!(SpreadTotals, edges_traversed) == 0);
+    assert!(offset_of!(SpreadTotals, active_nodes) == 8);
+    assert!(size_of::<SpreadTotals>() == 16);
+    assert!(align_of::<SpreadTotals>() == align_of::<u64>());
+
+    assert!(offset_of!(Seed, node) == 0);
+    assert!(offset_of!(Seed, activation) == 4);
+    assert!(size_of::<Seed>() == 8);
+    assert!(align_of::<Seed>() == 4);
+};
 
 /// `BuildInfo` in `zig/src/root.zig`.
 #[repr(C)]

@@ -1,9 +1,10 @@
 //! The Zig backend: safe wrappers around the statically linked Zig kernels.
 //!
-//! This folder holds all of the crate's `unsafe`. Each wrapper takes validated types
-//! (`EmbeddingsView`, `Csr`) whose invariants bound every pointer the Zig code reads, asserts
-//! the few lengths those types cannot (cheap, and unreachable after `Kernels` validated), and
-//! makes one FFI call.
+//! This folder holds the crate's FFI `unsafe` (the rest, in `rust_backend/` and `lib.rs`, is
+//! listed in ARCHITECTURE.md). Each wrapper takes validated types (`EmbeddingsView`, `Csr`)
+//! whose invariants bound every pointer the Zig code reads, asserts the few lengths those
+//! types cannot (cheap, and unreachable after `Kernels` validated), and calls Zig: one call,
+//! except the sparse spread, which first sizes its workspace.
 
 pub(crate) mod decay;
 pub(crate) mod ffi;
@@ -11,23 +12,33 @@ pub(crate) mod similarity;
 pub(crate) mod spread;
 
 #[cfg(test)]
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use crate::{CpuLevel, ZigBuildInfo};
+use crate::{Backend, CpuLevel, Error, ZigBuildInfo};
 
 #[cfg(test)]
 thread_local! {
-    /// FFI kernel calls made by this thread (test builds only): lets a test prove that
-    /// `Backend::Zig` really reaches the Zig symbols rather than silently running Rust.
-    pub(crate) static KERNEL_CALLS: Cell<u64> = const { Cell::new(0) };
+    /// The address of every Zig kernel this thread called, in order (test builds only): lets
+    /// a test prove that each `Kernels` method on `Backend::Zig` reaches its own Zig symbol,
+    /// at its level, rather than another or the Rust code.
+    pub(crate) static KERNEL_CALLS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Counts one FFI kernel call in test builds; compiles to nothing otherwise.
+/// Records, in test builds, a call to the Zig function at `called` (the pointer the wrapper
+/// calls next); compiles to nothing otherwise.
 #[inline(always)]
-fn count_call() {
+fn count_call(called: usize) {
     #[cfg(test)]
-    KERNEL_CALLS.with(|c| c.set(c.get() + 1));
+    KERNEL_CALLS.with(|calls| calls.borrow_mut().push(called));
+    #[cfg(not(test))]
+    let _ = called;
+}
+
+/// The Zig kernel calls this thread has made (test builds only).
+#[cfg(test)]
+pub(crate) fn kernel_calls() -> Vec<usize> {
+    KERNEL_CALLS.with(|calls| calls.borrow().clone())
 }
 
 /// Called by the Zig panic handler (`zig/src/root.zig`) on a failed safety check. Rust
@@ -84,12 +95,21 @@ pub(crate) fn build_info(level: CpuLevel) -> Option<&'static ZigBuildInfo> {
             (fns.build_info)(raw.as_mut_ptr());
             raw.assume_init()
         };
+        // SAFETY: ek_build_info fills the three strings with pointers into the library's
+        // constant data (string literals), valid for the whole program.
+        let (zig_version, cpu_model, optimize_mode) = unsafe {
+            (
+                static_str(raw.zig_version_ptr, raw.zig_version_len),
+                static_str(raw.cpu_model_ptr, raw.cpu_model_len),
+                static_str(raw.optimize_mode_ptr, raw.optimize_mode_len),
+            )
+        };
         ZigBuildInfo {
             level,
             abi_version: raw.abi_version,
-            zig_version: static_str(raw.zig_version_ptr, raw.zig_version_len),
-            cpu_model: static_str(raw.cpu_model_ptr, raw.cpu_model_len),
-            optimize_mode: static_str(raw.optimize_mode_ptr, raw.optimize_mode_len),
+            zig_version,
+            cpu_model,
+            optimize_mode,
             has_fma: raw.has_fma,
             vector_lanes: raw.vector_lanes,
             target: env!("ENGRAM_ZIG_TARGET"),
@@ -98,9 +118,34 @@ pub(crate) fn build_info(level: CpuLevel) -> Option<&'static ZigBuildInfo> {
     }))
 }
 
-fn static_str(ptr: *const u8, len: usize) -> &'static str {
-    // SAFETY: ek_build_info returns pointers into the library's constant data (string
-    // literals), valid for the whole program.
+/// Whether the library of `level` speaks this crate's ABI version (read once, with its build
+/// info): a library left by a build of another version of this crate is refused, never called
+/// with layouts it does not share.
+///
+/// # Errors
+/// [`Error::BackendUnavailable`] naming the mismatch.
+pub(crate) fn check_abi(level: CpuLevel) -> Result<(), Error> {
+    abi_matches(build_info(level).map(|info| info.abi_version))
+}
+
+fn abi_matches(reported: Option<u32>) -> Result<(), Error> {
+    match reported {
+        Some(version) if version == ffi::ZIG_ABI_VERSION => Ok(()),
+        _ => Err(Error::BackendUnavailable {
+            backend: Backend::Zig,
+            reason: "its library reports another ABI version than this crate's (a stale build: \
+                     `cargo clean -p engram-kernels` and build again)",
+        }),
+    }
+}
+
+/// The string at `ptr`, `len` bytes (not UTF-8: a placeholder).
+///
+/// # Safety
+/// `ptr` must point to `len` bytes that stay valid and unchanged for the whole program, as
+/// `ek_build_info`'s strings (the library's constant data) do.
+unsafe fn static_str(ptr: *const u8, len: usize) -> &'static str {
+    // SAFETY: the caller's contract.
     let bytes: &'static [u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
     std::str::from_utf8(bytes).unwrap_or("(not UTF-8)")
 }
@@ -108,6 +153,29 @@ fn static_str(ptr: *const u8, len: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_library_of_another_abi_version_is_refused() {
+        assert!(abi_matches(Some(ffi::ZIG_ABI_VERSION)).is_ok());
+        for reported in [
+            Some(ffi::ZIG_ABI_VERSION - 1),
+            Some(ffi::ZIG_ABI_VERSION + 1),
+            None,
+        ] {
+            let err = abi_matches(reported).expect_err("refused");
+            assert!(
+                matches!(
+                    err,
+                    Error::BackendUnavailable {
+                        backend: Backend::Zig,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("ABI version"), "{err}");
+        }
+    }
 
     #[test]
     fn every_linked_level_speaks_our_abi_and_pinned_version() {
@@ -121,6 +189,9 @@ mod tests {
             assert_eq!(unsafe { (fns(level).add_u32)(u32::MAX, 2) }, 1);
         }
         assert!(built >= 1, "no Zig level was linked");
+        for level in CpuLevel::supported().filter(|l| is_built(*l)) {
+            assert!(check_abi(level).is_ok(), "{level}");
+        }
         assert!(
             is_built(CpuLevel::Baseline),
             "the baseline level is always built"

@@ -6,7 +6,7 @@ use crate::EmbeddingsView;
 /// `out[i] = dot(query, row i)`.
 pub(crate) fn dot_rows(fns: &LevelFns, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
     assert!(query.len() == rows.dim() && out.len() == rows.rows());
-    super::count_call();
+    super::count_call(fns.dot as usize);
     // SAFETY: query has `dim` floats and out has `rows` (asserted); the view holds exactly
     // rows × dim floats (EmbeddingsView invariant) and dim > 0. `out` is a unique borrow, so
     // it overlaps neither input. `fns` is a level this CPU supports (Kernels invariant).
@@ -31,7 +31,7 @@ pub(crate) fn cosine_rows(
 ) {
     assert!(query.len() == rows.dim() && out.len() == rows.rows());
     let norms = rows.norms().map_or(std::ptr::null(), <[f32]>::as_ptr);
-    super::count_call();
+    super::count_call(fns.cosine as usize);
     // SAFETY: as in `dot_rows`; `norms` is null or has `rows` floats (EmbeddingsView invariant).
     unsafe {
         (fns.cosine)(

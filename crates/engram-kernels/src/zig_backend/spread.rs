@@ -16,7 +16,7 @@ pub(crate) fn spread(
     let n = graph.nodes();
     assert!(initial.len() == n && out.len() == n && scratch.len() == n);
     let mut totals = SpreadTotals::default();
-    super::count_call();
+    super::count_call(fns.spread as usize);
     // SAFETY: the Csr invariant gives n + 1 monotone offsets from 0 to E, E targets < n and E
     // finite weights with |w| <= 2^32; initial, out and scratch have n floats (asserted) and
     // cannot overlap (one shared and two unique borrows). decay and threshold were validated
@@ -51,7 +51,7 @@ pub(crate) fn spread_pull(
     let n = graph.nodes();
     assert!(initial.len() == n && out.len() == n && scratch.len() == n);
     let mut totals = SpreadTotals::default();
-    super::count_call();
+    super::count_call(fns.spread_pull as usize);
     // SAFETY: `InEdges::of(graph)` points into `graph`, borrowed for the call, whose
     // invariant gives ceil(n / 8) + 1 monotone slice offsets from 0, each a multiple of 8,
     // ending at the slot count; that many sources (< n) and finite weights with |w| <= 2^32;
@@ -108,7 +108,7 @@ pub(crate) fn spread_sparse(
     });
     let pull_ptr = pull.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
     let mut totals = SpreadTotals::default();
-    super::count_call();
+    super::count_call(fns.spread_sparse as usize);
     // SAFETY: the Csr invariant bounds every offset and target (< n); `pull_ptr` is null or
     // points to a live local holding the arrays of a PullGraph of the same n nodes (asserted;
     // built from `graph` by BidirectionalGraph), whose invariant is the one `spread_pull`

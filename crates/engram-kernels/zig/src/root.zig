@@ -51,6 +51,45 @@ pub const BuildInfo = extern struct {
     vector_lanes: u32,
 };
 
+// The layout of every struct that crosses the boundary, as `src/zig_backend/ffi.rs` asserts it
+// too (the same offsets, written in terms of the pointer size `p`): a field changed on one side
+// only fails the build of that side.
+comptime {
+    const assert = std.debug.assert;
+    const p = @sizeOf(usize);
+    assert(@offsetOf(BuildInfo, "abi_version") == 0);
+    assert(@offsetOf(BuildInfo, "has_fma") == 4);
+    assert(@offsetOf(BuildInfo, "zig_version_ptr") == 8);
+    assert(@offsetOf(BuildInfo, "zig_version_len") == 8 + p);
+    assert(@offsetOf(BuildInfo, "cpu_model_ptr") == 8 + 2 * p);
+    assert(@offsetOf(BuildInfo, "cpu_model_len") == 8 + 3 * p);
+    assert(@offsetOf(BuildInfo, "optimize_mode_ptr") == 8 + 4 * p);
+    assert(@offsetOf(BuildInfo, "optimize_mode_len") == 8 + 5 * p);
+    assert(@offsetOf(BuildInfo, "vector_lanes") == 8 + 6 * p);
+    assert(@sizeOf(BuildInfo) == std.mem.alignForward(usize, 12 + 6 * p, p));
+    assert(@alignOf(BuildInfo) == p);
+
+    const InEdges = spread_pull.InEdges;
+    assert(@offsetOf(InEdges, "slice_offsets") == 0);
+    assert(@offsetOf(InEdges, "sources") == p);
+    assert(@offsetOf(InEdges, "weights") == 2 * p);
+    assert(@offsetOf(InEdges, "out_degrees") == 3 * p);
+    assert(@sizeOf(InEdges) == 4 * p);
+    assert(@alignOf(InEdges) == p);
+
+    const SpreadTotals = spread.SpreadTotals;
+    assert(@offsetOf(SpreadTotals, "edges_traversed") == 0);
+    assert(@offsetOf(SpreadTotals, "active_nodes") == 8);
+    assert(@sizeOf(SpreadTotals) == 16);
+    assert(@alignOf(SpreadTotals) == @alignOf(u64));
+
+    const Seed = spread.Seed;
+    assert(@offsetOf(Seed, "node") == 0);
+    assert(@offsetOf(Seed, "activation") == 4);
+    assert(@sizeOf(Seed) == 8);
+    assert(@alignOf(Seed) == 4);
+}
+
 /// Fills `out` with static strings (valid for the life of the program).
 fn buildInfo(out: *BuildInfo) callconv(.c) void {
     const mode = @tagName(builtin.mode);
