@@ -6,6 +6,7 @@
 //! outputs are written with non-temporal stores on x86-64 with AVX, as in the Rust backend.
 const std = @import("std");
 const builtin = @import("builtin");
+const contract = @import("contract.zig");
 
 /// 1.5 · 2^52: `x + round_magic - round_magic` rounds |x| < 2^51 to the nearest integer.
 const round_magic: f64 = 6755399441055744.0;
@@ -147,6 +148,12 @@ inline fn exponentialRange(
     }
 }
 
+/// `out` overlaps neither input (the Rust wrappers pass it as a unique borrow).
+fn decayContract(strengths: [*]const f32, last_access: [*]const i64, n: usize, out: [*]f32) void {
+    contract.disjoint(f32, out, n, f32, strengths, n);
+    contract.disjoint(f32, out, n, i64, last_access, n);
+}
+
 /// out[i] = strengths[i] * 2^(-age_i / half_life).
 /// Contract: strengths, last_access and out have n entries; half_life finite and > 0.
 pub fn exponential(
@@ -157,6 +164,8 @@ pub fn exponential(
     half_life: f64,
     out: [*]f32,
 ) callconv(.c) void {
+    contract.positiveFinite(half_life);
+    decayContract(strengths, last_access, n, out);
     const neg_inv = negInvHalfLife(half_life);
     const stream = can_stream and n >= stream_min_elements;
     // Streamed blocks start on a cache line of `out`: the elements before it are stored
@@ -188,6 +197,9 @@ pub fn powerLaw(
     exponent: f64,
     out: [*]f32,
 ) callconv(.c) void {
+    contract.positiveFinite(scale);
+    contract.positiveFinite(exponent);
+    decayContract(strengths, last_access, n, out);
     for (0..n) |i| {
         const age = ageSeconds(now, last_access[i]);
         out[i] = @floatCast(@as(f64, strengths[i]) * std.math.pow(f64, 1 + age / scale, -exponent));

@@ -17,6 +17,7 @@ pub const similarity = @import("similarity.zig");
 pub const spread = @import("spread.zig");
 pub const spread_pull = @import("spread_pull.zig");
 pub const decay = @import("decay.zig");
+pub const contract = @import("contract.zig");
 
 /// Bumped whenever an exported signature or struct layout changes; the Rust
 /// side checks it (`ZIG_ABI_VERSION` in `src/zig_backend/ffi.rs`).

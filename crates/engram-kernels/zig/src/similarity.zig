@@ -5,6 +5,7 @@
 //! the crate docs state a tolerance that grows with the dimension.
 const std = @import("std");
 const builtin = @import("builtin");
+const contract = @import("contract.zig");
 
 /// f32 lanes per vector for the CPU this library is compiled for (4 for the
 /// x86-64 baseline, 8 with AVX2 and AVX-512). Capped at 8: the x86-64-v4 library is
@@ -91,9 +92,33 @@ pub fn cosineScore(dot: f32, query_norm: f32, row_norm: f32) f32 {
     return ratio;
 }
 
+/// The contract of `dotRows` and `cosineRows`; `out` overlaps no input (the Rust wrappers pass
+/// it as a unique borrow).
+fn similarityContract(
+    query: [*]const f32,
+    rows: [*]const f32,
+    row_norms: ?[*]const f32,
+    n_rows: usize,
+    dim: usize,
+    out: [*]f32,
+) void {
+    if (!contract.verify) return;
+    std.debug.assert(dim > 0);
+    contract.disjoint(f32, out, n_rows, f32, query, dim);
+    contract.disjoint(f32, out, n_rows, f32, rows, n_rows * dim);
+    if (row_norms) |norms| contract.disjoint(f32, out, n_rows, f32, norms, n_rows);
+}
+
 /// out[i] = dot(query, rows[i]) for i < n_rows.
 /// Contract: query has `dim` elements, rows has n_rows*dim, out has n_rows; dim > 0.
-pub fn dotRows(query: [*]const f32, rows: [*]const f32, n_rows: usize, dim: usize, out: [*]f32) callconv(.c) void {
+pub fn dotRows(
+    query: [*]const f32,
+    rows: [*]const f32,
+    n_rows: usize,
+    dim: usize,
+    out: [*]f32,
+) callconv(.c) void {
+    similarityContract(query, rows, null, n_rows, dim, out);
     for (0..n_rows) |r| {
         out[r] = dotProduct(query, rows + r * dim, dim);
     }
@@ -112,6 +137,7 @@ pub fn cosineRows(
     dim: usize,
     out: [*]f32,
 ) callconv(.c) void {
+    similarityContract(query, rows, row_norms, n_rows, dim, out);
     if (row_norms) |norms| {
         for (0..n_rows) |r| {
             out[r] = cosineScore(dotProduct(query, rows + r * dim, dim), query_norm, norms[r]);

@@ -4,6 +4,7 @@
 //! (`src/rust_backend/spread.rs`), so the two backends agree bit for bit.
 const std = @import("std");
 const spread_pull = @import("spread_pull.zig");
+const contract = @import("contract.zig");
 
 /// Totals reported back to Rust; layout mirrored by `SpreadTotals` in `ffi.rs`.
 pub const SpreadTotals = extern struct {
@@ -44,6 +45,8 @@ pub fn spread(
     scratch: [*]f32,
     totals: *SpreadTotals,
 ) callconv(.c) void {
+    contract.csr(offsets, targets, weights, n_nodes);
+    denseBuffersContract(n_nodes, initial, out, scratch);
     const push: PushHop = .{
         .offsets = offsets,
         .targets = targets,
@@ -53,6 +56,13 @@ pub fn spread(
         .threshold = threshold,
     };
     totals.* = denseHops(push, n_nodes, initial, hops, out, scratch);
+}
+
+/// initial, out and scratch (n_nodes entries each) do not overlap each other.
+pub fn denseBuffersContract(n_nodes: usize, initial: [*]const f32, out: [*]f32, scratch: [*]f32) void {
+    contract.disjoint(f32, initial, n_nodes, f32, out, n_nodes);
+    contract.disjoint(f32, initial, n_nodes, f32, scratch, n_nodes);
+    contract.disjoint(f32, out, n_nodes, f32, scratch, n_nodes);
 }
 
 /// One push hop: every firing node adds its weighted activation to its targets.
@@ -210,6 +220,29 @@ pub fn spreadSparse(
     out_activations: [*]f32,
     totals: *SpreadTotals,
 ) callconv(.c) void {
+    contract.csr(offsets, targets, weights, n_nodes);
+    if (in_edges) |pull| pull.checkContract(n_nodes);
+    if (contract.verify) {
+        for (seeds[0..n_seeds]) |seed| {
+            std.debug.assert(seed.node < n_nodes);
+            std.debug.assert(seed.activation >= 0 and seed.activation <= 1);
+        }
+    }
+    contract.allZero(f32, current, n_nodes);
+    contract.allZero(f32, next, n_nodes);
+    contract.allZero(u8, marked, n_nodes);
+    contract.disjoint(f32, current, n_nodes, f32, next, n_nodes);
+    contract.disjoint(f32, current, n_nodes, f32, out_activations, n_nodes);
+    contract.disjoint(f32, next, n_nodes, f32, out_activations, n_nodes);
+    contract.disjoint(u32, active, n_nodes, u32, touched, n_nodes);
+    contract.disjoint(u32, active, n_nodes, u32, out_nodes, n_nodes);
+    contract.disjoint(u32, touched, n_nodes, u32, out_nodes, n_nodes);
+    defer {
+        // The buffers are left as they were found.
+        contract.allZero(f32, current, n_nodes);
+        contract.allZero(f32, next, n_nodes);
+        contract.allZero(u8, marked, n_nodes);
+    }
     var src = current;
     var dst = next;
     var n_active: usize = 0;

@@ -9,6 +9,7 @@
 const std = @import("std");
 const builtin = @import("builtin");
 const spread = @import("spread.zig");
+const contract = @import("contract.zig");
 const SpreadTotals = spread.SpreadTotals;
 const clampUnit = spread.clampUnit;
 const fires = spread.fires;
@@ -58,6 +59,22 @@ pub const InEdges = extern struct {
     sources: [*]const u32,
     weights: [*]const f32,
     out_degrees: [*]const u64,
+
+    /// Checks the contract above (where `contract.verify`).
+    pub fn checkContract(self: InEdges, n_nodes: usize) void {
+        if (!contract.verify) return;
+        const slices = (n_nodes + lanes - 1) / lanes;
+        std.debug.assert(self.slice_offsets[0] == 0);
+        for (self.slice_offsets[0..slices], self.slice_offsets[1 .. slices + 1]) |start, end| {
+            std.debug.assert(start <= end);
+            std.debug.assert(end % lanes == 0);
+        }
+        const n_slots: usize = @intCast(self.slots(n_nodes));
+        for (self.sources[0..n_slots], self.weights[0..n_slots]) |source, w| {
+            std.debug.assert(source < n_nodes);
+            contract.weight(w);
+        }
+    }
 
     /// Slots (edges plus padding) of a graph of n_nodes nodes.
     pub fn slots(self: InEdges, n_nodes: usize) u64 {
@@ -143,6 +160,8 @@ pub fn spreadPull(
     scratch: [*]f32,
     totals: *SpreadTotals,
 ) callconv(.c) void {
+    in_edges.checkContract(n_nodes);
+    spread.denseBuffersContract(n_nodes, initial, out, scratch);
     const pull: PullHop = .{ .edges = in_edges.*, .n_nodes = n_nodes, .decay = decay, .threshold = threshold };
     totals.* = spread.denseHops(pull, n_nodes, initial, hops, out, scratch);
 }
