@@ -17,7 +17,8 @@ pub fn build(b: *std.Build) void {
     const levels = b.option(
         []const u8,
         "levels",
-        "Comma-separated CPU levels (Zig CPU model names, or `baseline`), one library each (default: baseline)",
+        "Comma-separated CPU levels (Zig CPU model names, or `baseline`), one library each " ++
+            "(default: baseline)",
     ) orelse "baseline";
     const arch = base_query.cpu_arch orelse builtin.cpu.arch;
 

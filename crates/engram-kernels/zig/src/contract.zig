@@ -18,7 +18,14 @@ pub fn positiveFinite(x: f64) void {
 }
 
 /// `a_len` elements at `a` and `b_len` at `b` share no byte.
-pub fn disjoint(comptime A: type, a: [*]const A, a_len: usize, comptime B: type, b: [*]const B, b_len: usize) void {
+pub fn disjoint(
+    comptime A: type,
+    a: [*]const A,
+    a_len: usize,
+    comptime B: type,
+    b: [*]const B,
+    b_len: usize,
+) void {
     if (!verify) return;
     const a_start = @intFromPtr(a);
     const b_start = @intFromPtr(b);
@@ -36,7 +43,12 @@ pub fn weight(w: f32) void {
 
 /// The `Csr` invariant: n_nodes + 1 non-decreasing offsets from 0, and at each edge a target
 /// < n_nodes and a weight.
-pub fn csr(offsets: [*]const u64, targets: [*]const u32, weights: [*]const f32, n_nodes: usize) void {
+pub fn csr(
+    offsets: [*]const u64,
+    targets: [*]const u32,
+    weights: [*]const f32,
+    n_nodes: usize,
+) void {
     if (!verify) return;
     assert(offsets[0] == 0);
     for (offsets[0..n_nodes], offsets[1 .. n_nodes + 1]) |start, end| assert(start <= end);

@@ -43,7 +43,9 @@ inline fn exp2NonPositive(x_in: f64) f64 {
 /// Age in seconds: max(0, now - last_access), exact before the rounding to f64 (when
 /// last_access < now the difference is below 2^64, so it fits a u64).
 inline fn ageSeconds(now: i64, last_access: i64) f64 {
-    const age: u64 = if (last_access < now) @as(u64, @bitCast(now)) -% @as(u64, @bitCast(last_access)) else 0;
+    const now_bits: u64 = @bitCast(now);
+    const last_bits: u64 = @bitCast(last_access);
+    const age: u64 = if (last_access < now) now_bits -% last_bits else 0;
     return @floatFromInt(age);
 }
 
@@ -176,7 +178,9 @@ pub fn exponential(
     var start: usize = head;
     while (start < n) : (start += block) {
         const end = @min(n, start + block);
-        if (start + prefetch_ahead + block <= n) prefetchBlock(strengths, last_access, start + prefetch_ahead);
+        if (start + prefetch_ahead + block <= n) {
+            prefetchBlock(strengths, last_access, start + prefetch_ahead);
+        }
         if (stream and end - start == block) {
             exponentialRange(strengths, last_access, start, end, now, neg_inv, out, true);
         } else {
@@ -264,7 +268,9 @@ test "streamed output has the same bits as unstreamed pieces, at every offset" {
         @memset(buffer, std.math.nan(f32));
         const out = buffer[offset..][0..n];
         exponential(strengths.ptr, last.ptr, n, now, 86_400, out.ptr);
-        for (want, out) |w, o| try testing.expectEqual(@as(u32, @bitCast(w)), @as(u32, @bitCast(o)));
+        for (want, out) |w, o| {
+            try testing.expectEqual(@as(u32, @bitCast(w)), @as(u32, @bitCast(o)));
+        }
     }
 }
 

@@ -59,7 +59,12 @@ pub fn spread(
 }
 
 /// initial, out and scratch (n_nodes entries each) do not overlap each other.
-pub fn denseBuffersContract(n_nodes: usize, initial: [*]const f32, out: [*]f32, scratch: [*]f32) void {
+pub fn denseBuffersContract(
+    n_nodes: usize,
+    initial: [*]const f32,
+    out: [*]f32,
+    scratch: [*]f32,
+) void {
     contract.disjoint(f32, initial, n_nodes, f32, out, n_nodes);
     contract.disjoint(f32, initial, n_nodes, f32, scratch, n_nodes);
     contract.disjoint(f32, out, n_nodes, f32, scratch, n_nodes);
@@ -100,7 +105,14 @@ const PushHop = struct {
 /// returns the out-edges of the nodes that fired. A hop only reads its source, so the first
 /// reads `initial` in place, and the buffers alternate so that the last hop writes `out`: no
 /// copies apart from out = initial when there are no hops. Mirrors `dense_hops` in Rust.
-pub fn denseHops(hopper: anytype, n_nodes: usize, initial: [*]const f32, hops: u32, out: [*]f32, scratch: [*]f32) SpreadTotals {
+pub fn denseHops(
+    hopper: anytype,
+    n_nodes: usize,
+    initial: [*]const f32,
+    hops: u32,
+    out: [*]f32,
+    scratch: [*]f32,
+) SpreadTotals {
     var edges_traversed: u64 = 0;
     if (hops == 0) {
         @memcpy(out[0..n_nodes], initial[0..n_nodes]);
@@ -262,9 +274,17 @@ pub fn spreadSparse(
         var frontier_edges: u64 = 0;
         for (active[0..n_active]) |u| frontier_edges += offsets[u + 1] - offsets[u];
         const dense = goesDense(frontier_edges, n_active, n_nodes);
-        const pull_edges = if (in_edges) |pull| (if (dense and denseHopPulls(frontier_edges, pull.slots(n_nodes))) pull else null) else null;
+        const pull_edges = if (in_edges) |pull|
+            (if (dense and denseHopPulls(frontier_edges, pull.slots(n_nodes))) pull else null)
+        else
+            null;
         if (pull_edges) |pull| {
-            const pull_hop: spread_pull.PullHop = .{ .edges = pull.*, .n_nodes = n_nodes, .decay = decay, .threshold = threshold };
+            const pull_hop: spread_pull.PullHop = .{
+                .edges = pull.*,
+                .n_nodes = n_nodes,
+                .decay = decay,
+                .threshold = threshold,
+            };
             // dst is all zero; the pull hop writes every node's next activation into it.
             edges_traversed += pull_hop.hop(src, dst);
             n_active = 0;
@@ -401,7 +421,26 @@ test "sparse spreading equals dense spreading and leaves its buffers zero" {
     var nodes: [4]u32 = undefined;
     var acts: [4]f32 = undefined;
     var sparse_totals: SpreadTotals = undefined;
-    spreadSparse(&offsets, &targets, &weights, 4, null, &seeds, 1, 3, 0.5, 0, &current, &next, &marked, &active, &touched, &nodes, &acts, &sparse_totals);
+    spreadSparse(
+        &offsets,
+        &targets,
+        &weights,
+        4,
+        null,
+        &seeds,
+        1,
+        3,
+        0.5,
+        0,
+        &current,
+        &next,
+        &marked,
+        &active,
+        &touched,
+        &nodes,
+        &acts,
+        &sparse_totals,
+    );
     try testing.expectEqual(totals.active_nodes, sparse_totals.active_nodes);
     try testing.expectEqual(totals.edges_traversed, sparse_totals.edges_traversed);
     for (nodes[0..sparse_totals.active_nodes], acts[0..sparse_totals.active_nodes]) |v, a| {
@@ -454,12 +493,23 @@ const Ring = struct {
     }
 
     fn inEdges(r: *const Ring) spread_pull.InEdges {
-        return .{ .slice_offsets = &r.slice_offsets, .sources = &r.sources, .weights = &r.pull_weights, .out_degrees = &r.out_degrees };
+        return .{
+            .slice_offsets = &r.slice_offsets,
+            .sources = &r.sources,
+            .weights = &r.pull_weights,
+            .out_degrees = &r.out_degrees,
+        };
     }
 
     /// Sparse spreading over the ring's out-edges, dense hops pulling over `pull` (if any);
     /// checks the buffers come back zero and returns the dense activations.
-    fn sparse(r: *const Ring, pull: ?*const spread_pull.InEdges, seeds: []const Seed, hops: u32, totals: *SpreadTotals) ![n]f32 {
+    fn sparse(
+        r: *const Ring,
+        pull: ?*const spread_pull.InEdges,
+        seeds: []const Seed,
+        hops: u32,
+        totals: *SpreadTotals,
+    ) ![n]f32 {
         var current: [n]f32 = @splat(0);
         var next: [n]f32 = @splat(0);
         var marked: [n]u8 = @splat(0);
@@ -467,7 +517,26 @@ const Ring = struct {
         var touched: [n]u32 = undefined;
         var nodes: [n]u32 = undefined;
         var acts: [n]f32 = undefined;
-        spreadSparse(&r.offsets, &r.targets, &r.weights, n, pull, seeds.ptr, seeds.len, hops, 0.5, 0.1, &current, &next, &marked, &active, &touched, &nodes, &acts, totals);
+        spreadSparse(
+            &r.offsets,
+            &r.targets,
+            &r.weights,
+            n,
+            pull,
+            seeds.ptr,
+            seeds.len,
+            hops,
+            0.5,
+            0.1,
+            &current,
+            &next,
+            &marked,
+            &active,
+            &touched,
+            &nodes,
+            &acts,
+            totals,
+        );
         const zeros: [n]f32 = @splat(0);
         const no_marks: [n]u8 = @splat(0);
         try testing.expectEqualSlices(f32, &zeros, &current);
@@ -481,7 +550,19 @@ const Ring = struct {
     fn dense(r: *const Ring, initial: *const [n]f32, hops: u32, totals: *SpreadTotals) [n]f32 {
         var out: [n]f32 = undefined;
         var scratch: [n]f32 = undefined;
-        spread(&r.offsets, &r.targets, &r.weights, n, initial, hops, 0.5, 0.1, &out, &scratch, totals);
+        spread(
+            &r.offsets,
+            &r.targets,
+            &r.weights,
+            n,
+            initial,
+            hops,
+            0.5,
+            0.1,
+            &out,
+            &scratch,
+            totals,
+        );
         return out;
     }
 };
@@ -522,12 +603,18 @@ test "sparse spreading pulls a large frontier's hop over the in-edges, and only 
     var totals: SpreadTotals = undefined;
     var want_totals: SpreadTotals = undefined;
     // Every node seeded: one dense hop, pulled, so it follows the doubled weights.
-    try expectSameBits(doubled.dense(&initial, 1, &want_totals), try ring.sparse(&other, &all, 1, &totals));
+    try expectSameBits(
+        doubled.dense(&initial, 1, &want_totals),
+        try ring.sparse(&other, &all, 1, &totals),
+    );
     // One seed: the hop is sparse and follows the out-edges.
     const one = [_]Seed{.{ .node = 0, .activation = 1 }};
     var just_zero: [Ring.n]f32 = @splat(0);
     just_zero[0] = 1;
-    try expectSameBits(ring.dense(&just_zero, 1, &want_totals), try ring.sparse(&other, &one, 1, &totals));
+    try expectSameBits(
+        ring.dense(&just_zero, 1, &want_totals),
+        try ring.sparse(&other, &one, 1, &totals),
+    );
 }
 
 test "sortNodes sorts like std.sort, for every pass count and list length" {

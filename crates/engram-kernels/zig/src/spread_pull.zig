@@ -23,7 +23,13 @@ const I = @Vector(lanes, i32);
 /// (Zig's own x86 backend, used for Debug builds, takes the lane-by-lane path).
 const has_gather = builtin.zig_backend == .stage2_llvm and builtin.cpu.arch == .x86_64 and
     std.Target.x86.featureSetHas(builtin.cpu.features, .avx2);
-extern fn @"llvm.x86.avx2.gather.d.ps.256"(passthru: V, base: [*]const f32, index: I, mask: V, scale: i8) V;
+extern fn @"llvm.x86.avx2.gather.d.ps.256"(
+    passthru: V,
+    base: [*]const f32,
+    index: I,
+    mask: V,
+    scale: i8,
+) V;
 
 /// The gather's indices are signed 32-bit: graphs with more nodes take the lane-by-lane path.
 const gather_max_nodes: usize = 1 << 31;
@@ -113,7 +119,8 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
         var k: usize = @intCast(slice_offsets[s]);
         const end: usize = @intCast(slice_offsets[s + 1]);
         var ahead = k + prefetch_slots_ahead;
-        while (prefetching and ahead < @min(end + prefetch_slots_ahead, n_slots)) : (ahead += slots_per_line) {
+        const prefetch_end = @min(end + prefetch_slots_ahead, n_slots);
+        while (prefetching and ahead < prefetch_end) : (ahead += slots_per_line) {
             @prefetch(sources + ahead, .{});
             @prefetch(weights + ahead, .{});
         }
@@ -131,9 +138,17 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
             next = @select(f32, next < zero, zero, next);
             dst[base..][0..lanes].* = next;
             // Which nodes fire, as one mask and one vector sum: no branch per lane.
-            const fire_mask = @select(bool, prev > zero, prev >= theta, @as(@Vector(lanes, bool), @splat(false)));
+            const fire_mask = @select(
+                bool,
+                prev > zero,
+                prev >= theta,
+                @as(@Vector(lanes, bool), @splat(false)),
+            );
             const degrees: @Vector(lanes, u64) = out_degrees[base..][0..lanes].*;
-            edges += @reduce(.Add, @select(u64, fire_mask, degrees, @as(@Vector(lanes, u64), @splat(0))));
+            edges += @reduce(
+                .Add,
+                @select(u64, fire_mask, degrees, @as(@Vector(lanes, u64), @splat(0))),
+            );
         } else {
             const sums: [lanes]f32 = acc;
             for (base..n_nodes, 0..) |v, l| {
@@ -162,7 +177,12 @@ pub fn spreadPull(
 ) callconv(.c) void {
     in_edges.checkContract(n_nodes);
     spread.denseBuffersContract(n_nodes, initial, out, scratch);
-    const pull: PullHop = .{ .edges = in_edges.*, .n_nodes = n_nodes, .decay = decay, .threshold = threshold };
+    const pull: PullHop = .{
+        .edges = in_edges.*,
+        .n_nodes = n_nodes,
+        .decay = decay,
+        .threshold = threshold,
+    };
     totals.* = spread.denseHops(pull, n_nodes, initial, hops, out, scratch);
 }
 
@@ -184,6 +204,12 @@ test "pull equals push bit for bit on a graph that is not a multiple of 8 nodes"
         pweights[8 + 8 * k + 1] = w;
     }
     const out_degrees = [_]u64{ 3, 0, 0, 0, 0, 0, 0, 0, 1, 1 };
+    const in_edges: InEdges = .{
+        .slice_offsets = &slice_offsets,
+        .sources = &sources,
+        .weights = &pweights,
+        .out_degrees = &out_degrees,
+    };
     const initial = [_]f32{ 0.75, 0, 0.5, 0, 0, 0, 0, 0, 0.25, 0.125 };
     for ([_]f32{ 0, 0.2 }) |threshold| {
         var want: [10]f32 = undefined;
@@ -191,9 +217,34 @@ test "pull equals push bit for bit on a graph that is not a multiple of 8 nodes"
         var scratch: [10]f32 = undefined;
         var want_totals: SpreadTotals = undefined;
         var got_totals: SpreadTotals = undefined;
-        spread.spread(&offsets, &targets, &weights, 10, &initial, 3, 0.5, threshold, &want, &scratch, &want_totals);
-        spreadPull(&.{ .slice_offsets = &slice_offsets, .sources = &sources, .weights = &pweights, .out_degrees = &out_degrees }, 10, &initial, 3, 0.5, threshold, &got, &scratch, &got_totals);
-        for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
+        spread.spread(
+            &offsets,
+            &targets,
+            &weights,
+            10,
+            &initial,
+            3,
+            0.5,
+            threshold,
+            &want,
+            &scratch,
+            &want_totals,
+        );
+        spreadPull(
+            &in_edges,
+            10,
+            &initial,
+            3,
+            0.5,
+            threshold,
+            &got,
+            &scratch,
+            &got_totals,
+        );
+        for (want, got) |a, b| try testing.expectEqual(
+            @as(u32, @bitCast(a)),
+            @as(u32, @bitCast(b)),
+        );
         try testing.expectEqual(want_totals, got_totals);
     }
 }
@@ -221,6 +272,12 @@ test "pull equals push bit for bit on a graph large enough to prefetch" {
     }
     for (&offsets, 0..) |*o, u| o.* = u;
     const out_degrees: [n]u64 = @splat(1);
+    const in_edges: InEdges = .{
+        .slice_offsets = &slice_offsets,
+        .sources = &sources,
+        .weights = &pweights,
+        .out_degrees = &out_degrees,
+    };
     var initial: [n]f32 = undefined;
     for (&initial, 0..) |*a, v| a.* = @as(f32, @floatFromInt(v % 5)) / 4.0;
     var want: [n]f32 = undefined;
@@ -228,8 +285,30 @@ test "pull equals push bit for bit on a graph large enough to prefetch" {
     var scratch: [n]f32 = undefined;
     var want_totals: SpreadTotals = undefined;
     var got_totals: SpreadTotals = undefined;
-    spread.spread(&offsets, &targets, &weights, n, &initial, 3, 0.5, 0.2, &want, &scratch, &want_totals);
-    spreadPull(&.{ .slice_offsets = &slice_offsets, .sources = &sources, .weights = &pweights, .out_degrees = &out_degrees }, n, &initial, 3, 0.5, 0.2, &got, &scratch, &got_totals);
+    spread.spread(
+        &offsets,
+        &targets,
+        &weights,
+        n,
+        &initial,
+        3,
+        0.5,
+        0.2,
+        &want,
+        &scratch,
+        &want_totals,
+    );
+    spreadPull(
+        &in_edges,
+        n,
+        &initial,
+        3,
+        0.5,
+        0.2,
+        &got,
+        &scratch,
+        &got_totals,
+    );
     for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
     try testing.expectEqual(want_totals, got_totals);
 }
