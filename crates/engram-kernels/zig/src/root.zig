@@ -107,6 +107,13 @@ fn buildInfo(out: *BuildInfo) callconv(.c) void {
     };
 }
 
+// The two exports below are not kernels, and no kernel path calls them. They stay in every
+// library, the ones a release links included, on purpose: what they check is the library that
+// ships. `addU32` is the FFI-cost probe (`engram_kernels::zig_add_u32`, timed by
+// `engram-bench` in release builds); `testForcePanic` proves, from `tests/zig_panic.rs`, that
+// a panic in that library reaches the Rust handler. Together a few bytes of code; neither
+// reads or writes memory it is given.
+
 /// A trivial export, used to measure the cost of one FFI call.
 fn addU32(a: u32, b: u32) callconv(.c) u32 {
     return a +% b;
