@@ -56,6 +56,47 @@ impl CpuLevel {
     }
 }
 
+/// A [`CpuLevel`] that this CPU supports. Only asking the CPU makes one ([`Supported::check`],
+/// [`Supported::detect`], [`Supported::all`]; the baseline runs everywhere), so code handed one
+/// may use the level's instructions: it is what makes the Rust backend's `#[target_feature]`
+/// calls and the Zig level tables sound, rather than each caller's care (pulp's `V3::try_new`
+/// is the model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Supported(CpuLevel);
+
+impl Supported {
+    /// `level`, if this CPU supports it.
+    pub(crate) fn check(level: CpuLevel) -> Option<Self> {
+        level.is_supported().then_some(Self(level))
+    }
+
+    /// The highest level this CPU supports.
+    pub(crate) fn detect() -> Self {
+        Self(CpuLevel::detect())
+    }
+
+    /// The baseline, which every CPU of the architecture supports.
+    pub(crate) const fn baseline() -> Self {
+        Self(CpuLevel::Baseline)
+    }
+
+    /// Every level this CPU supports, lowest first.
+    pub(crate) fn all() -> impl Iterator<Item = Supported> {
+        CpuLevel::supported().map(Self)
+    }
+
+    /// The level.
+    pub(crate) const fn get(self) -> CpuLevel {
+        self.0
+    }
+}
+
+impl fmt::Display for Supported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 fn detect_uncached() -> CpuLevel {
     // The x86-64 psABI level definitions; `is_x86_feature_detected!` also checks that the OS

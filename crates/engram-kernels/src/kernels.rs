@@ -4,7 +4,7 @@
 use std::env;
 
 use crate::backend::BackendChoice;
-use crate::cpu::LevelChoice;
+use crate::cpu::{LevelChoice, Supported};
 use crate::embeddings::l2_norm;
 #[cfg(feature = "zig-kernels")]
 use crate::zig_backend;
@@ -28,7 +28,7 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     backend: Backend,
-    level: CpuLevel,
+    level: Supported,
     threads: usize,
 }
 
@@ -59,7 +59,7 @@ impl Kernels {
     pub fn rust() -> Self {
         Self {
             backend: Backend::Rust,
-            level: CpuLevel::detect(),
+            level: Supported::detect(),
             threads: 1,
         }
     }
@@ -70,7 +70,7 @@ impl Kernels {
     pub fn best_compiled() -> Self {
         let backend = Backend::best_compiled();
         let level = best_level(backend);
-        if abi_check(backend, level).is_err() {
+        if abi_check(backend, level.get()).is_err() {
             return Self::rust();
         }
         Self {
@@ -130,23 +130,28 @@ impl Kernels {
         };
         let level = match level {
             LevelChoice::Auto => best_level(backend),
-            LevelChoice::Exactly(level) if !level.is_supported() => {
+            LevelChoice::Exactly(level) => match Supported::check(level) {
+                Some(supported) => supported,
+                None => {
+                    return Err(Error::CpuLevelUnavailable {
+                        backend,
+                        level,
+                        reason: "this CPU does not have its instructions",
+                    });
+                }
+            },
+        };
+        let level = match level.get() {
+            unbuilt if !level_is_built(backend, unbuilt) => {
                 return Err(Error::CpuLevelUnavailable {
                     backend,
-                    level,
-                    reason: "this CPU does not have its instructions",
-                });
-            }
-            LevelChoice::Exactly(level) if !level_is_built(backend, level) => {
-                return Err(Error::CpuLevelUnavailable {
-                    backend,
-                    level,
+                    level: unbuilt,
                     reason: "the Zig kernels were built without it (see ENGRAM_ZIG_LEVELS)",
                 });
             }
-            LevelChoice::Exactly(level) => level,
+            _ => level,
         };
-        abi_check(backend, level)?;
+        abi_check(backend, level.get())?;
         Ok(Self {
             backend,
             level,
@@ -159,8 +164,9 @@ impl Kernels {
     pub fn all_available() -> Vec<Kernels> {
         Backend::compiled()
             .flat_map(|backend| {
-                CpuLevel::supported()
+                Supported::all()
                     .filter(move |&level| {
+                        let level = level.get();
                         level_is_built(backend, level) && abi_check(backend, level).is_ok()
                     })
                     .map(move |level| Kernels {
@@ -179,7 +185,7 @@ impl Kernels {
 
     /// The CPU level these kernels run at.
     pub const fn level(&self) -> CpuLevel {
-        self.level
+        self.level.get()
     }
 
     /// The same kernels, splitting each similarity call ([`dot`](Self::dot),
@@ -249,7 +255,7 @@ impl Kernels {
     pub fn describe(&self) -> String {
         match self.backend {
             Backend::Rust => format!("rust {} (pure-Rust reference backend)", self.level),
-            Backend::Zig => match crate::zig_build_info(self.level) {
+            Backend::Zig => match crate::zig_build_info(self.level.get()) {
                 Some(info) => format!(
                     "zig {} (Zig {}, {}, cpu {}, {}, {} f32 lanes, {})",
                     self.level,
@@ -493,11 +499,11 @@ impl Kernels {
 
 /// The best level `backend` can run here: for Rust the CPU's own level; for Zig the highest
 /// level that was built and that the CPU supports (the baseline always is).
-fn best_level(backend: Backend) -> CpuLevel {
-    CpuLevel::supported()
-        .filter(|&level| level_is_built(backend, level))
+fn best_level(backend: Backend) -> Supported {
+    Supported::all()
+        .filter(|&level| level_is_built(backend, level.get()))
         .last()
-        .unwrap_or(CpuLevel::Baseline)
+        .unwrap_or(Supported::baseline())
 }
 
 /// For the Zig backend, whether the library of `level` speaks this crate's ABI version
@@ -611,7 +617,7 @@ mod zig_dispatch_tests {
     /// function of `kernels`' level each must call (by address), on the Zig backend.
     #[allow(clippy::type_complexity)]
     fn every_method(kernels: Kernels) -> Vec<(&'static str, Option<usize>, Box<dyn FnOnce()>)> {
-        let fns = (kernels.backend() == Backend::Zig).then(|| zig_backend::fns(kernels.level()));
+        let fns = (kernels.backend() == Backend::Zig).then(|| zig_backend::fns(kernels.level));
         let matrix = EmbeddingMatrix::from_flat(vec![1.0, 2.0, 3.0, 4.0], 2).expect("2 × 2");
         let graph = Csr::from_edges(2, &[(0, 1, 1.0)]).expect("valid edge");
         let both = BidirectionalGraph::new(graph.clone());
@@ -742,8 +748,8 @@ mod zig_dispatch_tests {
             .collect();
         let mut addresses: Vec<usize> = levels
             .iter()
-            .flat_map(|&level| {
-                let fns = zig_backend::fns(level);
+            .filter_map(|&level| zig_backend::ffi::level_fns(level))
+            .flat_map(|fns| {
                 [
                     fns.dot as usize,
                     fns.cosine as usize,

@@ -195,7 +195,7 @@ pub fn zig_add_u32(a: u32, b: u32) -> Option<u32> {
     #[cfg(feature = "zig-kernels")]
     {
         // SAFETY: a wrapping add that touches no memory; the baseline level runs on every CPU.
-        Some(unsafe { (zig_backend::fns(CpuLevel::Baseline).add_u32)(a, b) })
+        Some(unsafe { (zig_backend::fns(cpu::Supported::baseline()).add_u32)(a, b) })
     }
     #[cfg(not(feature = "zig-kernels"))]
     {
@@ -212,6 +212,6 @@ pub fn zig_add_u32(a: u32, b: u32) -> Option<u32> {
 pub fn __test_only_force_zig_panic() -> ! {
     // SAFETY: takes no arguments and touches no memory; it panics into the Rust handler,
     // which aborts. The baseline level runs on every CPU.
-    unsafe { (zig_backend::fns(CpuLevel::Baseline).test_force_panic)() };
+    unsafe { (zig_backend::fns(cpu::Supported::baseline()).test_force_panic)() };
     unreachable!("the Zig panic handler aborts and never returns")
 }

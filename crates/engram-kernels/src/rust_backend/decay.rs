@@ -9,7 +9,7 @@
 //! backends agree bit for bit too.
 
 use super::{CACHE_LINE, prefetch};
-use crate::cpu::CpuLevel;
+use crate::cpu::{CpuLevel, Supported};
 use crate::params::CurveShape;
 
 /// 1.5 · 2⁵²: `x + ROUND_MAGIC − ROUND_MAGIC` rounds any |x| < 2⁵¹ to the nearest integer,
@@ -103,7 +103,7 @@ fn neg_inv(half_life_secs: f64) -> f64 {
 /// `out[i] = retention(strengths[i], age of last_access[i] at now)` at `level`. Lengths
 /// checked by the caller.
 pub(crate) fn retention_batch(
-    level: CpuLevel,
+    level: Supported,
     strengths: &[f32],
     last_access: &[i64],
     now: i64,
@@ -114,10 +114,10 @@ pub(crate) fn retention_batch(
         CurveShape::Exponential { half_life_secs } => {
             // One division for the whole batch; the loop has no branch and no call.
             let neg_inv = neg_inv(half_life_secs);
-            match level {
+            match level.get() {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: Kernels only holds levels this CPU supports (checked at
-                // construction), so every instruction the level enables exists.
+                // SAFETY: a `Supported` level is one this CPU was found to support, so every
+                // instruction the level enables exists.
                 CpuLevel::X86_64V4 => unsafe {
                     x86::exponential_v4(strengths, last_access, now, neg_inv, out);
                 },
@@ -302,7 +302,7 @@ mod tests {
         };
         let mut out = [0.0f32; 2];
         retention_batch(
-            CpuLevel::Baseline,
+            Supported::baseline(),
             &[0.75, 0.75],
             &[10, 9],
             10,
@@ -333,8 +333,8 @@ mod tests {
                 retention_batch(level, &strengths, &last, now, shape, &mut out);
                 out.iter().map(|r| r.to_bits()).collect::<Vec<_>>()
             };
-            let reference = run(CpuLevel::Baseline);
-            for level in CpuLevel::supported() {
+            let reference = run(Supported::baseline());
+            for level in Supported::all() {
                 assert_eq!(run(level), reference, "{level}, half-life {half_life_secs}");
             }
         }
@@ -371,7 +371,7 @@ mod tests {
         }
         let mut buffer = vec![f32::NAN; n + 32];
         let line = buffer.as_ptr().align_offset(CACHE_LINE);
-        for level in CpuLevel::supported() {
+        for level in Supported::all() {
             for offset in 0..4 {
                 buffer.fill(f32::NAN);
                 let out = &mut buffer[line + offset..line + offset + n];

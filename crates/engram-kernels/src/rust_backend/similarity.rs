@@ -6,6 +6,7 @@
 //! (a test checks it) and the reference stays one reference.
 
 use super::prefetch;
+use crate::cpu::Supported;
 use crate::{CpuLevel, EmbeddingsView};
 
 /// Independent accumulators: enough for the compiler to vectorize the loop (a single f32 sum
@@ -80,13 +81,13 @@ pub(crate) fn cosine_score(dot: f32, query_norm: f32, row_norm: f32) -> f32 {
     ratio.clamp(-1.0, 1.0)
 }
 
-/// `out[i] = dot(query, row i)` at `level`, which this CPU supports (a `Kernels` invariant).
-/// Lengths were checked by the caller.
-pub(crate) fn dot_rows(level: CpuLevel, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
-    match level {
+/// `out[i] = dot(query, row i)` at `level`, which this CPU supports (only detection makes a
+/// `Supported`). Lengths were checked by the caller.
+pub(crate) fn dot_rows(level: Supported, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+    match level.get() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: Kernels only holds levels this CPU supports (checked at construction), so
-        // every instruction the level enables exists.
+        // SAFETY: a `Supported` level is one this CPU was found to support, so every
+        // instruction the level enables exists.
         CpuLevel::X86_64V4 => unsafe { x86::dot_rows_v4(query, rows, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
@@ -97,13 +98,13 @@ pub(crate) fn dot_rows(level: CpuLevel, query: &[f32], rows: EmbeddingsView<'_>,
 
 /// `out[i] = cosine(query, row i)` at `level`, with the view's norms when it has them.
 pub(crate) fn cosine_rows(
-    level: CpuLevel,
+    level: Supported,
     query: &[f32],
     query_norm: f32,
     rows: EmbeddingsView<'_>,
     out: &mut [f32],
 ) {
-    match level {
+    match level.get() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as in `dot_rows`: the level is supported by this CPU.
         CpuLevel::X86_64V4 => unsafe { x86::cosine_rows_v4(query, query_norm, rows, out) },
@@ -266,8 +267,8 @@ mod tests {
                 d,
             )
         };
-        let (reference, _) = run(CpuLevel::Baseline);
-        for level in CpuLevel::supported() {
+        let (reference, _) = run(Supported::baseline());
+        for level in Supported::all() {
             assert_eq!(run(level).0, reference, "{level} differs from the baseline");
         }
     }

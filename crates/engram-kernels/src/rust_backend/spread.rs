@@ -1,6 +1,7 @@
 //! Spreading activation, push style, in CSR edge order.
 
-use crate::{CpuLevel, Csr, PullGraph, Seed, SpreadOutcome, SpreadParams};
+use crate::cpu::Supported;
+use crate::{Csr, PullGraph, Seed, SpreadOutcome, SpreadParams};
 
 /// Runs `params.hops()` hops from `initial` into `out`, using `scratch` for the other of the
 /// two activation vectors. All slices have `graph.nodes()` entries (checked by the caller);
@@ -193,7 +194,7 @@ pub(crate) struct SparseState<'a> {
 /// leaves the state all zero again.
 pub(crate) fn spread_sparse(
     graph: &Csr,
-    in_edges: Option<(CpuLevel, &PullGraph)>,
+    in_edges: Option<(Supported, &PullGraph)>,
     seeds: &[Seed],
     params: &SpreadParams,
     state: SparseState<'_>,
@@ -336,7 +337,7 @@ mod tests {
     /// `level`; checks the state comes back zero and returns the activations, dense.
     fn sparse(
         graph: &Csr,
-        in_edges: Option<(CpuLevel, &PullGraph)>,
+        in_edges: Option<(Supported, &PullGraph)>,
         seeds: &[Seed],
         hops: u32,
     ) -> (Vec<f32>, SpreadOutcome) {
@@ -391,7 +392,7 @@ mod tests {
         initial[3] = 0.9;
         for hops in 0..6 {
             let (want, want_outcome) = dense(&graph, &initial, hops);
-            for level in CpuLevel::supported() {
+            for level in Supported::all() {
                 let seeds = [Seed::new(3, 0.9)];
                 let (got, outcome) = sparse(&graph, Some((level, &pull)), &seeds, hops);
                 assert_eq!(bits(&got), bits(&want), "{level}, {hops} hops");
@@ -411,7 +412,7 @@ mod tests {
             .collect();
         let mut just_zero = vec![0.0; N];
         just_zero[0] = 1.0;
-        for level in CpuLevel::supported() {
+        for level in Supported::all() {
             // Every node seeded: one dense hop; pulled, so it follows the doubled weights.
             let (got, _) = sparse(&graph, Some((level, &other)), &all, 1);
             assert_eq!(bits(&got), bits(&dense(&doubled, &initial, 1).0), "{level}");

@@ -11,14 +11,14 @@
 
 use super::spread::{clamp_unit, dense_hops, fires};
 use super::{CACHE_LINE, prefetch};
+use crate::cpu::Supported;
 use crate::{CpuLevel, PULL_LANES, PullGraph, SpreadOutcome, SpreadParams};
 
 /// Runs `params.hops()` hops from `initial` into `out`, using `scratch` for the other
 /// activation vector. All slices have `graph.nodes()` entries (checked by the caller);
-/// `initial` holds values in `[0, 1]`; `level` is supported by this CPU (a `Kernels`
-/// invariant).
+/// `initial` holds values in `[0, 1]`.
 pub(crate) fn spread_pull(
-    level: CpuLevel,
+    level: Supported,
     graph: &PullGraph,
     initial: &[f32],
     params: &SpreadParams,
@@ -34,18 +34,18 @@ pub(crate) fn spread_pull(
 /// One hop from `src` into `dst`; returns the out-edges of the nodes that fired. Slices as
 /// in [`spread_pull`]; also the dense hops of `spread::spread_sparse`.
 pub(crate) fn hop(
-    level: CpuLevel,
+    level: Supported,
     graph: &PullGraph,
     src: &[f32],
     dst: &mut [f32],
     decay: f32,
     threshold: f32,
 ) -> u64 {
-    match level {
+    match level.get() {
         // The gather takes signed 32-bit indices: node ids above i32::MAX would wrap.
         #[cfg(target_arch = "x86_64")]
         CpuLevel::X86_64V3 | CpuLevel::X86_64V4 if graph.nodes() <= x86::GATHER_MAX_NODES => {
-            // SAFETY: Kernels only holds levels this CPU supports, and both levels include AVX2.
+            // SAFETY: this CPU supports the level (a `Supported`), and both include AVX2.
             unsafe { x86::hop_avx2(graph, src, dst, decay, threshold) }
         }
         _ => hop_body(
@@ -262,7 +262,7 @@ mod tests {
         let params = SpreadParams::new(3, 0.5, 0.2).expect("valid");
         let (mut want, mut scratch) = (vec![0.0; n as usize], vec![0.0; n as usize]);
         let push = super::super::spread::spread(&g, &initial, &params, &mut want, &mut scratch);
-        for level in CpuLevel::supported() {
+        for level in Supported::all() {
             let mut got = vec![0.0; n as usize];
             let outcome = spread_pull(level, &pull, &initial, &params, &mut got, &mut scratch);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -280,7 +280,7 @@ mod tests {
             let params = SpreadParams::new(hops, 0.5, threshold).expect("valid");
             let (mut want, mut scratch) = (vec![0.0; 21], vec![0.0; 21]);
             let push = super::super::spread::spread(&g, &initial, &params, &mut want, &mut scratch);
-            for level in CpuLevel::supported() {
+            for level in Supported::all() {
                 let mut got = vec![0.0; 21];
                 let outcome = spread_pull(level, &pull, &initial, &params, &mut got, &mut scratch);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -15,6 +15,7 @@ pub(crate) mod spread;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use crate::cpu::Supported;
 use crate::{Backend, CpuLevel, Error, ZigBuildInfo};
 
 #[cfg(test)]
@@ -62,10 +63,11 @@ extern "C" fn engram_kernels_zig_panic(msg_ptr: *const u8, msg_len: usize) -> ! 
     std::process::abort()
 }
 
-/// The functions of `level`; `Kernels` only holds a Zig level that was built and that the CPU
-/// supports, so this cannot fail for a `Kernels` value.
-pub(crate) fn fns(level: CpuLevel) -> &'static ffi::LevelFns {
-    match ffi::level_fns(level) {
+/// The functions of `level`, which this CPU supports (a `Supported`): only then may they be
+/// called. `Kernels` only holds a Zig level that was also built, so this cannot fail for a
+/// `Kernels` value.
+pub(crate) fn fns(level: Supported) -> &'static ffi::LevelFns {
+    match ffi::level_fns(level.get()) {
         Some(fns) => fns,
         None => unreachable!("Kernels never holds a Zig level that was not built"),
     }
@@ -185,8 +187,9 @@ mod tests {
             built += 1;
             assert_eq!(info.abi_version, ffi::ZIG_ABI_VERSION, "{level}");
             assert_eq!(info.zig_version, info.pinned_version, "{level}");
+            let supported = Supported::check(level).expect("supported");
             // SAFETY: a wrapping add, on a level this CPU supports.
-            assert_eq!(unsafe { (fns(level).add_u32)(u32::MAX, 2) }, 1);
+            assert_eq!(unsafe { (fns(supported).add_u32)(u32::MAX, 2) }, 1);
         }
         assert!(built >= 1, "no Zig level was linked");
         for level in CpuLevel::supported().filter(|l| is_built(*l)) {
