@@ -25,11 +25,70 @@ use crate::{
 /// call grows its [`SpreadWorkspace`] the first time the workspace sees a larger graph, and
 /// with [`with_threads`](Self::with_threads) above 1, a large similarity call starts its
 /// threads (and their stacks) each time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Kernels {
     backend: Backend,
     level: Supported,
     threads: usize,
+    /// What every call runs, resolved once from the backend and level.
+    code: Code,
+}
+
+/// The code a [`Kernels`] runs: the Rust backend at a level, or one level's table of Zig
+/// functions. Resolved once, when the `Kernels` is made, so a call matches on this alone and
+/// looks nothing up.
+#[derive(Clone, Copy)]
+enum Code {
+    Rust(Supported),
+    #[cfg(feature = "zig-kernels")]
+    Zig(&'static zig_backend::ffi::LevelFns),
+}
+
+impl Code {
+    /// The code of `backend` at `level`; `backend` is compiled in (every constructor of
+    /// `Kernels` checks it first).
+    fn of(backend: Backend, level: Supported) -> Self {
+        match backend {
+            Backend::Rust => Code::Rust(level),
+            #[cfg(feature = "zig-kernels")]
+            Backend::Zig => Code::Zig(zig_backend::fns(level)),
+            #[cfg(not(feature = "zig-kernels"))]
+            Backend::Zig => {
+                unreachable!("no Kernels is made for a backend that is not compiled in")
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels")
+            .field("backend", &self.backend)
+            .field("level", &self.level.get())
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+/// Equal when backend, level and threads are: the code follows from the first two.
+impl PartialEq for Kernels {
+    fn eq(&self, other: &Self) -> bool {
+        (self.backend, self.level, self.threads) == (other.backend, other.level, other.threads)
+    }
+}
+
+impl Eq for Kernels {}
+
+impl Kernels {
+    /// Kernels on `backend` (compiled in) at `level`, one thread.
+    fn make(backend: Backend, level: Supported) -> Self {
+        Self {
+            backend,
+            level,
+            threads: 1,
+            code: Code::of(backend, level),
+        }
+    }
 }
 
 /// The least a similarity call must read (rows × dim floats, 4 MB) before it is split across
@@ -57,11 +116,7 @@ impl Kernels {
 
     /// The pure-Rust reference backend at the best level for this CPU; always available.
     pub fn rust() -> Self {
-        Self {
-            backend: Backend::Rust,
-            level: Supported::detect(),
-            threads: 1,
-        }
+        Self::make(Backend::Rust, Supported::detect())
     }
 
     /// The fastest backend compiled in ([`Backend::best_compiled`]) at its best level,
@@ -73,11 +128,7 @@ impl Kernels {
         if abi_check(backend, level.get()).is_err() {
             return Self::rust();
         }
-        Self {
-            backend,
-            level,
-            threads: 1,
-        }
+        Self::make(backend, level)
     }
 
     /// The backend named by [`BACKEND_ENV`] (`ENGRAM_KERNELS`: `rust`, `zig` or `auto`) at the
@@ -152,11 +203,7 @@ impl Kernels {
             _ => level,
         };
         abi_check(backend, level.get())?;
-        Ok(Self {
-            backend,
-            level,
-            threads: 1,
-        })
+        Ok(Self::make(backend, level))
     }
 
     /// Every backend and CPU level that can run here, reference first: what the tests and
@@ -169,11 +216,7 @@ impl Kernels {
                         let level = level.get();
                         level_is_built(backend, level) && abi_check(backend, level).is_ok()
                     })
-                    .map(move |level| Kernels {
-                        backend,
-                        level,
-                        threads: 1,
-                    })
+                    .map(move |level| Kernels::make(backend, level))
             })
             .collect()
     }
@@ -277,15 +320,11 @@ impl Kernels {
     /// [`Error::LengthMismatch`] if `query.len() != rows.dim()` or `out.len() != rows.rows()`.
     pub fn dot(&self, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) -> Result<()> {
         check_similarity_shapes(query, rows, out)?;
-        let (backend, level) = (self.backend, self.level);
-        self.over_row_blocks(rows, out, |rows, out| match backend {
-            Backend::Rust => rust_backend::similarity::dot_rows(level, query, rows, out),
+        let code = self.code;
+        self.over_row_blocks(rows, out, |rows, out| match code {
+            Code::Rust(level) => rust_backend::similarity::dot_rows(level, query, rows, out),
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => {
-                zig_backend::similarity::dot_rows(zig_backend::fns(level), query, rows, out)
-            }
-            #[cfg(not(feature = "zig-kernels"))]
-            Backend::Zig => unreachable_backend(),
+            Code::Zig(fns) => zig_backend::similarity::dot_rows(fns, query, rows, out),
         });
         Ok(())
     }
@@ -299,18 +338,15 @@ impl Kernels {
     pub fn cosine(&self, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) -> Result<()> {
         check_similarity_shapes(query, rows, out)?;
         let query_norm = l2_norm(query);
-        let (backend, level) = (self.backend, self.level);
-        self.over_row_blocks(rows, out, |rows, out| match backend {
-            Backend::Rust => {
+        let code = self.code;
+        self.over_row_blocks(rows, out, |rows, out| match code {
+            Code::Rust(level) => {
                 rust_backend::similarity::cosine_rows(level, query, query_norm, rows, out)
             }
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => {
-                let fns = zig_backend::fns(level);
+            Code::Zig(fns) => {
                 zig_backend::similarity::cosine_rows(fns, query, query_norm, rows, out)
             }
-            #[cfg(not(feature = "zig-kernels"))]
-            Backend::Zig => unreachable_backend(),
         });
         Ok(())
     }
@@ -332,15 +368,12 @@ impl Kernels {
         let nodes = graph.nodes();
         check_dense_activations(nodes, initial, out)?;
         let scratch = workspace.scratch(nodes);
-        Ok(match self.backend {
-            Backend::Rust => rust_backend::spread::spread(graph, initial, params, out, scratch),
+        Ok(match self.code {
+            Code::Rust(_) => rust_backend::spread::spread(graph, initial, params, out, scratch),
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => {
-                let fns = zig_backend::fns(self.level);
+            Code::Zig(fns) => {
                 zig_backend::spread::spread(fns, graph, initial, params, out, scratch)
             }
-            #[cfg(not(feature = "zig-kernels"))]
-            Backend::Zig => unreachable_backend(),
         })
     }
 
@@ -365,17 +398,14 @@ impl Kernels {
         let nodes = graph.nodes();
         check_dense_activations(nodes, initial, out)?;
         let scratch = workspace.scratch(nodes);
-        Ok(match self.backend {
-            Backend::Rust => rust_backend::spread_pull::spread_pull(
-                self.level, graph, initial, params, out, scratch,
-            ),
+        Ok(match self.code {
+            Code::Rust(level) => {
+                rust_backend::spread_pull::spread_pull(level, graph, initial, params, out, scratch)
+            }
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => {
-                let fns = zig_backend::fns(self.level);
+            Code::Zig(fns) => {
                 zig_backend::spread::spread_pull(fns, graph, initial, params, out, scratch)
             }
-            #[cfg(not(feature = "zig-kernels"))]
-            Backend::Zig => unreachable_backend(),
         })
     }
 
@@ -419,8 +449,8 @@ impl Kernels {
         }
         workspace.grow_sparse(nodes);
         check_distinct_seeds(seeds, &mut workspace.marked)?;
-        let outcome = match self.backend {
-            Backend::Rust => {
+        let outcome = match self.code {
+            Code::Rust(level) => {
                 let state = rust_backend::spread::SparseState {
                     current: &mut workspace.current[..nodes],
                     next: &mut workspace.next[..nodes],
@@ -430,7 +460,7 @@ impl Kernels {
                 };
                 let outcome = rust_backend::spread::spread_sparse(
                     graph,
-                    in_edges.map(|in_edges| (self.level, in_edges)),
+                    in_edges.map(|in_edges| (level, in_edges)),
                     seeds,
                     params,
                     state,
@@ -441,12 +471,9 @@ impl Kernels {
                 outcome
             }
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => {
-                let fns = zig_backend::fns(self.level);
+            Code::Zig(fns) => {
                 zig_backend::spread::spread_sparse(fns, graph, in_edges, seeds, params, workspace)
             }
-            #[cfg(not(feature = "zig-kernels"))]
-            Backend::Zig => unreachable_backend(),
         };
         let len = workspace.result_len;
         Ok(SparseActivations {
@@ -474,10 +501,10 @@ impl Kernels {
         check_len("last-access times", strengths.len(), last_access.len())?;
         check_len("output retentions", strengths.len(), out.len())?;
         let shape = curve.shape();
-        match self.backend {
-            Backend::Rust => {
+        match self.code {
+            Code::Rust(level) => {
                 rust_backend::decay::retention_batch(
-                    self.level,
+                    level,
                     strengths,
                     last_access,
                     now,
@@ -486,12 +513,9 @@ impl Kernels {
                 );
             }
             #[cfg(feature = "zig-kernels")]
-            Backend::Zig => {
-                let fns = zig_backend::fns(self.level);
+            Code::Zig(fns) => {
                 zig_backend::decay::retention_batch(fns, strengths, last_access, now, shape, out)
             }
-            #[cfg(not(feature = "zig-kernels"))]
-            Backend::Zig => unreachable_backend(),
         }
         Ok(())
     }
@@ -593,13 +617,6 @@ fn check_similarity_shapes(query: &[f32], rows: EmbeddingsView<'_>, out: &[f32])
     check_len("output scores", rows.rows(), out.len())
 }
 
-/// `Kernels::new` refuses `Backend::Zig` when it is not compiled in, so no `Kernels` value
-/// can hold it.
-#[cfg(not(feature = "zig-kernels"))]
-fn unreachable_backend() -> ! {
-    unreachable!("Kernels with a backend that is not compiled in cannot be constructed")
-}
-
 #[cfg(all(test, feature = "zig-kernels"))]
 mod zig_dispatch_tests {
     use super::*;
@@ -617,6 +634,7 @@ mod zig_dispatch_tests {
     /// function of `kernels`' level each must call (by address), on the Zig backend.
     #[allow(clippy::type_complexity)]
     fn every_method(kernels: Kernels) -> Vec<(&'static str, Option<usize>, Box<dyn FnOnce()>)> {
+        // The table of the level asked for, looked up here, not the one the Kernels resolved.
         let fns = (kernels.backend() == Backend::Zig).then(|| zig_backend::fns(kernels.level));
         let matrix = EmbeddingMatrix::from_flat(vec![1.0, 2.0, 3.0, 4.0], 2).expect("2 × 2");
         let graph = Csr::from_edges(2, &[(0, 1, 1.0)]).expect("valid edge");
