@@ -63,9 +63,10 @@
 //! forgetting also scans every association list for those pointing at the memory, O(N + E).
 //! A recall costs one pass over the embeddings plus what the spreading touches: it gathers
 //! the subgraph within its hops of the seeds into a small CSR (same numbers in the same order
-//! as the whole graph), which is the whole graph only when all of it is that close. Opening costs O(segments + the unsealed tail + the changes
-//! since the last compaction), plus a check of every B-tree page, which those make up —
-//! metadata, not embeddings (26–30 ms for `engram stats` at 1M memories, BENCHMARKS.md).
+//! as the whole graph), which is the whole graph only when all of it is that close. Opening
+//! costs O(segments + the unsealed tail + the changes since the last compaction), plus a check
+//! of every B-tree page, which those make up — metadata, not embeddings (26–30 ms for
+//! `engram stats` at 1M memories, BENCHMARKS.md).
 //!
 //! # Concurrency
 //! [`Engram`] is `Send + Sync`. Any number of processes may open a store at once, each with

@@ -472,8 +472,8 @@ impl State {
     }
 
     /// Sets the weight of `from → to` for each pair of `edges`, in order (a later weight for
-    /// the same target wins); returns how many edges are new.
-    pub(crate) fn set_edges(&mut self, from: u32, edges: &[(u32, f32)]) -> usize {
+    /// the same target wins), counting the new edges in `self.edges`.
+    pub(crate) fn set_edges(&mut self, from: u32, edges: &[(u32, f32)]) {
         let list = self.edges_mut(from);
         let mut added = 0;
         for &(to, weight) in edges {
@@ -486,7 +486,6 @@ impl State {
             }
         }
         self.edges += added;
-        added
     }
 
     /// Removes `from → to`; returns whether it existed.
