@@ -6,6 +6,7 @@ use std::env;
 use crate::backend::BackendChoice;
 use crate::cpu::{LevelChoice, Supported};
 use crate::embeddings::l2_norm;
+use crate::spreading::{self, SparseState};
 #[cfg(feature = "zig-kernels")]
 use crate::zig_backend;
 use crate::{
@@ -38,7 +39,7 @@ pub struct Kernels {
 /// functions. Resolved once, when the `Kernels` is made, so a call matches on this alone and
 /// looks nothing up.
 #[derive(Clone, Copy)]
-enum Code {
+pub(crate) enum Code {
     Rust(Supported),
     #[cfg(feature = "zig-kernels")]
     Zig(&'static zig_backend::ffi::LevelFns),
@@ -47,7 +48,7 @@ enum Code {
 impl Code {
     /// The code of `backend` at `level`; `backend` is compiled in (every constructor of
     /// `Kernels` checks it first).
-    fn of(backend: Backend, level: Supported) -> Self {
+    pub(crate) fn of(backend: Backend, level: Supported) -> Self {
         match backend {
             Backend::Rust => Code::Rust(level),
             #[cfg(feature = "zig-kernels")]
@@ -56,6 +57,80 @@ impl Code {
             Backend::Zig => {
                 unreachable!("no Kernels is made for a backend that is not compiled in")
             }
+        }
+    }
+}
+
+/// The per-hop spreading kernels, which the drivers in `spreading.rs` call: one match each, on
+/// the code alone. Arguments as the backends' functions of the same names state them.
+impl Code {
+    pub(crate) fn push_hop(
+        self,
+        graph: &Csr,
+        src: &[f32],
+        dst: &mut [f32],
+        attenuation: f32,
+        threshold: f32,
+    ) -> u64 {
+        match self {
+            Code::Rust(_) => {
+                rust_backend::spread::push_hop(graph, src, dst, attenuation, threshold)
+            }
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => {
+                zig_backend::spread::push_hop(fns, graph, src, dst, attenuation, threshold)
+            }
+        }
+    }
+
+    pub(crate) fn pull_hop(
+        self,
+        graph: &PullGraph,
+        src: &[f32],
+        dst: &mut [f32],
+        attenuation: f32,
+        threshold: f32,
+    ) -> u64 {
+        match self {
+            Code::Rust(level) => {
+                rust_backend::spread_pull::hop(level, graph, src, dst, attenuation, threshold)
+            }
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => {
+                zig_backend::spread::pull_hop(fns, graph, src, dst, attenuation, threshold)
+            }
+        }
+    }
+
+    pub(crate) fn push_frontier(
+        self,
+        graph: &Csr,
+        state: &mut SparseState<'_>,
+        threshold: f32,
+        mark: bool,
+    ) -> u64 {
+        match self {
+            Code::Rust(_) => rust_backend::spread::push_frontier(graph, state, threshold, mark),
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => {
+                zig_backend::spread::push_frontier(fns, graph, state, threshold, mark)
+            }
+        }
+    }
+
+    pub(crate) fn finalize_all(self, state: &mut SparseState<'_>, attenuation: f32, pulled: bool) {
+        match self {
+            Code::Rust(_) => rust_backend::spread::finalize_all(state, attenuation, pulled),
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => zig_backend::spread::finalize_all(fns, state, attenuation, pulled),
+        }
+    }
+
+    pub(crate) fn finalize_touched(self, state: &mut SparseState<'_>, attenuation: f32) {
+        match self {
+            Code::Rust(_) => rust_backend::spread::finalize_touched(state, attenuation),
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => zig_backend::spread::finalize_touched(fns, state, attenuation),
         }
     }
 }
@@ -231,6 +306,12 @@ impl Kernels {
         self.level.get()
     }
 
+    /// The code these kernels run.
+    #[cfg(test)]
+    pub(crate) const fn code(&self) -> Code {
+        self.code
+    }
+
     /// The same kernels, splitting each similarity call ([`dot`](Self::dot),
     /// [`cosine`](Self::cosine)) over up to `threads` threads when it reads at least
     /// [`PARALLEL_MIN_FLOATS`] floats. Each thread takes a contiguous block of rows and every
@@ -368,13 +449,15 @@ impl Kernels {
         let nodes = graph.nodes();
         check_dense_activations(nodes, initial, out)?;
         let scratch = workspace.scratch(nodes);
-        Ok(match self.code {
-            Code::Rust(_) => rust_backend::spread::spread(graph, initial, params, out, scratch),
-            #[cfg(feature = "zig-kernels")]
-            Code::Zig(fns) => {
-                zig_backend::spread::spread(fns, graph, initial, params, out, scratch)
-            }
-        })
+        let (attenuation, threshold) = (params.decay(), params.threshold());
+        let code = self.code;
+        Ok(spreading::dense_hops(
+            params.hops(),
+            initial,
+            out,
+            scratch,
+            |src, dst| code.push_hop(graph, src, dst, attenuation, threshold),
+        ))
     }
 
     /// The same computation as [`spread`](Self::spread), pull style: every node gathers its
@@ -398,15 +481,15 @@ impl Kernels {
         let nodes = graph.nodes();
         check_dense_activations(nodes, initial, out)?;
         let scratch = workspace.scratch(nodes);
-        Ok(match self.code {
-            Code::Rust(level) => {
-                rust_backend::spread_pull::spread_pull(level, graph, initial, params, out, scratch)
-            }
-            #[cfg(feature = "zig-kernels")]
-            Code::Zig(fns) => {
-                zig_backend::spread::spread_pull(fns, graph, initial, params, out, scratch)
-            }
-        })
+        let (attenuation, threshold) = (params.decay(), params.threshold());
+        let code = self.code;
+        Ok(spreading::dense_hops(
+            params.hops(),
+            initial,
+            out,
+            scratch,
+            |src, dst| code.pull_hop(graph, src, dst, attenuation, threshold),
+        ))
     }
 
     /// Spreads from a few [`Seed`]s (node and initial activation) and returns the nodes whose final
@@ -449,36 +532,37 @@ impl Kernels {
         }
         workspace.grow_sparse(nodes);
         check_distinct_seeds(seeds, &mut workspace.marked)?;
-        let outcome = match self.code {
-            Code::Rust(level) => {
-                let state = rust_backend::spread::SparseState {
-                    current: &mut workspace.current[..nodes],
-                    next: &mut workspace.next[..nodes],
-                    marked: &mut workspace.marked[..nodes],
-                    active: &mut workspace.active,
-                    touched: &mut workspace.touched,
-                };
-                let outcome = rust_backend::spread::spread_sparse(
-                    graph,
-                    in_edges.map(|in_edges| (level, in_edges)),
-                    seeds,
-                    params,
-                    state,
-                    &mut workspace.result_nodes,
-                    &mut workspace.result_activations,
-                );
-                workspace.result_len = workspace.result_nodes.len();
-                outcome
-            }
-            #[cfg(feature = "zig-kernels")]
-            Code::Zig(fns) => {
-                zig_backend::spread::spread_sparse(fns, graph, in_edges, seeds, params, workspace)
-            }
+        let SpreadWorkspace {
+            current,
+            next,
+            marked,
+            active,
+            touched,
+            activations,
+            ..
+        } = workspace;
+        let mut state = SparseState {
+            src: &mut current[..nodes],
+            dst: &mut next[..nodes],
+            marked: &mut marked[..nodes],
+            active: &mut active[..nodes],
+            n_active: 0,
+            touched: &mut touched[..nodes],
+            n_touched: 0,
         };
-        let len = workspace.result_len;
+        let outcome = spreading::spread_sparse(
+            self.code,
+            graph,
+            in_edges,
+            seeds,
+            params,
+            &mut state,
+            activations,
+        );
+        let len = state.n_active;
         Ok(SparseActivations {
-            nodes: &workspace.result_nodes[..len],
-            activations: &workspace.result_activations[..len],
+            nodes: &active[..len],
+            activations: &activations[..len],
             outcome,
         })
     }
@@ -631,27 +715,36 @@ mod zig_dispatch_tests {
     }
 
     /// Every `Kernels` method that computes, each called once on `kernels`, with the Zig
-    /// function of `kernels`' level each must call (by address), on the Zig backend.
+    /// functions of `kernels`' level it must call (by address, in order), on the Zig backend.
     #[allow(clippy::type_complexity)]
-    fn every_method(kernels: Kernels) -> Vec<(&'static str, Option<usize>, Box<dyn FnOnce()>)> {
+    fn every_method(kernels: Kernels) -> Vec<(&'static str, Vec<usize>, Box<dyn FnOnce()>)> {
         // The table of the level asked for, looked up here, not the one the Kernels resolved.
         let fns = (kernels.backend() == Backend::Zig).then(|| zig_backend::fns(kernels.level));
+        let calls = |pick: &dyn Fn(&zig_backend::ffi::LevelFns) -> Vec<usize>| {
+            fns.map(pick).unwrap_or_default()
+        };
         let matrix = EmbeddingMatrix::from_flat(vec![1.0, 2.0, 3.0, 4.0], 2).expect("2 × 2");
-        let graph = Csr::from_edges(2, &[(0, 1, 1.0)]).expect("valid edge");
+        // A 16-node ring with chords (v → v+1, v → v+5): from one seed, 5 hops take every path
+        // of sparse spreading. Hop 1 is sparse (2 edges + 1 node <= 16 / 4), hops 2 and 3 are
+        // dense pushes (12 edges · 2 < 32 pull slots), hops 4 and 5 dense pulls when in-edges
+        // are given (`spreading::tests` checks the same schedule's bits).
+        let edges: Vec<(u32, u32, f32)> = (0..16)
+            .flat_map(|u| [(u, (u + 1) % 16, 0.75), (u, (u + 5) % 16, 0.5)])
+            .collect();
+        let graph = Csr::from_edges(16, &edges).expect("valid edges");
         let both = BidirectionalGraph::new(graph.clone());
         let pull = PullGraph::new(&graph);
-        let seeds = [Seed {
-            node: 0,
-            activation: 1.0,
-        }];
-        let dense = SpreadParams::default();
+        let seeds = [Seed::new(3, 0.9)];
+        let mut initial = [0.0; 16];
+        initial[3] = 0.9;
+        let params = SpreadParams::new(5, 0.5, 0.1).expect("valid");
         let m = matrix.clone();
         let m2 = matrix.clone();
         let (g, g2) = (graph.clone(), graph);
         vec![
             (
                 "dot",
-                fns.map(|f| f.dot as usize),
+                calls(&|f| vec![f.dot as usize]),
                 Box::new(move || {
                     kernels
                         .dot(&[1.0, 1.0], m.view(), &mut [0.0; 2])
@@ -660,7 +753,7 @@ mod zig_dispatch_tests {
             ),
             (
                 "cosine",
-                fns.map(|f| f.cosine as usize),
+                calls(&|f| vec![f.cosine as usize]),
                 Box::new(move || {
                     let out = &mut [0.0; 2];
                     kernels.cosine(&[1.0, 1.0], m2.view(), out).expect("valid");
@@ -668,7 +761,7 @@ mod zig_dispatch_tests {
             ),
             (
                 "cosine (a view without norms)",
-                fns.map(|f| f.cosine as usize),
+                calls(&|f| vec![f.cosine as usize]),
                 Box::new(move || {
                     let bare = EmbeddingsView::new(matrix.as_flat(), 2).expect("2 × 2");
                     kernels
@@ -678,47 +771,59 @@ mod zig_dispatch_tests {
             ),
             (
                 "spread",
-                fns.map(|f| f.spread as usize),
+                calls(&|f| vec![f.push_hop as usize; 5]),
                 Box::new(move || {
-                    let (out, w) = (&mut [0.0; 2], &mut SpreadWorkspace::new());
+                    let (out, w) = (&mut [0.0; 16], &mut SpreadWorkspace::new());
                     kernels
-                        .spread(&g, &[1.0, 0.0], &dense, out, w)
+                        .spread(&g, &initial, &params, out, w)
                         .expect("valid");
                 }),
             ),
             (
                 "spread_pull",
-                fns.map(|f| f.spread_pull as usize),
+                calls(&|f| vec![f.pull_hop as usize; 5]),
                 Box::new(move || {
-                    let (out, w) = (&mut [0.0; 2], &mut SpreadWorkspace::new());
+                    let (out, w) = (&mut [0.0; 16], &mut SpreadWorkspace::new());
                     kernels
-                        .spread_pull(&pull, &[1.0, 0.0], &dense, out, w)
+                        .spread_pull(&pull, &initial, &params, out, w)
                         .expect("valid");
                 }),
             ),
             (
                 "spread_from_seeds (a Csr)",
-                fns.map(|f| f.spread_sparse as usize),
+                calls(&|f| {
+                    let dense_push = [f.push_frontier as usize, f.finalize_all as usize];
+                    let mut calls = vec![f.push_frontier as usize, f.finalize_touched as usize];
+                    (0..4).for_each(|_| calls.extend(dense_push));
+                    calls
+                }),
                 Box::new(move || {
                     let w = &mut SpreadWorkspace::new();
                     kernels
-                        .spread_from_seeds(&g2, &seeds, &dense, w)
+                        .spread_from_seeds(&g2, &seeds, &params, w)
                         .expect("valid");
                 }),
             ),
             (
                 "spread_from_seeds (a BidirectionalGraph)",
-                fns.map(|f| f.spread_sparse as usize),
+                calls(&|f| {
+                    let dense_push = [f.push_frontier as usize, f.finalize_all as usize];
+                    let dense_pull = [f.pull_hop as usize, f.finalize_all as usize];
+                    let mut calls = vec![f.push_frontier as usize, f.finalize_touched as usize];
+                    calls.extend(dense_push.into_iter().chain(dense_push));
+                    calls.extend(dense_pull.into_iter().chain(dense_pull));
+                    calls
+                }),
                 Box::new(move || {
                     let w = &mut SpreadWorkspace::new();
                     kernels
-                        .spread_from_seeds(&both, &seeds, &dense, w)
+                        .spread_from_seeds(&both, &seeds, &params, w)
                         .expect("valid");
                 }),
             ),
             (
                 "retention (exponential)",
-                fns.map(|f| f.decay_exponential as usize),
+                calls(&|f| vec![f.decay_exponential as usize]),
                 Box::new(move || {
                     let curve = DecayCurve::default();
                     let out = &mut [0.0; 2];
@@ -729,7 +834,7 @@ mod zig_dispatch_tests {
             ),
             (
                 "retention (power law)",
-                fns.map(|f| f.decay_power_law as usize),
+                calls(&|f| vec![f.decay_power_law as usize]),
                 Box::new(move || {
                     let curve = DecayCurve::power_law(10.0, 1.0).expect("valid curve");
                     let out = &mut [0.0; 2];
@@ -746,9 +851,8 @@ mod zig_dispatch_tests {
         let mut zig_levels = 0;
         for kernels in Kernels::all_available() {
             zig_levels += usize::from(kernels.backend() == Backend::Zig);
-            for (method, symbol, call) in every_method(kernels) {
+            for (method, expected, call) in every_method(kernels) {
                 let called = zig_called(call);
-                let expected: Vec<usize> = symbol.into_iter().collect();
                 assert_eq!(called, expected, "{method} on {}", kernels.describe());
             }
         }
@@ -771,9 +875,11 @@ mod zig_dispatch_tests {
                 [
                     fns.dot as usize,
                     fns.cosine as usize,
-                    fns.spread as usize,
-                    fns.spread_pull as usize,
-                    fns.spread_sparse as usize,
+                    fns.push_hop as usize,
+                    fns.pull_hop as usize,
+                    fns.push_frontier as usize,
+                    fns.finalize_all as usize,
+                    fns.finalize_touched as usize,
                     fns.decay_exponential as usize,
                     fns.decay_power_law as usize,
                 ]

@@ -142,6 +142,7 @@ mod kernels;
 mod params;
 mod pull_graph;
 mod rust_backend;
+mod spreading;
 #[cfg(feature = "zig-kernels")]
 mod zig_backend;
 

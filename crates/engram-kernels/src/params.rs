@@ -99,16 +99,15 @@ pub struct SpreadOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct SpreadWorkspace {
     pub(crate) scratch: Vec<f32>,
-    // Sparse state: `current`, `next` and `marked` are all zero between calls.
+    // Sparse state (`spreading::SparseState`), one entry per node each: `current`, `next` and
+    // `marked` are all zero between calls; `active` holds the last result's nodes and
+    // `activations` their activations.
     pub(crate) current: Vec<f32>,
     pub(crate) next: Vec<f32>,
     pub(crate) marked: Vec<u8>,
     pub(crate) active: Vec<u32>,
     pub(crate) touched: Vec<u32>,
-    pub(crate) result_nodes: Vec<u32>,
-    pub(crate) result_activations: Vec<f32>,
-    /// How many entries of the result lists the last sparse call filled.
-    pub(crate) result_len: usize,
+    pub(crate) activations: Vec<f32>,
 }
 
 impl SpreadWorkspace {
@@ -133,26 +132,23 @@ impl SpreadWorkspace {
         &mut self.scratch[..nodes]
     }
 
-    /// Makes the sparse buffers hold at least `nodes` entries (new entries are zero, keeping
-    /// the all-zero invariant) and the lists room for `nodes` ids.
+    /// Makes every sparse buffer hold at least `nodes` entries. New entries are zero, which
+    /// keeps the all-zero invariant; buffers never shrink, so this allocates (and zero-fills)
+    /// only the first time a graph this large is seen.
     pub(crate) fn grow_sparse(&mut self, nodes: usize) {
         if self.current.len() < nodes {
             self.current.resize(nodes, 0.0);
             self.next.resize(nodes, 0.0);
             self.marked.resize(nodes, 0);
+            self.active.resize(nodes, 0);
+            self.touched.resize(nodes, 0);
+            self.activations.resize(nodes, 0.0);
         }
-        for list in [&mut self.active, &mut self.touched, &mut self.result_nodes] {
-            list.reserve(nodes.saturating_sub(list.len()));
-        }
-        self.result_activations
-            .reserve(nodes.saturating_sub(self.result_activations.len()));
     }
 }
 
 /// A starting point of [`Kernels::spread_from_seeds`](crate::Kernels::spread_from_seeds): a
-/// node and its initial activation, in `[0, 1]`. `#[repr(C)]` so that a slice of seeds
-/// crosses to the Zig kernels as is.
-#[repr(C)]
+/// node and its initial activation, in `[0, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Seed {
     /// The node, `< N`.

@@ -9,36 +9,20 @@
 //! The x86-64-v3/v4 versions load the eight activations with one AVX2 gather; the portable
 //! version (every other CPU) loads them one by one. The arithmetic is the same.
 
-use super::spread::{clamp_unit, dense_hops, fires};
+use super::spread::{clamp_unit, fires};
 use super::{CACHE_LINE, prefetch};
 use crate::cpu::Supported;
-use crate::{CpuLevel, PULL_LANES, PullGraph, SpreadOutcome, SpreadParams};
+use crate::{CpuLevel, PULL_LANES, PullGraph};
 
-/// Runs `params.hops()` hops from `initial` into `out`, using `scratch` for the other
-/// activation vector. All slices have `graph.nodes()` entries (checked by the caller);
-/// `initial` holds values in `[0, 1]`.
-pub(crate) fn spread_pull(
-    level: Supported,
-    graph: &PullGraph,
-    initial: &[f32],
-    params: &SpreadParams,
-    out: &mut [f32],
-    scratch: &mut [f32],
-) -> SpreadOutcome {
-    let (decay, threshold) = (params.decay(), params.threshold());
-    dense_hops(params.hops(), initial, out, scratch, |src, dst| {
-        hop(level, graph, src, dst, decay, threshold)
-    })
-}
-
-/// One hop from `src` into `dst`; returns the out-edges of the nodes that fired. Slices as
-/// in [`spread_pull`]; also the dense hops of `spread::spread_sparse`.
+/// One dense pull hop from `src` into `dst` (both `graph.nodes()` long, checked by the
+/// caller): the same computation and result as `spread::push_hop`. Returns the out-edges of
+/// the nodes that fired.
 pub(crate) fn hop(
     level: Supported,
     graph: &PullGraph,
     src: &[f32],
     dst: &mut [f32],
-    decay: f32,
+    attenuation: f32,
     threshold: f32,
 ) -> u64 {
     match level.get() {
@@ -46,19 +30,19 @@ pub(crate) fn hop(
         #[cfg(target_arch = "x86_64")]
         CpuLevel::X86_64V3 | CpuLevel::X86_64V4 if graph.nodes() <= x86::GATHER_MAX_NODES => {
             // SAFETY: this CPU supports the level (a `Supported`), and both include AVX2.
-            unsafe { x86::hop_avx2(graph, src, dst, decay, threshold) }
+            unsafe { x86::hop_avx2(graph, src, dst, attenuation, threshold) }
         }
         _ => hop_body(
             graph,
             src,
             dst,
-            decay,
+            attenuation,
             threshold,
             |sources, weights, prev, next| {
                 let sums = slice_sums(src, sources, weights, threshold);
                 let mut fired = 0u8;
                 for lane in 0..PULL_LANES {
-                    next[lane] = clamp_unit(prev[lane] + decay * sums[lane]);
+                    next[lane] = clamp_unit(prev[lane] + attenuation * sums[lane]);
                     fired |= u8::from(fires(prev[lane], threshold)) << lane;
                 }
                 fired
@@ -85,7 +69,7 @@ fn hop_body(
     graph: &PullGraph,
     src: &[f32],
     dst: &mut [f32],
-    decay: f32,
+    attenuation: f32,
     threshold: f32,
     full_slice: impl Fn(&[u32], &[f32], &[f32; PULL_LANES], &mut [f32; PULL_LANES]) -> u8,
 ) -> u64 {
@@ -128,7 +112,7 @@ fn hop_body(
             .zip(&sums)
             .zip(degrees_tail)
         {
-            *next = clamp_unit(x + decay * sum);
+            *next = clamp_unit(x + attenuation * sum);
             if fires(x, threshold) {
                 edges_traversed += degree;
             }
@@ -175,17 +159,17 @@ mod x86 {
         graph: &PullGraph,
         src: &[f32],
         dst: &mut [f32],
-        decay: f32,
+        attenuation: f32,
         threshold: f32,
     ) -> u64 {
         debug_assert!(graph.nodes() <= GATHER_MAX_NODES);
         let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
-        let (theta, d) = (_mm256_set1_ps(threshold), _mm256_set1_ps(decay));
+        let (theta, d) = (_mm256_set1_ps(threshold), _mm256_set1_ps(attenuation));
         hop_body(
             graph,
             src,
             dst,
-            decay,
+            attenuation,
             threshold,
             |sources, weights, prev, next| {
                 let mut acc = zero;
@@ -226,6 +210,7 @@ mod x86 {
 mod tests {
     use super::*;
     use crate::Csr;
+    use crate::rust_backend::spread::push_hop;
 
     /// A small graph whose sums depend on order: weights of very different magnitudes.
     fn graph() -> Csr {
@@ -239,6 +224,26 @@ mod tests {
             }
         }
         Csr::from_edges(n as usize, &edges).expect("valid edges")
+    }
+
+    /// `hops` hops from `initial`, pushed over `g` and pulled over its in-edges at every
+    /// supported level: the same bits and edge counts at every hop.
+    fn assert_pull_matches_push(g: &Csr, initial: &[f32], hops: u32, threshold: f32) {
+        let pull = PullGraph::new(g);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for level in Supported::all() {
+            let (mut pushed, mut pulled) = (initial.to_vec(), initial.to_vec());
+            let mut next = vec![0.0; g.nodes()];
+            for h in 0..hops {
+                let push_edges = push_hop(g, &pushed, &mut next, 0.5, threshold);
+                std::mem::swap(&mut pushed, &mut next);
+                let pull_edges = hop(level, &pull, &pulled, &mut next, 0.5, threshold);
+                std::mem::swap(&mut pulled, &mut next);
+                let context = format!("{level}, hop {h}, θ {threshold}");
+                assert_eq!(bits(&pulled), bits(&pushed), "{context}");
+                assert_eq!(pull_edges, push_edges, "{context}");
+            }
+        }
     }
 
     #[test]
@@ -256,41 +261,21 @@ mod tests {
             })
             .collect();
         let g = Csr::from_edges(n as usize, &edges).expect("valid edges");
-        let pull = PullGraph::new(&g);
-        assert!(pull.slots() > 2 * PREFETCH_SLOTS_AHEAD && PREFETCH_MIN_SLOTS <= pull.slots());
+        let slots = PullGraph::new(&g).slots();
+        assert!(slots > 2 * PREFETCH_SLOTS_AHEAD, "{slots} slots");
+        assert!(
+            PREFETCH_MIN_SLOTS <= slots,
+            "unit tests prefetch on every graph"
+        );
         let initial: Vec<f32> = (0..n).map(|i| (i % 5) as f32 / 4.0).collect();
-        let params = SpreadParams::new(3, 0.5, 0.2).expect("valid");
-        let (mut want, mut scratch) = (vec![0.0; n as usize], vec![0.0; n as usize]);
-        let push = super::super::spread::spread(&g, &initial, &params, &mut want, &mut scratch);
-        for level in Supported::all() {
-            let mut got = vec![0.0; n as usize];
-            let outcome = spread_pull(level, &pull, &initial, &params, &mut got, &mut scratch);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got), bits(&want), "{level}");
-            assert_eq!(outcome, push, "{level}");
-        }
+        assert_pull_matches_push(&g, &initial, 3, 0.2);
     }
 
     #[test]
     fn every_supported_level_matches_the_push_pass_bit_for_bit() {
-        let g = graph();
-        let pull = PullGraph::new(&g);
         let initial: Vec<f32> = (0..21).map(|i| (i % 4) as f32 / 4.0).collect();
-        for (hops, threshold) in [(0, 0.0), (1, 0.0), (2, 0.3), (3, 0.5), (4, 0.0)] {
-            let params = SpreadParams::new(hops, 0.5, threshold).expect("valid");
-            let (mut want, mut scratch) = (vec![0.0; 21], vec![0.0; 21]);
-            let push = super::super::spread::spread(&g, &initial, &params, &mut want, &mut scratch);
-            for level in Supported::all() {
-                let mut got = vec![0.0; 21];
-                let outcome = spread_pull(level, &pull, &initial, &params, &mut got, &mut scratch);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(
-                    bits(&got),
-                    bits(&want),
-                    "{level}, {hops} hops, θ {threshold}"
-                );
-                assert_eq!(outcome, push, "{level}, {hops} hops, θ {threshold}");
-            }
+        for threshold in [0.0, 0.3, 0.5] {
+            assert_pull_matches_push(&graph(), &initial, 4, threshold);
         }
     }
 }

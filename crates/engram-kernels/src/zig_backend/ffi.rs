@@ -4,11 +4,11 @@
 //! value ranges) is written above its Zig definition; the safe wrappers in this folder
 //! establish it before every call.
 
-use crate::{CpuLevel, Seed};
+use crate::CpuLevel;
 
 /// Must equal `abi_version` in `zig/src/root.zig`: a `Kernels` on a Zig level whose library
 /// reports another is refused ([`super::check_abi`]).
-pub(crate) const ZIG_ABI_VERSION: u32 = 5;
+pub(crate) const ZIG_ABI_VERSION: u32 = 6;
 
 /// The layout of every struct that crosses the boundary, as `zig/src/root.zig` asserts it too
 /// (the same offsets, in terms of the pointer size `P`): a field changed on one side only
@@ -35,15 +35,22 @@ const _: () = {
     assert!(size_of::<InEdges>() == 4 * P);
     assert!(align_of::<InEdges>() == P);
 
-    assert!(offset_of!(SpreadTotals, edges_traversed) == 0);
-    assert!(offset_of!(SpreadTotals, active_nodes) == 8);
-    assert!(size_of::<SpreadTotals>() == 16);
-    assert!(align_of::<SpreadTotals>() == align_of::<u64>());
+    assert!(offset_of!(OutEdges, offsets) == 0);
+    assert!(offset_of!(OutEdges, targets) == P);
+    assert!(offset_of!(OutEdges, weights) == 2 * P);
+    assert!(size_of::<OutEdges>() == 3 * P);
+    assert!(align_of::<OutEdges>() == P);
 
-    assert!(offset_of!(Seed, node) == 0);
-    assert!(offset_of!(Seed, activation) == 4);
-    assert!(size_of::<Seed>() == 8);
-    assert!(align_of::<Seed>() == 4);
+    assert!(offset_of!(SparseState, n_nodes) == 0);
+    assert!(offset_of!(SparseState, src) == P);
+    assert!(offset_of!(SparseState, dst) == 2 * P);
+    assert!(offset_of!(SparseState, marked) == 3 * P);
+    assert!(offset_of!(SparseState, active) == 4 * P);
+    assert!(offset_of!(SparseState, n_active) == 5 * P);
+    assert!(offset_of!(SparseState, touched) == 6 * P);
+    assert!(offset_of!(SparseState, n_touched) == 7 * P);
+    assert!(size_of::<SparseState>() == 8 * P);
+    assert!(align_of::<SparseState>() == P);
 };
 
 /// `BuildInfo` in `zig/src/root.zig`.
@@ -82,21 +89,55 @@ impl InEdges {
     }
 }
 
-/// `SpreadTotals` in `zig/src/spread.zig`.
+/// `OutEdges` in `zig/src/spread.zig`: a `Csr`'s arrays.
 #[repr(C)]
-#[derive(Default)]
-pub(crate) struct SpreadTotals {
-    pub(crate) edges_traversed: u64,
-    pub(crate) active_nodes: u64,
+pub(crate) struct OutEdges {
+    offsets: *const u64,
+    targets: *const u32,
+    weights: *const f32,
 }
 
-impl SpreadTotals {
-    /// The totals as the crate reports them.
-    pub(crate) fn outcome(&self) -> crate::SpreadOutcome {
-        crate::SpreadOutcome {
-            edges_traversed: self.edges_traversed,
-            // At most N, which is a usize.
-            active_nodes: self.active_nodes as usize,
+impl OutEdges {
+    /// Pointers to `graph`'s arrays, valid while `graph` is borrowed. Its invariant is the
+    /// contract written above `OutEdges` in Zig.
+    pub(crate) fn of(graph: &crate::Csr) -> Self {
+        Self {
+            offsets: graph.offsets().as_ptr(),
+            targets: graph.targets().as_ptr(),
+            weights: graph.weights().as_ptr(),
+        }
+    }
+}
+
+/// `SparseState` in `zig/src/spread.zig`: the buffers of a [`spreading::SparseState`], as
+/// pointers, and its two list lengths, which the kernels update.
+///
+/// [`spreading::SparseState`]: crate::spreading::SparseState
+#[repr(C)]
+pub(crate) struct SparseState {
+    n_nodes: usize,
+    src: *mut f32,
+    dst: *mut f32,
+    marked: *mut u8,
+    active: *mut u32,
+    pub(crate) n_active: usize,
+    touched: *mut u32,
+    pub(crate) n_touched: usize,
+}
+
+impl SparseState {
+    /// Pointers to `state`'s buffers, valid while `state` is borrowed; `n_nodes` is the length
+    /// of its `src` (the caller checks the rest of its shape).
+    pub(crate) fn of(state: &mut crate::spreading::SparseState<'_>) -> Self {
+        Self {
+            n_nodes: state.src.len(),
+            src: state.src.as_mut_ptr(),
+            dst: state.dst.as_mut_ptr(),
+            marked: state.marked.as_mut_ptr(),
+            active: state.active.as_mut_ptr(),
+            n_active: state.n_active,
+            touched: state.touched.as_mut_ptr(),
+            n_touched: state.n_touched,
         }
     }
 }
@@ -124,7 +165,7 @@ macro_rules! zig_abi {
     }) => {
         #[cfg(engram_zig_level = $suffix)]
         mod $module {
-            use super::{BuildInfo, InEdges, LevelFns, Seed, SpreadTotals};
+            use super::{BuildInfo, InEdges, LevelFns, OutEdges, SparseState};
 
             unsafe extern "C" {
                 $(
@@ -165,50 +206,36 @@ zig_abi! {
             dim: usize,
             out: *mut f32,
         );
-        fn spread = "ek_spread_f32"(
-            offsets: *const u64,
-            targets: *const u32,
-            weights: *const f32,
+        fn push_hop = "ek_push_hop_f32"(
+            graph: *const OutEdges,
             n_nodes: usize,
-            initial: *const f32,
-            hops: u32,
-            decay: f32,
+            src: *const f32,
+            dst: *mut f32,
+            attenuation: f32,
             threshold: f32,
-            out: *mut f32,
-            scratch: *mut f32,
-            totals: *mut SpreadTotals,
+        ) -> u64;
+        fn pull_hop = "ek_pull_hop_f32"(
+            graph: *const InEdges,
+            n_nodes: usize,
+            src: *const f32,
+            dst: *mut f32,
+            attenuation: f32,
+            threshold: f32,
+        ) -> u64;
+        fn push_frontier = "ek_push_frontier_f32"(
+            graph: *const OutEdges,
+            state: *mut SparseState,
+            threshold: f32,
+            mark: bool,
+        ) -> u64;
+        fn finalize_all = "ek_finalize_all_f32"(
+            state: *mut SparseState,
+            attenuation: f32,
+            pulled: bool,
         );
-        /// `in_edges` may be null.
-        fn spread_sparse = "ek_spread_sparse_f32"(
-            offsets: *const u64,
-            targets: *const u32,
-            weights: *const f32,
-            n_nodes: usize,
-            in_edges: *const InEdges,
-            seeds: *const Seed,
-            n_seeds: usize,
-            hops: u32,
-            decay: f32,
-            threshold: f32,
-            current: *mut f32,
-            next: *mut f32,
-            marked: *mut u8,
-            active: *mut u32,
-            touched: *mut u32,
-            out_nodes: *mut u32,
-            out_activations: *mut f32,
-            totals: *mut SpreadTotals,
-        );
-        fn spread_pull = "ek_spread_pull_f32"(
-            in_edges: *const InEdges,
-            n_nodes: usize,
-            initial: *const f32,
-            hops: u32,
-            decay: f32,
-            threshold: f32,
-            out: *mut f32,
-            scratch: *mut f32,
-            totals: *mut SpreadTotals,
+        fn finalize_touched = "ek_finalize_touched_f32"(
+            state: *mut SparseState,
+            attenuation: f32,
         );
         fn decay_exponential = "ek_decay_exponential"(
             strengths: *const f32,

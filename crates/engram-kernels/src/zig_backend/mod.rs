@@ -2,9 +2,8 @@
 //!
 //! This folder holds the crate's FFI `unsafe` (the rest, in `rust_backend/` and `lib.rs`, is
 //! listed in ARCHITECTURE.md). Each wrapper takes validated types (`EmbeddingsView`, `Csr`)
-//! whose invariants bound every pointer the Zig code reads, asserts the few lengths those
-//! types cannot (cheap, and unreachable after `Kernels` validated), and calls Zig: one call,
-//! except the sparse spread, which first sizes its workspace.
+//! whose invariants bound every pointer the Zig code reads, asserts the few lengths and ids
+//! those types cannot (cheap, and unreachable after `Kernels` validated), and makes one call.
 
 pub(crate) mod decay;
 pub(crate) mod ffi;

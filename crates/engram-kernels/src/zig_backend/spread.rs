@@ -1,144 +1,120 @@
-//! Spreading activation through `ek_spread_f32`, `ek_spread_pull_f32` and
-//! `ek_spread_sparse_f32`.
+//! The per-hop spreading kernels through `ek_push_hop_f32`, `ek_pull_hop_f32`,
+//! `ek_push_frontier_f32`, `ek_finalize_all_f32` and `ek_finalize_touched_f32`; the hops are
+//! driven from Rust (`crate::spreading`).
 
-use super::ffi::{InEdges, LevelFns, SpreadTotals};
-use crate::{Csr, PullGraph, Seed, SpreadOutcome, SpreadParams, SpreadWorkspace};
+use super::ffi::{self, InEdges, LevelFns, OutEdges};
+use crate::spreading::SparseState;
+use crate::{Csr, PullGraph};
 
-/// Runs the hops from `initial` into `out`; `scratch` is the second activation buffer.
-pub(crate) fn spread(
+/// One dense push hop from `src` into `dst`.
+pub(crate) fn push_hop(
     fns: &LevelFns,
     graph: &Csr,
-    initial: &[f32],
-    params: &SpreadParams,
-    out: &mut [f32],
-    scratch: &mut [f32],
-) -> SpreadOutcome {
+    src: &[f32],
+    dst: &mut [f32],
+    attenuation: f32,
+    threshold: f32,
+) -> u64 {
     let n = graph.nodes();
-    assert!(initial.len() == n && out.len() == n && scratch.len() == n);
-    let mut totals = SpreadTotals::default();
-    super::count_call(fns.spread as usize);
-    // SAFETY: the Csr invariant gives n + 1 monotone offsets from 0 to E, E targets < n and E
-    // finite weights with |w| <= 2^32; initial, out and scratch have n floats (asserted) and
-    // cannot overlap (one shared and two unique borrows). decay and threshold were validated
-    // by SpreadParams. `totals` is a live local. `fns` is a level this CPU supports.
+    assert!(src.len() == n && dst.len() == n);
+    super::count_call(fns.push_hop as usize);
+    // SAFETY: `OutEdges::of(graph)` points into `graph`, borrowed for the call, whose Csr
+    // invariant is the contract above `OutEdges` in Zig; src and dst have n floats (asserted)
+    // and cannot overlap (a shared and a unique borrow). `fns` is a level this CPU supports.
     unsafe {
-        (fns.spread)(
-            graph.offsets().as_ptr(),
-            graph.targets().as_ptr(),
-            graph.weights().as_ptr(),
+        (fns.push_hop)(
+            &OutEdges::of(graph),
             n,
-            initial.as_ptr(),
-            params.hops(),
-            params.decay(),
-            params.threshold(),
-            out.as_mut_ptr(),
-            scratch.as_mut_ptr(),
-            &mut totals,
-        );
+            src.as_ptr(),
+            dst.as_mut_ptr(),
+            attenuation,
+            threshold,
+        )
     }
-    totals.outcome()
 }
 
-/// Runs the hops pull style over `graph`'s in-edges, from `initial` into `out`.
-pub(crate) fn spread_pull(
+/// One dense pull hop from `src` into `dst`, over `graph`'s in-edges.
+pub(crate) fn pull_hop(
     fns: &LevelFns,
     graph: &PullGraph,
-    initial: &[f32],
-    params: &SpreadParams,
-    out: &mut [f32],
-    scratch: &mut [f32],
-) -> SpreadOutcome {
+    src: &[f32],
+    dst: &mut [f32],
+    attenuation: f32,
+    threshold: f32,
+) -> u64 {
     let n = graph.nodes();
-    assert!(initial.len() == n && out.len() == n && scratch.len() == n);
-    let mut totals = SpreadTotals::default();
-    super::count_call(fns.spread_pull as usize);
+    assert!(src.len() == n && dst.len() == n);
+    super::count_call(fns.pull_hop as usize);
     // SAFETY: `InEdges::of(graph)` points into `graph`, borrowed for the call, whose
     // invariant gives ceil(n / 8) + 1 monotone slice offsets from 0, each a multiple of 8,
     // ending at the slot count; that many sources (< n) and finite weights with |w| <= 2^32;
-    // n out-degrees. initial, out and scratch have n floats (asserted) and cannot overlap (one
-    // shared and two unique borrows). decay and threshold were validated by SpreadParams.
-    // `totals` is a live local. `fns` is a level this CPU supports.
+    // n out-degrees. src and dst have n floats (asserted) and cannot overlap (a shared and a
+    // unique borrow). `fns` is a level this CPU supports.
     unsafe {
-        (fns.spread_pull)(
+        (fns.pull_hop)(
             &InEdges::of(graph),
             n,
-            initial.as_ptr(),
-            params.hops(),
-            params.decay(),
-            params.threshold(),
-            out.as_mut_ptr(),
-            scratch.as_mut_ptr(),
-            &mut totals,
-        );
+            src.as_ptr(),
+            dst.as_mut_ptr(),
+            attenuation,
+            threshold,
+        )
     }
-    totals.outcome()
 }
 
-/// Sparse spreading from `seeds`; the result goes to the workspace's result lists. Dense hops
-/// pull over `in_edges` when given (built from `graph`), else push.
-pub(crate) fn spread_sparse(
+/// The push step of a sparse hop (marking the nodes reached when `mark`).
+pub(crate) fn push_frontier(
     fns: &LevelFns,
     graph: &Csr,
-    in_edges: Option<&PullGraph>,
-    seeds: &[Seed],
-    params: &SpreadParams,
-    workspace: &mut SpreadWorkspace,
-) -> SpreadOutcome {
+    state: &mut SparseState<'_>,
+    threshold: f32,
+    mark: bool,
+) -> u64 {
     let n = graph.nodes();
-    // The lists are plain buffers here, with `n` initialized slots for Zig to fill. They are
-    // never shrunk afterwards, so this zero-fills only the first time a graph this large is seen.
-    for list in [
-        &mut workspace.active,
-        &mut workspace.touched,
-        &mut workspace.result_nodes,
-    ] {
-        if list.len() < n {
-            list.resize(n, 0);
-        }
-    }
-    if workspace.result_activations.len() < n {
-        workspace.result_activations.resize(n, 0.0);
-    }
-    let w = workspace;
-    assert!(w.current.len() >= n && w.next.len() >= n && w.marked.len() >= n);
-    assert!(seeds.iter().all(|s| (s.node as usize) < n));
-    let pull = in_edges.map(|g| {
-        assert_eq!(g.nodes(), n);
-        InEdges::of(g)
-    });
-    let pull_ptr = pull.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
-    let mut totals = SpreadTotals::default();
-    super::count_call(fns.spread_sparse as usize);
-    // SAFETY: the Csr invariant bounds every offset and target (< n); `pull_ptr` is null or
-    // points to a live local holding the arrays of a PullGraph of the same n nodes (asserted;
-    // built from `graph` by BidirectionalGraph), whose invariant is the one `spread_pull`
-    // states above; seeds are < n, distinct, with activations in [0, 1] (checked by Kernels); `Seed` is #[repr(C)] like Zig's. The
-    // dense buffers have at least n entries and are all zero (SpreadWorkspace invariant, which
-    // the kernel restores); the four lists have n entries; all are distinct allocations.
-    // `fns` is a level this CPU supports.
-    unsafe {
-        (fns.spread_sparse)(
-            graph.offsets().as_ptr(),
-            graph.targets().as_ptr(),
-            graph.weights().as_ptr(),
-            n,
-            pull_ptr,
-            seeds.as_ptr(),
-            seeds.len(),
-            params.hops(),
-            params.decay(),
-            params.threshold(),
-            w.current.as_mut_ptr(),
-            w.next.as_mut_ptr(),
-            w.marked.as_mut_ptr(),
-            w.active.as_mut_ptr(),
-            w.touched.as_mut_ptr(),
-            w.result_nodes.as_mut_ptr(),
-            w.result_activations.as_mut_ptr(),
-            &mut totals,
-        );
-    }
-    let outcome = totals.outcome();
-    w.result_len = outcome.active_nodes;
-    outcome
+    assert!(state.nodes() == n && state.is_well_formed());
+    assert!(ids_below(&state.active[..state.n_active], n));
+    let mut raw = ffi::SparseState::of(state);
+    super::count_call(fns.push_frontier as usize);
+    // SAFETY: the graph as in `push_hop`. `raw` points into `state`'s buffers, which are
+    // exclusively borrowed for the call and are distinct allocations (unique borrows), each
+    // of n entries, with n_active <= n (asserted: `is_well_formed`) and every active id < n
+    // (asserted). The kernel writes touched ids (< n, from the targets) at most once per node,
+    // so within the n entries. `fns` is a level this CPU supports.
+    let edges = unsafe { (fns.push_frontier)(&OutEdges::of(graph), &mut raw, threshold, mark) };
+    state.n_touched = raw.n_touched;
+    edges
+}
+
+/// The finalize step of a dense hop (after a pull hop when `pulled`).
+pub(crate) fn finalize_all(
+    fns: &LevelFns,
+    state: &mut SparseState<'_>,
+    attenuation: f32,
+    pulled: bool,
+) {
+    assert!(state.is_well_formed());
+    let mut raw = ffi::SparseState::of(state);
+    super::count_call(fns.finalize_all as usize);
+    // SAFETY: `raw` as in `push_frontier`; the kernel reads and writes src and dst (n entries
+    // each) and writes at most one active id per node. `fns` is a level this CPU supports.
+    unsafe { (fns.finalize_all)(&mut raw, attenuation, pulled) };
+    state.n_active = raw.n_active;
+}
+
+/// The finalize step of a sparse hop, over the touched nodes.
+pub(crate) fn finalize_touched(fns: &LevelFns, state: &mut SparseState<'_>, attenuation: f32) {
+    assert!(state.is_well_formed());
+    assert!(ids_below(&state.touched[..state.n_touched], state.nodes()));
+    let mut raw = ffi::SparseState::of(state);
+    super::count_call(fns.finalize_touched as usize);
+    // SAFETY: `raw` as in `push_frontier`, with every touched id < n (asserted): the kernel
+    // indexes src, dst and marked by them and writes at most n_touched active ids. `fns` is a
+    // level this CPU supports.
+    unsafe { (fns.finalize_touched)(&mut raw, attenuation) };
+    state.n_active = raw.n_active;
+}
+
+/// Whether every id is `< n`: a maximum, which vectorizes (a short-circuiting test did not).
+fn ids_below(ids: &[u32], n: usize) -> bool {
+    ids.iter().copied().max().is_none_or(|id| (id as usize) < n)
 }

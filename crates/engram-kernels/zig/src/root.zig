@@ -21,7 +21,7 @@ pub const contract = @import("contract.zig");
 
 /// Bumped whenever an exported signature or struct layout changes; the Rust
 /// side checks it (`ZIG_ABI_VERSION` in `src/zig_backend/ffi.rs`).
-pub const abi_version: u32 = 5;
+pub const abi_version: u32 = 6;
 
 /// Defined in Rust (`src/zig_backend/mod.rs`): prints a clear message and aborts.
 extern fn engram_kernels_zig_panic(msg_ptr: [*]const u8, msg_len: usize) noreturn;
@@ -78,17 +78,24 @@ comptime {
     assert(@sizeOf(InEdges) == 4 * p);
     assert(@alignOf(InEdges) == p);
 
-    const SpreadTotals = spread.SpreadTotals;
-    assert(@offsetOf(SpreadTotals, "edges_traversed") == 0);
-    assert(@offsetOf(SpreadTotals, "active_nodes") == 8);
-    assert(@sizeOf(SpreadTotals) == 16);
-    assert(@alignOf(SpreadTotals) == @alignOf(u64));
+    const OutEdges = spread.OutEdges;
+    assert(@offsetOf(OutEdges, "offsets") == 0);
+    assert(@offsetOf(OutEdges, "targets") == p);
+    assert(@offsetOf(OutEdges, "weights") == 2 * p);
+    assert(@sizeOf(OutEdges) == 3 * p);
+    assert(@alignOf(OutEdges) == p);
 
-    const Seed = spread.Seed;
-    assert(@offsetOf(Seed, "node") == 0);
-    assert(@offsetOf(Seed, "activation") == 4);
-    assert(@sizeOf(Seed) == 8);
-    assert(@alignOf(Seed) == 4);
+    const SparseState = spread.SparseState;
+    assert(@offsetOf(SparseState, "n_nodes") == 0);
+    assert(@offsetOf(SparseState, "src") == p);
+    assert(@offsetOf(SparseState, "dst") == 2 * p);
+    assert(@offsetOf(SparseState, "marked") == 3 * p);
+    assert(@offsetOf(SparseState, "active") == 4 * p);
+    assert(@offsetOf(SparseState, "n_active") == 5 * p);
+    assert(@offsetOf(SparseState, "touched") == 6 * p);
+    assert(@offsetOf(SparseState, "n_touched") == 7 * p);
+    assert(@sizeOf(SparseState) == 8 * p);
+    assert(@alignOf(SparseState) == p);
 }
 
 /// Fills `out` with static strings (valid for the life of the program).
@@ -131,9 +138,11 @@ comptime {
     @export(&testForcePanic, .{ .name = "ek_test_force_panic" ++ suffix });
     @export(&similarity.dotRows, .{ .name = "ek_dot_f32" ++ suffix });
     @export(&similarity.cosineRows, .{ .name = "ek_cosine_f32" ++ suffix });
-    @export(&spread.spread, .{ .name = "ek_spread_f32" ++ suffix });
-    @export(&spread.spreadSparse, .{ .name = "ek_spread_sparse_f32" ++ suffix });
-    @export(&spread_pull.spreadPull, .{ .name = "ek_spread_pull_f32" ++ suffix });
+    @export(&spread.pushHop, .{ .name = "ek_push_hop_f32" ++ suffix });
+    @export(&spread.pushFrontier, .{ .name = "ek_push_frontier_f32" ++ suffix });
+    @export(&spread.finalizeAll, .{ .name = "ek_finalize_all_f32" ++ suffix });
+    @export(&spread.finalizeTouched, .{ .name = "ek_finalize_touched_f32" ++ suffix });
+    @export(&spread_pull.pullHop, .{ .name = "ek_pull_hop_f32" ++ suffix });
     @export(&decay.exponential, .{ .name = "ek_decay_exponential" ++ suffix });
     @export(&decay.powerLaw, .{ .name = "ek_decay_power_law" ++ suffix });
 }

@@ -10,7 +10,6 @@ const std = @import("std");
 const builtin = @import("builtin");
 const spread = @import("spread.zig");
 const contract = @import("contract.zig");
-const SpreadTotals = spread.SpreadTotals;
 const clampUnit = spread.clampUnit;
 const fires = spread.fires;
 
@@ -88,31 +87,29 @@ pub const InEdges = extern struct {
     }
 };
 
-/// One pull hop: every node gathers its in-edges.
-pub const PullHop = struct {
-    edges: InEdges,
+/// One dense pull hop: every node gathers its in-edges, the same computation and result as
+/// `pushHop` in spread.zig. Returns the out-edges of the nodes that fired. Contract: in_edges
+/// as above `InEdges`; src and dst have n_nodes entries and do not overlap.
+pub fn pullHop(
+    in_edges: *const InEdges,
     n_nodes: usize,
-    decay: f32,
+    src: [*]const f32,
+    dst: [*]f32,
+    attenuation: f32,
     threshold: f32,
-
-    pub const hop = pullHop;
-};
-
-/// One hop from src into dst; returns the out-edges of the nodes that fired.
-fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
-    const slice_offsets = self.edges.slice_offsets;
-    const sources = self.edges.sources;
-    const weights = self.edges.weights;
-    const out_degrees = self.edges.out_degrees;
-    const n_nodes = self.n_nodes;
-    const decay = self.decay;
-    const threshold = self.threshold;
+) callconv(.c) u64 {
+    in_edges.checkContract(n_nodes);
+    contract.disjoint(f32, src, n_nodes, f32, dst, n_nodes);
+    const slice_offsets = in_edges.slice_offsets;
+    const sources = in_edges.sources;
+    const weights = in_edges.weights;
+    const out_degrees = in_edges.out_degrees;
     const zero: V = @splat(0);
     const one: V = @splat(1);
     const theta: V = @splat(threshold);
     var edges: u64 = 0;
     const n_slices = (n_nodes + lanes - 1) / lanes;
-    const n_slots: usize = @intCast(self.edges.slots(n_nodes));
+    const n_slots: usize = @intCast(in_edges.slots(n_nodes));
     const prefetching = n_slots >= prefetch_min_slots;
     for (0..n_slices) |s| {
         var acc: V = zero;
@@ -132,7 +129,7 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
         const base = s * lanes;
         if (base + lanes <= n_nodes) {
             const prev: V = src[base..][0..lanes].*;
-            var next = prev + @as(V, @splat(decay)) * acc;
+            var next = prev + @as(V, @splat(attenuation)) * acc;
             // clamp to [0, 1] exactly as clampUnit does, lane by lane.
             next = @select(f32, next > one, one, next);
             next = @select(f32, next < zero, zero, next);
@@ -153,37 +150,12 @@ fn pullHop(self: PullHop, src: [*]const f32, dst: [*]f32) u64 {
             const sums: [lanes]f32 = acc;
             for (base..n_nodes, 0..) |v, l| {
                 const prev = src[v];
-                dst[v] = clampUnit(prev + decay * sums[l]);
+                dst[v] = clampUnit(prev + attenuation * sums[l]);
                 if (fires(prev, threshold)) edges += out_degrees[v];
             }
         }
     }
     return edges;
-}
-
-/// The same computation and contract as `spread` in spread.zig, over the in-edges (contract
-/// above `InEdges`); initial, out and scratch have n_nodes entries and do not overlap each
-/// other.
-pub fn spreadPull(
-    in_edges: *const InEdges,
-    n_nodes: usize,
-    initial: [*]const f32,
-    hops: u32,
-    decay: f32,
-    threshold: f32,
-    out: [*]f32,
-    scratch: [*]f32,
-    totals: *SpreadTotals,
-) callconv(.c) void {
-    in_edges.checkContract(n_nodes);
-    spread.denseBuffersContract(n_nodes, initial, out, scratch);
-    const pull: PullHop = .{
-        .edges = in_edges.*,
-        .n_nodes = n_nodes,
-        .decay = decay,
-        .threshold = threshold,
-    };
-    totals.* = spread.denseHops(pull, n_nodes, initial, hops, out, scratch);
 }
 
 const testing = std.testing;
@@ -211,41 +183,38 @@ test "pull equals push bit for bit on a graph that is not a multiple of 8 nodes"
         .out_degrees = &out_degrees,
     };
     const initial = [_]f32{ 0.75, 0, 0.5, 0, 0, 0, 0, 0, 0.25, 0.125 };
+    const out_edges: spread.OutEdges = .{
+        .offsets = &offsets,
+        .targets = &targets,
+        .weights = &weights,
+    };
     for ([_]f32{ 0, 0.2 }) |threshold| {
-        var want: [10]f32 = undefined;
-        var got: [10]f32 = undefined;
-        var scratch: [10]f32 = undefined;
-        var want_totals: SpreadTotals = undefined;
-        var got_totals: SpreadTotals = undefined;
-        spread.spread(
-            &offsets,
-            &targets,
-            &weights,
-            10,
-            &initial,
-            3,
-            0.5,
-            threshold,
-            &want,
-            &scratch,
-            &want_totals,
-        );
-        spreadPull(
-            &in_edges,
-            10,
-            &initial,
-            3,
-            0.5,
-            threshold,
-            &got,
-            &scratch,
-            &got_totals,
-        );
-        for (want, got) |a, b| try testing.expectEqual(
-            @as(u32, @bitCast(a)),
-            @as(u32, @bitCast(b)),
-        );
-        try testing.expectEqual(want_totals, got_totals);
+        try expectPullEqualsPush(10, &out_edges, &in_edges, &initial, threshold);
+    }
+}
+
+/// Three hops from `initial`, pushed over `out_edges` and pulled over `in_edges` (the same
+/// graph): the same bits and edge counts at every hop.
+fn expectPullEqualsPush(
+    comptime n: usize,
+    out_edges: *const spread.OutEdges,
+    in_edges: *const InEdges,
+    initial: *const [n]f32,
+    threshold: f32,
+) !void {
+    var pushed: [2][n]f32 = undefined;
+    var pulled: [2][n]f32 = undefined;
+    pushed[0] = initial.*;
+    pulled[0] = initial.*;
+    for (0..3) |hop| {
+        const from = hop % 2;
+        const to = 1 - from;
+        const push_edges = spread.pushHop(out_edges, n, &pushed[from], &pushed[to], 0.5, threshold);
+        const pull_edges = pullHop(in_edges, n, &pulled[from], &pulled[to], 0.5, threshold);
+        try testing.expectEqual(push_edges, pull_edges);
+        for (pushed[to], pulled[to]) |a, b| {
+            try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
+        }
     }
 }
 
@@ -280,35 +249,10 @@ test "pull equals push bit for bit on a graph large enough to prefetch" {
     };
     var initial: [n]f32 = undefined;
     for (&initial, 0..) |*a, v| a.* = @as(f32, @floatFromInt(v % 5)) / 4.0;
-    var want: [n]f32 = undefined;
-    var got: [n]f32 = undefined;
-    var scratch: [n]f32 = undefined;
-    var want_totals: SpreadTotals = undefined;
-    var got_totals: SpreadTotals = undefined;
-    spread.spread(
-        &offsets,
-        &targets,
-        &weights,
-        n,
-        &initial,
-        3,
-        0.5,
-        0.2,
-        &want,
-        &scratch,
-        &want_totals,
-    );
-    spreadPull(
-        &in_edges,
-        n,
-        &initial,
-        3,
-        0.5,
-        0.2,
-        &got,
-        &scratch,
-        &got_totals,
-    );
-    for (want, got) |a, b| try testing.expectEqual(@as(u32, @bitCast(a)), @as(u32, @bitCast(b)));
-    try testing.expectEqual(want_totals, got_totals);
+    const out_edges: spread.OutEdges = .{
+        .offsets = &offsets,
+        .targets = &targets,
+        .weights = &weights,
+    };
+    try expectPullEqualsPush(n, &out_edges, &in_edges, &initial, 0.2);
 }
