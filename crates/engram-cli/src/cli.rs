@@ -195,9 +195,15 @@ pub struct RecallArgs {
     /// How many results to print (1..=100000).
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
-    /// Fraction of activation passed along an association per hop, in (0, 1].
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub spread_decay: f32,
+    /// Attenuation: the fraction of activation passed along an association per hop, in (0, 1].
+    /// (`--spread-decay` is its former name, still accepted.)
+    #[arg(
+        long,
+        alias = "spread-decay",
+        default_value_t = 0.5,
+        allow_negative_numbers = true
+    )]
+    pub attenuation: f32,
     /// Activation a memory needs to pass activation on (≥ 0).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub threshold: f32,

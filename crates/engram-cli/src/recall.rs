@@ -43,7 +43,7 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
         k: args.k,
         hops: args.hops,
         limit: args.limit,
-        spread_decay: args.spread_decay,
+        attenuation: args.attenuation,
         threshold: args.threshold,
         curve: store::decay_curve(&args.decay)?,
         now: args.at.as_deref().map(store::parse_time).transpose()?,

@@ -74,7 +74,8 @@ fn bad_values_are_refused_and_nothing_is_stored() {
         (&["show", "9"], "no memory has id 9"),
         (&["recall", "one", "--k", "0"], "parameter k = 0 is invalid"),
         (&["recall", "one", "--hops", "17"], "hops"),
-        (&["recall", "one", "--spread-decay", "0"], "spread_decay"),
+        (&["recall", "one", "--attenuation", "0"], "attenuation"),
+        (&["recall", "one", "--spread-decay", "0"], "attenuation"),
         (&["recall", "one", "--threshold", "-1"], "threshold"),
         (
             &["remember", "x", "--strength", "-0.5"],

@@ -404,7 +404,10 @@ fn parameters_reject_every_out_of_range_value() {
     ] {
         rejects!(
             SpreadParams::new(1, decay, 0.0),
-            Error::InvalidParameter { name: "decay", .. }
+            Error::InvalidParameter {
+                name: "attenuation",
+                ..
+            }
         );
     }
     for threshold in [-1e-30, -1.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {

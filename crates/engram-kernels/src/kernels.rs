@@ -93,7 +93,7 @@ impl Code {
     ) -> u64 {
         match self {
             Code::Rust(level) => {
-                rust_backend::spread_pull::hop(level, graph, src, dst, attenuation, threshold)
+                rust_backend::spread_pull::pull_hop(level, graph, src, dst, attenuation, threshold)
             }
             #[cfg(feature = "zig-kernels")]
             Code::Zig(fns) => {
@@ -449,7 +449,7 @@ impl Kernels {
         let nodes = graph.nodes();
         check_dense_activations(nodes, initial, out)?;
         let scratch = workspace.scratch(nodes);
-        let (attenuation, threshold) = (params.decay(), params.threshold());
+        let (attenuation, threshold) = (params.attenuation(), params.threshold());
         let code = self.code;
         Ok(spreading::dense_hops(
             params.hops(),
@@ -481,7 +481,7 @@ impl Kernels {
         let nodes = graph.nodes();
         check_dense_activations(nodes, initial, out)?;
         let scratch = workspace.scratch(nodes);
-        let (attenuation, threshold) = (params.decay(), params.threshold());
+        let (attenuation, threshold) = (params.attenuation(), params.threshold());
         let code = self.code;
         Ok(spreading::dense_hops(
             params.hops(),
@@ -550,7 +550,7 @@ impl Kernels {
             touched: &mut touched[..nodes],
             n_touched: 0,
         };
-        let outcome = spreading::spread_sparse(
+        let outcome = spreading::spread_from_seeds(
             self.code,
             graph,
             in_edges,

@@ -50,7 +50,7 @@
 //! `a_h[v] = clamp(a_{h-1}[v] + d · Σ_{(u→v)} w_uv · f(a_{h-1}[u]), 0, 1)`,
 //! `f(x) = x if x ≥ θ (and x > 0) else 0`,
 //!
-//! with `d ∈ (0, 1]` the per-hop decay and `θ ≥ 0` the firing threshold ([`SpreadParams`]).
+//! with `d ∈ (0, 1]` the per-hop attenuation and `θ ≥ 0` the firing threshold ([`SpreadParams`]).
 //! Negative weights inhibit (clamped at 0); duplicate edges count twice; self-loops are
 //! ordinary edges. Sums are accumulated in f32 in CSR edge order, then scaled by `d`.
 //! Weights are bounded by [`MAX_ABS_WEIGHT`] so no sum can overflow.

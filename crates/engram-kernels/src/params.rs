@@ -7,34 +7,36 @@ use crate::{Error, Result};
 /// Parameters of spreading activation, validated when built.
 ///
 /// For hops `h = 1..=hops`:
-/// `a_h[v] = clamp(a_{h-1}[v] + decay · Σ_{(u→v)} w_uv · f(a_{h-1}[u]), 0, 1)`,
+/// `a_h[v] = clamp(a_{h-1}[v] + attenuation · Σ_{(u→v)} w_uv · f(a_{h-1}[u]), 0, 1)`,
 /// with `f(x) = x` if `x ≥ threshold`, else 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpreadParams {
     hops: u32,
-    decay: f32,
+    attenuation: f32,
     threshold: f32,
 }
 
 impl SpreadParams {
     /// Default number of hops: 3.
     pub const DEFAULT_HOPS: u32 = 3;
-    /// Default per-hop decay factor: 0.5.
-    pub const DEFAULT_DECAY: f32 = 0.5;
+    /// Default per-hop attenuation: 0.5.
+    pub const DEFAULT_ATTENUATION: f32 = 0.5;
     /// Default firing threshold: 0.0 (every node with a positive activation fires).
     pub const DEFAULT_THRESHOLD: f32 = 0.0;
 
-    /// Parameters for `hops` hops (0 returns the initial activations), a per-hop `decay` in
-    /// `(0, 1]` and a firing `threshold` that is finite and `≥ 0`. A hop costs O(N) plus the
+    /// Parameters for `hops` hops (0 returns the initial activations), a per-hop
+    /// `attenuation` in `(0, 1]` (the fraction of a node's weighted activation that reaches
+    /// its neighbours; not to be confused with forgetting, [`DecayCurve`]) and a firing
+    /// `threshold` that is finite and `≥ 0`. A hop costs O(N) plus the
     /// out-edges of the nodes that fire.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming `decay` or `threshold`.
-    pub fn new(hops: u32, decay: f32, threshold: f32) -> Result<Self> {
-        if !(decay > 0.0 && decay <= 1.0) {
+    /// [`Error::InvalidParameter`] naming `attenuation` or `threshold`.
+    pub fn new(hops: u32, attenuation: f32, threshold: f32) -> Result<Self> {
+        if !(attenuation > 0.0 && attenuation <= 1.0) {
             return Err(Error::InvalidParameter {
-                name: "decay",
-                value: f64::from(decay),
+                name: "attenuation",
+                value: f64::from(attenuation),
                 requirement: "in (0, 1]",
             });
         }
@@ -47,7 +49,7 @@ impl SpreadParams {
         }
         Ok(Self {
             hops,
-            decay,
+            attenuation,
             threshold,
         })
     }
@@ -57,9 +59,9 @@ impl SpreadParams {
         self.hops
     }
 
-    /// Per-hop decay factor `d`, in `(0, 1]`.
-    pub fn decay(&self) -> f32 {
-        self.decay
+    /// Per-hop attenuation `d`, in `(0, 1]`.
+    pub fn attenuation(&self) -> f32 {
+        self.attenuation
     }
 
     /// Firing threshold `θ ≥ 0`.
@@ -69,12 +71,12 @@ impl SpreadParams {
 }
 
 impl Default for SpreadParams {
-    /// [`DEFAULT_HOPS`](Self::DEFAULT_HOPS), [`DEFAULT_DECAY`](Self::DEFAULT_DECAY),
+    /// [`DEFAULT_HOPS`](Self::DEFAULT_HOPS), [`DEFAULT_ATTENUATION`](Self::DEFAULT_ATTENUATION),
     /// [`DEFAULT_THRESHOLD`](Self::DEFAULT_THRESHOLD).
     fn default() -> Self {
         Self {
             hops: Self::DEFAULT_HOPS,
-            decay: Self::DEFAULT_DECAY,
+            attenuation: Self::DEFAULT_ATTENUATION,
             threshold: Self::DEFAULT_THRESHOLD,
         }
     }
@@ -330,7 +332,10 @@ mod tests {
             assert!(
                 matches!(
                     SpreadParams::new(1, decay, 0.0),
-                    Err(Error::InvalidParameter { name: "decay", .. })
+                    Err(Error::InvalidParameter {
+                        name: "attenuation",
+                        ..
+                    })
                 ),
                 "decay {decay}"
             );
@@ -348,7 +353,7 @@ mod tests {
             );
         }
         let p = SpreadParams::new(0, 1.0, 2.0).expect("edges of the valid range");
-        assert_eq!((p.hops(), p.decay(), p.threshold()), (0, 1.0, 2.0));
+        assert_eq!((p.hops(), p.attenuation(), p.threshold()), (0, 1.0, 2.0));
     }
 
     #[test]

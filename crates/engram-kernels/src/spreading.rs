@@ -181,7 +181,7 @@ fn radix_sort<const PASSES: usize>(ids: &mut [u32], scratch: &mut [u32], digit_b
 /// has one entry per node of `graph` in every buffer, and `src`, `dst` and `marked` all zero.
 /// Leaves the final active nodes, ascending, in `state.active[..state.n_active]`, their
 /// activations in `activations[..state.n_active]`, and the buffers all zero again.
-pub(crate) fn spread_sparse(
+pub(crate) fn spread_from_seeds(
     code: Code,
     graph: &Csr,
     in_edges: Option<&PullGraph>,
@@ -193,7 +193,7 @@ pub(crate) fn spread_sparse(
     let n = graph.nodes();
     debug_assert!(state.nodes() == n && state.is_well_formed() && activations.len() >= n);
     let offsets = graph.offsets();
-    let (attenuation, threshold) = (params.decay(), params.threshold());
+    let (attenuation, threshold) = (params.attenuation(), params.threshold());
 
     state.n_active = 0;
     for &Seed { node, activation } in seeds {
@@ -287,7 +287,7 @@ mod tests {
             n_touched: 0,
         };
         let params = SpreadParams::new(hops, 0.5, 0.1).expect("valid");
-        let outcome = spread_sparse(
+        let outcome = spread_from_seeds(
             code,
             graph,
             in_edges,

@@ -442,7 +442,7 @@ proptest! {
 
         let g = &input.graph;
         let p = &input.params;
-        if let Some(truth) = oracle::spread(g.offsets(), g.targets(), g.weights(), &input.initial, p.hops(), p.decay(), p.threshold()) {
+        if let Some(truth) = oracle::spread(g.offsets(), g.targets(), g.weights(), &input.initial, p.hops(), p.attenuation(), p.threshold()) {
             for (v, (&got, (&want, &bound))) in reference.iter().zip(truth.activations.iter().zip(&truth.bounds)).enumerate() {
                 prop_assert!((f64::from(got) - want).abs() <= bound,
                     "node {v}: {got} vs oracle {want} (bound {bound}) in {case:?}");

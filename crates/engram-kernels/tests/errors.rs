@@ -168,7 +168,10 @@ fn csr_rejects_every_kind_of_bad_structure() {
 fn parameters_are_validated_when_built() {
     assert!(matches!(
         SpreadParams::new(1, 0.0, 0.0),
-        Err(Error::InvalidParameter { name: "decay", .. })
+        Err(Error::InvalidParameter {
+            name: "attenuation",
+            ..
+        })
     ));
     assert!(matches!(
         SpreadParams::new(1, 0.5, -1.0),
@@ -255,9 +258,12 @@ fn error_messages_say_what_was_wrong() {
     };
     assert_eq!(e.to_string(), "query has length 383, expected 384");
     let e = Error::InvalidParameter {
-        name: "decay",
+        name: "attenuation",
         value: 0.0,
         requirement: "in (0, 1]",
     };
-    assert_eq!(e.to_string(), "decay = 0 is invalid: it must be in (0, 1]");
+    assert_eq!(
+        e.to_string(),
+        "attenuation = 0 is invalid: it must be in (0, 1]"
+    );
 }

@@ -250,7 +250,7 @@ proptest! {
         let mut b = Bytes(&data);
         let (decay, threshold) = (b.f32(), b.f32());
         match SpreadParams::new(b.u32(), decay, threshold) {
-            Ok(p) => prop_assert!(p.decay() > 0.0 && p.decay() <= 1.0 && p.threshold() >= 0.0 && p.threshold().is_finite()),
+            Ok(p) => prop_assert!(p.attenuation() > 0.0 && p.attenuation() <= 1.0 && p.threshold() >= 0.0 && p.threshold().is_finite()),
             Err(_) => prop_assert!(!(decay > 0.0 && decay <= 1.0 && threshold >= 0.0 && threshold.is_finite())),
         }
         let (x, y) = (b.f64(), b.f64());

@@ -22,9 +22,9 @@ pub struct RecallParams {
     pub hops: u32,
     /// How many results to return, in `1..=`[`MAX_LIMIT`](Self::MAX_LIMIT). Default 20.
     pub limit: usize,
-    /// Fraction of a node's activation passed along its edges per hop, in `(0, 1]`.
-    /// Default 0.5.
-    pub spread_decay: f32,
+    /// Attenuation: the fraction of a node's activation passed along its edges per hop, in
+    /// `(0, 1]`. Default 0.5. (Forgetting is [`curve`](Self::curve).)
+    pub attenuation: f32,
     /// Activation a memory needs to fire, finite and `≥ 0`. Default 0 (every active memory
     /// fires).
     pub threshold: f32,
@@ -46,7 +46,7 @@ pub struct RecallParams {
 impl RecallParams {
     /// Most seeds a recall accepts.
     pub const MAX_SEEDS: usize = 10_000;
-    /// Most hops a recall accepts: activation fades by `spread_decay` per hop, and beyond this
+    /// Most hops a recall accepts: activation fades by `attenuation` per hop, and beyond this
     /// it reaches most of any real graph.
     pub const MAX_HOPS: u32 = 16;
     /// Most results a recall returns.
@@ -72,17 +72,14 @@ impl RecallParams {
         {
             return Err(invalid("reinforce", f64::from(boost), "in [0, 1]"));
         }
-        SpreadParams::new(self.hops, self.spread_decay, self.threshold).map_err(|e| match e {
+        // A bad parameter is this call's bad input; the kernels name theirs as these fields.
+        SpreadParams::new(self.hops, self.attenuation, self.threshold).map_err(|e| match e {
             engram_kernels::Error::InvalidParameter {
                 name,
                 value,
                 requirement,
             } => Error::InvalidParameter {
-                name: if name == "decay" {
-                    "spread_decay"
-                } else {
-                    name
-                },
+                name,
                 value,
                 requirement,
             },
@@ -97,7 +94,7 @@ impl Default for RecallParams {
             k: 10,
             hops: SpreadParams::DEFAULT_HOPS,
             limit: 20,
-            spread_decay: SpreadParams::DEFAULT_DECAY,
+            attenuation: SpreadParams::DEFAULT_ATTENUATION,
             threshold: SpreadParams::DEFAULT_THRESHOLD,
             curve: DecayCurve::default(),
             now: None,

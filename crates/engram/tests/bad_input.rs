@@ -296,17 +296,17 @@ fn absurd_recall_parameters_and_cues() {
         (RecallParams { limit: 0, ..base }, "limit"),
         (
             RecallParams {
-                spread_decay: 0.0,
+                attenuation: 0.0,
                 ..base
             },
-            "spread_decay",
+            "attenuation",
         ),
         (
             RecallParams {
-                spread_decay: f32::NAN,
+                attenuation: f32::NAN,
                 ..base
             },
-            "spread_decay",
+            "attenuation",
         ),
         (
             RecallParams {

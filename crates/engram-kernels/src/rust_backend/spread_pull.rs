@@ -17,7 +17,7 @@ use crate::{CpuLevel, PULL_LANES, PullGraph};
 /// One dense pull hop from `src` into `dst` (both `graph.nodes()` long, checked by the
 /// caller): the same computation and result as `spread::push_hop`. Returns the out-edges of
 /// the nodes that fired.
-pub(crate) fn hop(
+pub(crate) fn pull_hop(
     level: Supported,
     graph: &PullGraph,
     src: &[f32],
@@ -237,7 +237,7 @@ mod tests {
             for h in 0..hops {
                 let push_edges = push_hop(g, &pushed, &mut next, 0.5, threshold);
                 std::mem::swap(&mut pushed, &mut next);
-                let pull_edges = hop(level, &pull, &pulled, &mut next, 0.5, threshold);
+                let pull_edges = pull_hop(level, &pull, &pulled, &mut next, 0.5, threshold);
                 std::mem::swap(&mut pulled, &mut next);
                 let context = format!("{level}, hop {h}, θ {threshold}");
                 assert_eq!(bits(&pulled), bits(&pushed), "{context}");
