@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use engram::{Engram, NewMemory, Options, RecallParams, Snapshot, WriteBatch};
+use engram_graph::{Engram, NewMemory, Options, RecallParams, Snapshot, WriteBatch};
 
 use crate::workload::{Rng, query};
 
@@ -23,7 +23,7 @@ pub fn build_store(
     degree: usize,
     seed: u64,
     mut progress: impl FnMut(f64),
-) -> engram::Result<Engram> {
+) -> engram_graph::Result<Engram> {
     let engram = Engram::in_memory(
         dim,
         Options {
@@ -74,7 +74,7 @@ pub fn params() -> RecallParams {
 }
 
 /// Latency of `count` recalls from distinct random cues, after one untimed warm-up, sorted.
-pub fn latencies(snapshot: &Snapshot, count: usize, seed: u64) -> engram::Result<Vec<Duration>> {
+pub fn latencies(snapshot: &Snapshot, count: usize, seed: u64) -> engram_graph::Result<Vec<Duration>> {
     let params = params();
     let dim = snapshot.dimension();
     snapshot.recall(&query(dim, seed), &params)?;
@@ -87,7 +87,7 @@ pub fn latencies(snapshot: &Snapshot, count: usize, seed: u64) -> engram::Result
             std::hint::black_box(results);
             Ok(time)
         })
-        .collect::<engram::Result<Vec<Duration>>>()?;
+        .collect::<engram_graph::Result<Vec<Duration>>>()?;
     times.sort();
     Ok(times)
 }
@@ -116,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn the_built_store_has_what_was_asked_and_recalls() -> engram::Result<()> {
+    fn the_built_store_has_what_was_asked_and_recalls() -> engram_graph::Result<()> {
         let engram = build_store(2_000, 16, 10, 1, |_| {})?;
         let snapshot = engram.snapshot();
         assert_eq!(snapshot.len(), 2_000);

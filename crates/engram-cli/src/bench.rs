@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow, bail};
-use engram::{Kernels, MemoryId, RecallParams};
+use engram_graph::{Kernels, MemoryId, RecallParams};
 
 use crate::cli::BenchArgs;
 use crate::output::{self, Table, millis, nearest_rank};

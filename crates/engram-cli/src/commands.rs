@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
-use engram::{Engram, Kernels, MemoryId, NewMemory, Options, WriteBatch};
+use engram_graph::{Engram, Kernels, MemoryId, NewMemory, Options, WriteBatch};
 use engram_kernels::{BACKEND_ENV, CpuLevel, LEVEL_ENV};
 use engram_text::HashEmbedder;
 use serde::Serialize;
@@ -25,13 +25,13 @@ pub fn migrate(args: &MigrateArgs, json: bool) -> Result<()> {
         ..Options::default()
     };
     let engram = Engram::migrate_format_1(&args.from, &args.to, options).map_err(|e| match e {
-        engram::Error::AlreadyExists { .. } => anyhow!(
+        engram_graph::Error::AlreadyExists { .. } => anyhow!(
             "{} already exists: give migrate a new path to write the converted store to",
             args.to.display()
         ),
-        e @ (engram::Error::NotFound { .. }
-        | engram::Error::NotAStore(_)
-        | engram::Error::Corrupt(_)) => engine_error(e, &args.from),
+        e @ (engram_graph::Error::NotFound { .. }
+        | engram_graph::Error::NotAStore(_)
+        | engram_graph::Error::Corrupt(_)) => engine_error(e, &args.from),
         other => engine_error(other, &args.to),
     })?;
     let snapshot = engram.snapshot();
@@ -77,7 +77,7 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
         Options::default(),
     )
     .map_err(|e| match e {
-        engram::Error::AlreadyExists { .. } => anyhow!(
+        engram_graph::Error::AlreadyExists { .. } => anyhow!(
             "{} already exists: use it as it is, or pick another --db",
             db.display()
         ),
@@ -204,9 +204,9 @@ pub fn forget(db: &Path, args: &ForgetArgs, json: bool) -> Result<()> {
 }
 
 /// A batch error whose index means nothing to a user of a one-item command.
-fn unbatched(error: engram::Error) -> engram::Error {
+fn unbatched(error: engram_graph::Error) -> engram_graph::Error {
     match error {
-        engram::Error::InBatch { source, .. } => *source,
+        engram_graph::Error::InBatch { source, .. } => *source,
         other => other,
     }
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use engram::{Engram, MemoryRef, NewMemory, WriteBatch};
+use engram_graph::{Engram, MemoryRef, NewMemory, WriteBatch};
 use engram_text::HashEmbedder;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
@@ -245,7 +245,7 @@ impl TimeValue {
     fn seconds(&self) -> Result<i64> {
         match self {
             TimeValue::Seconds(s) => {
-                engram::check_time(*s).map_err(|_| store::out_of_range(&s.to_string()))?;
+                engram_graph::check_time(*s).map_err(|_| store::out_of_range(&s.to_string()))?;
                 Ok(*s)
             }
             TimeValue::Text(t) => store::parse_time(t),
@@ -757,16 +757,16 @@ fn check(
 }
 
 /// What is wrong with one record, if anything: the engine's own rules
-/// ([`engram::check_embedding`], [`engram::check_strength`], [`engram::check_weight`],
-/// [`engram::check_time`]) plus what the import adds (something to embed, readable times).
+/// ([`engram_graph::check_embedding`], [`engram_graph::check_strength`], [`engram_graph::check_weight`],
+/// [`engram_graph::check_time`]) plus what the import adds (something to embed, readable times).
 fn check_record(
     record: &Record,
     dim: usize,
     embedder: Option<&HashEmbedder>,
 ) -> Result<(), String> {
-    let engine_rule = |result: engram::Result<()>| result.map_err(|e| e.to_string());
+    let engine_rule = |result: engram_graph::Result<()>| result.map_err(|e| e.to_string());
     match (&record.embedding, &record.text, embedder) {
-        (Some(embedding), _, _) => engine_rule(engram::check_embedding(embedding, dim))?,
+        (Some(embedding), _, _) => engine_rule(engram_graph::check_embedding(embedding, dim))?,
         (None, Some(text), Some(_)) => {
             if engram_text::words(text).is_empty() {
                 return Err("text has no words to embed, and there is no embedding".into());
@@ -781,13 +781,13 @@ fn check_record(
         (None, None, _) => return Err("needs a \"text\" or an \"embedding\"".into()),
     }
     if let Some(strength) = record.strength {
-        engine_rule(engram::check_strength(strength))?;
+        engine_rule(engram_graph::check_strength(strength))?;
     }
     for time in [&record.time, &record.created].into_iter().flatten() {
         time.seconds().map_err(|e| e.to_string())?;
     }
     for link in &record.links {
-        engine_rule(engram::check_weight(
+        engine_rule(engram_graph::check_weight(
             link.weight.unwrap_or(DEFAULT_LINK_WEIGHT),
         ))
         .map_err(|e| format!("link to {:?}: {e}", link.to.key()))?;
@@ -845,7 +845,7 @@ impl Writer<'_> {
     /// and the import's progress, stopping after a batch commits if a signal came.
     fn write(&mut self, batch: usize, limit: usize, quiet: bool) -> Result<()> {
         let unit = self.source.unit();
-        let now = engram::unix_now();
+        let now = engram_graph::unix_now();
         let start = self.progress.records;
         let total = self.plan.records;
         self.progress.total = total;
@@ -938,11 +938,11 @@ impl Writer<'_> {
             next.records = end;
             next.sha256 = hash.hex();
             next.associations += links;
-            next.updated = engram::unix_now();
+            next.updated = engram_graph::unix_now();
             write.set_property(self.key, Some(&next.to_json()));
             write.require_first_id(first_id);
             let ids = self.engram.write(&write).map_err(|error| match error {
-                engram::Error::InBatch { index, source } => anyhow!(
+                engram_graph::Error::InBatch { index, source } => anyhow!(
                     "{unit} {}: {source}",
                     item_at.get(index).copied().unwrap_or(0)
                 ),

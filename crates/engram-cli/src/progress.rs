@@ -10,7 +10,7 @@
 //! whose later end it stores, so a stored prefix holds exactly the links among its records.
 
 use anyhow::{Result, bail};
-use engram::{Engram, MemoryId};
+use engram_graph::{Engram, MemoryId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

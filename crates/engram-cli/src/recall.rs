@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
-use engram::{Kernels, RecallParams, Recalled, Snapshot};
+use engram_graph::{Kernels, RecallParams, Recalled, Snapshot};
 use serde::Serialize;
 
 use crate::cli::RecallArgs;

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use engram::{DecayCurve, Engram, MemoryId, Options};
+use engram_graph::{DecayCurve, Engram, MemoryId, Options};
 use engram_text::HashEmbedder;
 
 use crate::cli::{DecayArgs, VectorArgs};
@@ -53,23 +53,23 @@ pub fn busy_timeout() -> Result<std::time::Duration> {
 
 /// An engine error as one line, with what to do where there is something to do. The hint
 /// about other processes is given for a busy store only.
-pub fn engine_error(error: engram::Error, path: &Path) -> anyhow::Error {
+pub fn engine_error(error: engram_graph::Error, path: &Path) -> anyhow::Error {
     use std::io::ErrorKind;
     let hint = match &error {
-        engram::Error::Busy { .. } => {
+        engram_graph::Error::Busy { .. } => {
             " (another engram process is writing to this store: run the command again once it has finished, or wait longer with ENGRAM_BUSY_TIMEOUT=60s)"
         }
-        engram::Error::FormatOne { .. } => {
+        engram_graph::Error::FormatOne { .. } => {
             " (convert it with `engram migrate OLD NEW`, which leaves OLD as it is, then use NEW)"
         }
-        engram::Error::NotAStore(_) => {
+        engram_graph::Error::NotAStore(_) => {
             " (give --db the path of a store, or create one with `engram init`)"
         }
-        engram::Error::Corrupt(_) => " (restore it from a backup or an `engram export`)",
-        engram::Error::Kernels(_) => {
+        engram_graph::Error::Corrupt(_) => " (restore it from a backup or an `engram export`)",
+        engram_graph::Error::Kernels(_) => {
             " (ENGRAM_KERNELS=rust|zig|auto and ENGRAM_KERNELS_LEVEL choose; `engram info` lists what runs here)"
         }
-        engram::Error::Io(io) => match io.kind() {
+        engram_graph::Error::Io(io) => match io.kind() {
             ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
                 " (no space left on the store's device: free some space, then run the command again)"
             }
@@ -189,7 +189,7 @@ const VECTOR_TOO_LARGE: &str = "the most a vector may take; give one JSON array 
 
 /// A time given as Unix seconds or RFC 3339 (`2026-11-22T10:00:00Z`, `+01:00` offsets, a space
 /// for the `T`, or no offset for UTC), as Unix seconds, within the range the store keeps
-/// (years 0000 to 9999: [`engram::MIN_TIME`]`..=`[`engram::MAX_TIME`]).
+/// (years 0000 to 9999: [`engram_graph::MIN_TIME`]`..=`[`engram_graph::MAX_TIME`]).
 pub fn parse_time(text: &str) -> Result<i64> {
     let text = text.trim();
     let secs = match text.parse::<i64>() {
@@ -211,7 +211,7 @@ pub fn parse_time(text: &str) -> Result<i64> {
             )
         })?,
     };
-    engram::check_time(secs).map_err(|_| out_of_range(text))?;
+    engram_graph::check_time(secs).map_err(|_| out_of_range(text))?;
     Ok(secs)
 }
 
@@ -219,8 +219,8 @@ pub fn parse_time(text: &str) -> Result<i64> {
 pub fn out_of_range(time: &str) -> anyhow::Error {
     anyhow!(
         "time {time} is outside the supported range: Unix seconds {}..={} (0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
-        engram::MIN_TIME,
-        engram::MAX_TIME
+        engram_graph::MIN_TIME,
+        engram_graph::MAX_TIME
     )
 }
 
@@ -238,7 +238,7 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
 pub fn format_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .filter(|_| engram::check_time(secs).is_ok())
+        .filter(|_| engram_graph::check_time(secs).is_ok())
         .and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .ok()
@@ -301,17 +301,17 @@ mod tests {
         );
         assert_eq!(
             parse_time("0000-01-01T00:00:00Z").ok(),
-            Some(engram::MIN_TIME)
+            Some(engram_graph::MIN_TIME)
         );
         assert_eq!(
             parse_time("9999-12-31T23:59:59Z").ok(),
-            Some(engram::MAX_TIME)
+            Some(engram_graph::MAX_TIME)
         );
         assert_eq!(format_time(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_time(-86_400), "1969-12-31T00:00:00Z");
-        assert_eq!(format_time(engram::MIN_TIME), "0000-01-01T00:00:00Z");
-        assert_eq!(format_time(engram::MAX_TIME), "9999-12-31T23:59:59Z");
+        assert_eq!(format_time(engram_graph::MIN_TIME), "0000-01-01T00:00:00Z");
+        assert_eq!(format_time(engram_graph::MAX_TIME), "9999-12-31T23:59:59Z");
         assert_eq!(format_time(253_402_300_800), "253402300800");
         assert_eq!(format_time(i64::MAX), i64::MAX.to_string());
         let err = |text: &str| parse_time(text).err().map(|e| e.to_string());
@@ -336,8 +336,8 @@ mod tests {
     #[test]
     fn each_storage_error_gets_its_own_hint_and_only_a_lock_blames_another_process() {
         use std::io::{Error as Io, ErrorKind};
-        let hint = |error: engram::Error| engine_error(error, Path::new("s.db")).to_string();
-        let busy = hint(engram::Error::Busy {
+        let hint = |error: engram_graph::Error| engine_error(error, Path::new("s.db")).to_string();
+        let busy = hint(engram_graph::Error::Busy {
             waited: std::time::Duration::from_secs(10),
         });
         assert!(busy.starts_with("s.db: ") && busy.contains("another engram process"));
@@ -350,21 +350,21 @@ mod tests {
             (ErrorKind::NotFound, "create it first"),
             (ErrorKind::IsADirectory, "names the store's file"),
         ] {
-            let text = hint(engram::Error::Io(Io::from(kind)));
+            let text = hint(engram_graph::Error::Io(Io::from(kind)));
             assert!(
                 text.contains(expected) && !text.contains("process"),
                 "{kind:?}: {text}"
             );
         }
-        let text = hint(engram::Error::NotAStore("the file is empty".into()));
+        let text = hint(engram_graph::Error::NotAStore("the file is empty".into()));
         assert!(
             text.contains("engram init") && !text.contains("process"),
             "{text}"
         );
-        let corrupt = hint(engram::Error::Corrupt("bad page".into()));
+        let corrupt = hint(engram_graph::Error::Corrupt("bad page".into()));
         assert!(corrupt.contains("backup"), "{corrupt}");
         // Our own bug is not the user's damaged file.
-        let bug = hint(engram::Error::Internal("no row".into()));
+        let bug = hint(engram_graph::Error::Internal("no row".into()));
         assert!(
             bug.contains("this is a bug") && !bug.contains("backup"),
             "{bug}"

@@ -80,7 +80,7 @@ fn remember_text_or_vectors_with_strength_and_time_and_show_them() {
     sandbox.ok(&["remember", "before 1970", "--at", "-86400"]);
     assert!(sandbox.ok(&["show", "4"]).contains("1969-12-31T00:00:00Z"));
     sandbox.ok(&["remember", "long ago", "--at", "0000-01-01T00:00:00Z"]);
-    assert_eq!(sandbox.json(&["show", "5"])["time"], engram::MIN_TIME);
+    assert_eq!(sandbox.json(&["show", "5"])["time"], engram_graph::MIN_TIME);
     let text = sandbox.ok(&["show", "2"]);
     assert!(
         text.contains("2023-11-14T22:13:20Z") && text.contains("given vector"),

@@ -3,7 +3,7 @@
 //! describing a lion finds `lion` by similarity and its hypernym `big cat` by spreading.
 //!
 //! Runs in release builds (a debug build takes minutes to import 117k synsets):
-//! `cargo test --release -p engram-cli --test wordnet`. Without the files it is skipped with a
+//! `cargo test --release -p engram-graph-cli --test wordnet`. Without the files it is skipped with a
 //! message, except under CI (`CI` set), where a missing database is a failure.
 
 mod common;
@@ -57,7 +57,7 @@ fn find<'a>(results: &'a [(u64, bool, String)], prefix: &str) -> &'a (u64, bool,
 #[test]
 #[cfg_attr(
     debug_assertions,
-    ignore = "slow in debug builds: run `cargo test --release -p engram-cli --test wordnet`"
+    ignore = "slow in debug builds: run `cargo test --release -p engram-graph-cli --test wordnet`"
 )]
 fn wordnet_imports_and_recalls_lion_by_similarity_and_big_cat_by_spreading() {
     let Some(dir) = wordnet_dir() else { return };

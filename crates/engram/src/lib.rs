@@ -7,9 +7,9 @@
 //! (strength decayed since last access) — see [`Snapshot::recall`].
 //!
 //! ```
-//! use engram::{Engram, NewMemory, Options, RecallParams};
+//! use engram_graph::{Engram, NewMemory, Options, RecallParams};
 //!
-//! # fn main() -> engram::Result<()> {
+//! # fn main() -> engram_graph::Result<()> {
 //! let engram = Engram::in_memory(3, Options::default())?;
 //! let cat = engram.remember(NewMemory::new(vec![1.0, 0.0, 0.0]).with_content("cat"))?;
 //! let lion = engram.remember(NewMemory::new(vec![0.0, 1.0, 0.0]).with_content("lion"))?;

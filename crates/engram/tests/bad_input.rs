@@ -4,10 +4,10 @@
 mod common;
 
 use common::{NOW, memory};
-use engram::{Engram, Error, MemoryId, MemoryRef, NewMemory, Options, RecallParams, WriteBatch};
+use engram_graph::{Engram, Error, MemoryId, MemoryRef, NewMemory, Options, RecallParams, WriteBatch};
 
 /// Memories and associations as seen by a snapshot.
-fn contents(engram: &Engram) -> (Vec<engram::Memory>, Vec<engram::Association>) {
+fn contents(engram: &Engram) -> (Vec<engram_graph::Memory>, Vec<engram_graph::Association>) {
     let s = engram.snapshot();
     let edges = s.ids().flat_map(|id| s.associations_from(id)).collect();
     (s.memories().collect(), edges)
@@ -25,7 +25,7 @@ fn store() -> (tempfile::TempDir, Engram, MemoryId, MemoryId) {
 
 /// Runs `write`, expects the error `check` accepts, and checks nothing changed, also after a
 /// reopen.
-fn rejected(write: impl FnOnce(&Engram) -> engram::Result<()>, check: impl Fn(&Error) -> bool) {
+fn rejected(write: impl FnOnce(&Engram) -> engram_graph::Result<()>, check: impl Fn(&Error) -> bool) {
     let (dir, engram, _, _) = store();
     let before = contents(&engram);
     let err = write(&engram).expect_err("must be rejected");
@@ -89,11 +89,11 @@ fn an_all_zero_embedding_could_never_be_recalled_and_is_refused() {
         );
     }
     assert!(matches!(
-        engram::check_embedding(&[0.0; 3], 3),
+        engram_graph::check_embedding(&[0.0; 3], 3),
         Err(Error::ZeroEmbedding)
     ));
     // The smallest non-zero element is enough.
-    assert!(engram::check_embedding(&[0.0, f32::from_bits(1), 0.0], 3).is_ok());
+    assert!(engram_graph::check_embedding(&[0.0, f32::from_bits(1), 0.0], 3).is_ok());
 }
 
 #[test]
@@ -101,8 +101,8 @@ fn times_outside_years_0000_to_9999_are_refused() {
     for bad in [
         i64::MAX,
         i64::MIN,
-        engram::MAX_TIME + 1,
-        engram::MIN_TIME - 1,
+        engram_graph::MAX_TIME + 1,
+        engram_graph::MIN_TIME - 1,
     ] {
         rejected(
             |e| e.remember(memory(vec![1.0; 3]).created_at(bad)).map(drop),
@@ -127,7 +127,7 @@ fn times_outside_years_0000_to_9999_are_refused() {
         );
     }
     let (_dir, engram, _, _) = store();
-    for edge in [engram::MIN_TIME, engram::MAX_TIME] {
+    for edge in [engram_graph::MIN_TIME, engram_graph::MAX_TIME] {
         let id = engram
             .remember(memory(vec![1.0; 3]).created_at(edge))
             .expect("the range's ends are kept");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{NOW, Rng, memory};
-use engram::{Engram, MemoryId, Options, RecallParams, Snapshot, WriteBatch};
+use engram_graph::{Engram, MemoryId, Options, RecallParams, Snapshot, WriteBatch};
 
 fn assert_send_sync<T: Send + Sync>() {}
 

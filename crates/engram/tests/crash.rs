@@ -14,7 +14,7 @@ use std::process::Command;
 
 use common::kill::{CREATE_SYSCALLS, DURABILITY_SYSCALLS, run_killed_at, strace_available};
 use common::{Rng, file_names, memory};
-use engram::{Engram, MemoryId, Options, WriteBatch};
+use engram_graph::{Engram, MemoryId, Options, WriteBatch};
 
 const DIM: usize = 16;
 const ITEMS: usize = 5;

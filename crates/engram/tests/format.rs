@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use engram::{Engram, Error, FORMAT_VERSION, MemoryId, Options};
+use engram_graph::{Engram, Error, FORMAT_VERSION, MemoryId, Options};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -97,7 +97,7 @@ fn the_format_1_fixture_converts_with_everything_it_was_given() {
     assert_eq!(snapshot.association_count(), 3);
     // Ids are never reused: the next memory gets 5, as it would have in format 1.
     let next = engram
-        .remember(engram::NewMemory::new(vec![1.0; 64]))
+        .remember(engram_graph::NewMemory::new(vec![1.0; 64]))
         .expect("remember");
     assert_eq!(next, MemoryId::new(5));
     let err = Engram::migrate_format_1(&path, &converted, Options::default())

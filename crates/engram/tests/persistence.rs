@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{NOW, Rng, file_names, memory, random_graph};
-use engram::{Engram, Error, FORMAT_VERSION, MemoryId, NewMemory, Options, RecallParams};
+use engram_graph::{Engram, Error, FORMAT_VERSION, MemoryId, NewMemory, Options, RecallParams};
 
 fn params() -> RecallParams {
     RecallParams {
@@ -16,7 +16,7 @@ fn params() -> RecallParams {
     }
 }
 
-fn recalls(engram: &Engram, seed: u64) -> Vec<Vec<engram::Recalled>> {
+fn recalls(engram: &Engram, seed: u64) -> Vec<Vec<engram_graph::Recalled>> {
     let mut rng = Rng(seed);
     (0..10)
         .map(|_| {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use engram::{Engram, NewMemory, Options, RecallParams, WriteBatch};
+use engram_graph::{Engram, NewMemory, Options, RecallParams, WriteBatch};
 
 const DIM: usize = 8;
 const ITEMS: usize = 4;
@@ -39,7 +39,7 @@ fn parse(content: &str) -> Option<(usize, usize, usize)> {
 /// between existing memories; returns the batches present.
 fn check(engram: &Engram) -> BTreeSet<(usize, usize)> {
     let snapshot = engram.snapshot();
-    let mut items: std::collections::BTreeMap<(usize, usize), Vec<(usize, engram::MemoryId)>> =
+    let mut items: std::collections::BTreeMap<(usize, usize), Vec<(usize, engram_graph::MemoryId)>> =
         Default::default();
     for memory in snapshot.memories() {
         let content = memory.content.as_deref().expect("content");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{NOW, Rng, axis, memory, options_with, random_graph};
-use engram::{DecayCurve, Engram, Error, Kernels, MemoryId, Options, RecallParams, Recalled};
+use engram_graph::{DecayCurve, Engram, Error, Kernels, MemoryId, Options, RecallParams, Recalled};
 
 fn params(k: usize, hops: u32) -> RecallParams {
     RecallParams {
@@ -87,7 +87,7 @@ fn negative_similarities_do_not_fire() {
     // A zero cue has no cosine similarity to anything: refused, not an empty answer.
     assert!(matches!(
         engram.recall(&[0.0; 4], &params(10, 3)),
-        Err(engram::Error::ZeroEmbedding)
+        Err(engram_graph::Error::ZeroEmbedding)
     ));
     assert_eq!(engram.snapshot().len(), ids.len());
 }
@@ -162,7 +162,7 @@ fn retention_decays_the_score_by_the_curve() {
     let fresh = engram.remember(memory(vec![1.0, 0.0])).expect("fresh");
     let old = engram
         .remember(
-            engram::NewMemory::new(vec![1.0, 0.0])
+            engram_graph::NewMemory::new(vec![1.0, 0.0])
                 .created_at(NOW - 2 * week)
                 .with_strength(0.8),
         )

@@ -5,7 +5,7 @@
 //! print), and a JSON Lines import of up to 100,000 records with their embeddings.
 //!
 //! ```text
-//! cargo build --release -p engram-cli [--features zig-kernels]
+//! cargo build --release -p engram-graph-cli [--features zig-kernels]
 //! cargo run --release -p engram-bench --bin engram-bench-store [-- --sizes 10000,100000,1000000]
 //! ```
 //!
@@ -20,7 +20,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use engram::{Engram, MemoryRef, NewMemory, Options, WriteBatch};
+use engram_graph::{Engram, MemoryRef, NewMemory, Options, WriteBatch};
 use engram_bench::workload::Rng;
 
 const DIM: usize = 384;
@@ -76,7 +76,7 @@ fn engram_binary() -> Result<PathBuf> {
     let path = std::env::current_exe()?.with_file_name("engram");
     if !path.exists() {
         return Err(format!(
-            "{} is missing: build it first with `cargo build --release -p engram-cli`",
+            "{} is missing: build it first with `cargo build --release -p engram-graph-cli`",
             path.display()
         )
         .into());
@@ -183,7 +183,7 @@ fn child_open(path: &Path) -> Result<()> {
     let (anon, file) = resident();
     let mut rng = Rng::new(11);
     let cue: Vec<f32> = (0..DIM).map(|_| 2.0 * rng.unit() - 1.0).collect();
-    snapshot.recall(&cue, &engram::RecallParams::default())?;
+    snapshot.recall(&cue, &engram_graph::RecallParams::default())?;
     let (anon_after, file_after) = resident();
     println!("{anon:.1} / {file:.1} | {anon_after:.1} / {file_after:.1}");
     Ok(())
@@ -215,7 +215,7 @@ fn build(path: &Path, n: usize) -> Result<f64> {
                 let to = if target >= stored {
                     refs[target - stored]
                 } else {
-                    MemoryRef::Existing(engram::MemoryId::new(target as u64 + 1))
+                    MemoryRef::Existing(engram_graph::MemoryId::new(target as u64 + 1))
                 };
                 batch.associate(from, to, 0.5);
             }

@@ -5,7 +5,7 @@ pub mod kill;
 
 use std::path::Path;
 
-use engram::{Engram, Kernels, NewMemory, Options};
+use engram_graph::{Engram, Kernels, NewMemory, Options};
 
 /// The names of the files in `dir`, sorted.
 pub fn file_names(dir: &Path) -> Vec<String> {
@@ -66,7 +66,7 @@ pub fn memory(embedding: Vec<f32>) -> NewMemory {
 }
 
 /// Fills `engram` with `n` random memories and about `degree` random edges each.
-pub fn random_graph(engram: &Engram, n: usize, degree: usize, seed: u64) -> Vec<engram::MemoryId> {
+pub fn random_graph(engram: &Engram, n: usize, degree: usize, seed: u64) -> Vec<engram_graph::MemoryId> {
     let mut rng = Rng(seed);
     let dim = engram.dimension();
     let ids = engram
@@ -76,7 +76,7 @@ pub fn random_graph(engram: &Engram, n: usize, degree: usize, seed: u64) -> Vec<
                 .created_at(NOW - (rng.below(30 * 24 * 3600) as i64))
         }))
         .expect("remember");
-    let mut batch = engram::WriteBatch::new();
+    let mut batch = engram_graph::WriteBatch::new();
     for &from in &ids {
         for _ in 0..degree {
             let to = ids[rng.below(n as u64) as usize];
