@@ -9,10 +9,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use engram_bench::peers;
 use engram_bench::workload::{self, GraphShape};
-use engram_kernels::{
-    BidirectionalGraph, DecayCurve, Kernels, PullGraph, SeedGraph, SpreadParams, SpreadWorkspace,
-    l2_norm,
-};
+use engram_kernels::pull::{BidirectionalGraph, PullGraph, SeedGraph};
+use engram_kernels::{DecayCurve, Kernels, SpreadParams, SpreadWorkspace, l2_norm};
 
 fn cosine(c: &mut Criterion) {
     let mut group = c.benchmark_group("cosine");

@@ -16,9 +16,9 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use engram_bench::workload::{self, GraphShape};
 use engram_bench::{cpu_model, median_time, peers, read_bandwidth};
+use engram_kernels::pull::{BidirectionalGraph, PullGraph, SeedGraph};
 use engram_kernels::{
-    BidirectionalGraph, DecayCurve, EmbeddingMatrix, Error, Kernels, PullGraph, SeedGraph,
-    SpreadParams, SpreadWorkspace, l2_norm,
+    DecayCurve, EmbeddingMatrix, Error, Kernels, SpreadParams, SpreadWorkspace, l2_norm,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 

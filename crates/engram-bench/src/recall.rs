@@ -74,7 +74,11 @@ pub fn params() -> RecallParams {
 }
 
 /// Latency of `count` recalls from distinct random cues, after one untimed warm-up, sorted.
-pub fn latencies(snapshot: &Snapshot, count: usize, seed: u64) -> engram_graph::Result<Vec<Duration>> {
+pub fn latencies(
+    snapshot: &Snapshot,
+    count: usize,
+    seed: u64,
+) -> engram_graph::Result<Vec<Duration>> {
     let params = params();
     let dim = snapshot.dimension();
     snapshot.recall(&query(dim, seed), &params)?;

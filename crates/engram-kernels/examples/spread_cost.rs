@@ -19,7 +19,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use engram_kernels::{BidirectionalGraph, Csr, Kernels, Seed, SpreadParams, SpreadWorkspace};
+use engram_kernels::pull::BidirectionalGraph;
+use engram_kernels::{Csr, Kernels, Seed, SpreadParams, SpreadWorkspace};
 
 fn option(args: &[String], name: &str, default: u64) -> Result<u64, String> {
     match args.iter().position(|a| a == name) {

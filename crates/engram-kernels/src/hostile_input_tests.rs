@@ -4,9 +4,10 @@
 //!
 //! These are unit tests rather than integration tests because the counter is private.
 
+use crate::pull::PullGraph;
 use crate::{
     Backend, BackendChoice, CpuLevel, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error,
-    Kernels, LevelChoice, MAX_ABS_WEIGHT, PullGraph, Seed, SpreadParams, SpreadWorkspace,
+    Kernels, LevelChoice, MAX_ABS_WEIGHT, Seed, SpreadParams, SpreadWorkspace,
 };
 
 const UNTOUCHED: f32 = -777.0;

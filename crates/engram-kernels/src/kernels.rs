@@ -6,13 +6,13 @@ use std::env;
 use crate::backend::BackendChoice;
 use crate::cpu::{LevelChoice, Supported};
 use crate::embeddings::l2_norm;
+use crate::pull::{PullGraph, SeedGraph};
 use crate::spreading::{self, SparseState};
 #[cfg(feature = "zig-kernels")]
 use crate::zig_backend;
 use crate::{
-    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, LEVEL_ENV, PullGraph,
-    Result, Seed, SeedGraph, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
-    rust_backend,
+    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, LEVEL_ENV, Result,
+    Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace, rust_backend,
 };
 
 /// The three kernels on one chosen backend and CPU level. Cheap to copy; make one (usually
@@ -498,9 +498,10 @@ impl Kernels {
     /// and gives bit-for-bit the same values, but its cost follows the edges it touches: each
     /// hop pushes along the out-edges of the active nodes only, until a frontier grows past
     /// about a quarter of the graph, when that hop runs over every node. **Direction-optimizing**
-    /// when `graph` is a [`BidirectionalGraph`](crate::BidirectionalGraph): such a dense hop pulls over the in-edges, as
-    /// [`spread_pull`](Self::spread_pull) does; from a `&Csr` alone it pushes, as
-    /// [`spread`](Self::spread) does. Either way the result is the same, bit for bit.
+    /// when `graph` is a [`BidirectionalGraph`](crate::pull::BidirectionalGraph): such a dense
+    /// hop pulls over the in-edges, as [`spread_pull`](Self::spread_pull) does; from a `&Csr`
+    /// alone it pushes, as [`spread`](Self::spread) does. Either way the result is the same,
+    /// bit for bit.
     ///
     /// The workspace keeps per-node buffers (allocated the first time it sees a graph this
     /// large) that are all zero between calls; the result borrows them.
@@ -704,8 +705,9 @@ fn check_similarity_shapes(query: &[f32], rows: EmbeddingsView<'_>, out: &[f32])
 #[cfg(all(test, feature = "zig-kernels"))]
 mod zig_dispatch_tests {
     use super::*;
+    use crate::pull::BidirectionalGraph;
     use crate::zig_backend::kernel_calls;
-    use crate::{BidirectionalGraph, EmbeddingMatrix, Seed};
+    use crate::{EmbeddingMatrix, Seed};
 
     /// Runs `call` and returns the Zig functions it called, by address.
     fn zig_called(call: impl FnOnce()) -> Vec<usize> {

@@ -62,11 +62,13 @@
 //! 10M edges took 0.10–0.13 ms on every backend and level, against 4.2–5.8 ms for a dense
 //! pass; reproduce with
 //! `cargo run --release --features zig-kernels --example spread_cost`. Given a
-//! [`BidirectionalGraph`] instead of a `Csr`, it is direction-optimizing: a hop whose frontier
-//! is large pulls over the in-edges (`BENCHMARKS.md`, "Direction-optimizing spreading").
-//! [`Kernels::spread_pull`] is the dense form run pull style: every node gathers its in-edges
-//! from a [`PullGraph`] (built once from the `Csr`, SELL-8 slices), which is faster for dense
-//! hops (1.6–2.5× at 100k nodes / 1M edges on x86-64-v3/v4; see `BENCHMARKS.md`). All three
+//! [`BidirectionalGraph`](pull::BidirectionalGraph) instead of a `Csr`, it is
+//! direction-optimizing: a hop whose frontier is large pulls over the in-edges
+//! (`BENCHMARKS.md`, "Direction-optimizing spreading"). [`Kernels::spread_pull`] is the dense
+//! form run pull style: every node gathers its in-edges from a [`PullGraph`](pull::PullGraph)
+//! (built once from the `Csr`, SELL-8 slices), which is faster for dense hops (1.6–2.5× at
+//! 100k nodes / 1M edges on x86-64-v3/v4; see `BENCHMARKS.md`). The [`pull`] module says when
+//! pulling pays; the engine does not use it. All three
 //! forms give the same values bit for bit: each node's terms are added in ascending source
 //! order in all of them, and `tests/differential.rs` checks it.
 //!
@@ -140,7 +142,7 @@ mod graph;
 mod hostile_input_tests;
 mod kernels;
 mod params;
-mod pull_graph;
+pub mod pull;
 mod rust_backend;
 mod spreading;
 #[cfg(feature = "zig-kernels")]
@@ -155,7 +157,6 @@ pub use kernels::{Kernels, PARALLEL_MIN_FLOATS};
 pub use params::{
     DecayCurve, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
 };
-pub use pull_graph::{BidirectionalGraph, PULL_LANES, PullGraph, SeedGraph};
 
 /// The CPU levels whose Zig kernels are built into this binary, lowest first (none without
 /// the `zig-kernels` feature). Which of them this CPU can run: [`CpuLevel::is_supported`].

@@ -6,7 +6,8 @@
 //! hop, which cost about 2 ns each on the Zig backend.
 
 use crate::kernels::Code;
-use crate::{Csr, PullGraph, Seed, SpreadOutcome, SpreadParams};
+use crate::pull::PullGraph;
+use crate::{Csr, Seed, SpreadOutcome, SpreadParams};
 
 /// The hops of a dense pass (push or pull): `hop(src, dst)` computes one hop and returns the
 /// out-edges of the nodes that fired. A hop only reads its source, so the first reads

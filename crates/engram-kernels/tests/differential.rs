@@ -13,9 +13,10 @@ mod common;
 
 use common::SplitMix64;
 use common::oracle::{self, EPS, Expect};
+use engram_kernels::pull::{BidirectionalGraph, PullGraph, SeedGraph};
 use engram_kernels::{
-    Backend, BidirectionalGraph, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels,
-    MAX_ABS_WEIGHT, PullGraph, Seed, SeedGraph, SpreadParams, SpreadWorkspace,
+    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels, MAX_ABS_WEIGHT, Seed,
+    SpreadParams, SpreadWorkspace,
 };
 use proptest::prelude::*;
 

@@ -7,7 +7,7 @@
 const RUST_DECAY: &str = include_str!("../src/rust_backend/decay.rs");
 const RUST_MOD: &str = include_str!("../src/rust_backend/mod.rs");
 const RUST_PULL: &str = include_str!("../src/rust_backend/spread_pull.rs");
-const RUST_PULL_GRAPH: &str = include_str!("../src/pull_graph.rs");
+const RUST_PULL_GRAPH: &str = include_str!("../src/pull.rs");
 const RUST_GRAPH: &str = include_str!("../src/graph.rs");
 const ZIG_DECAY: &str = include_str!("../zig/src/decay.zig");
 const ZIG_PULL: &str = include_str!("../zig/src/spread_pull.zig");

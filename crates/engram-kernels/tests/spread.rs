@@ -2,9 +2,8 @@
 
 mod common;
 
-use engram_kernels::{
-    BidirectionalGraph, Csr, Kernels, Seed, SeedGraph, SpreadOutcome, SpreadParams, SpreadWorkspace,
-};
+use engram_kernels::pull::{BidirectionalGraph, SeedGraph};
+use engram_kernels::{Csr, Kernels, Seed, SpreadOutcome, SpreadParams, SpreadWorkspace};
 
 fn spread(
     k: &Kernels,

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{NOW, memory};
-use engram_graph::{Engram, Error, MemoryId, MemoryRef, NewMemory, Options, RecallParams, WriteBatch};
+use engram_graph::{
+    Engram, Error, MemoryId, MemoryRef, NewMemory, Options, RecallParams, WriteBatch,
+};
 
 /// Memories and associations as seen by a snapshot.
 fn contents(engram: &Engram) -> (Vec<engram_graph::Memory>, Vec<engram_graph::Association>) {
@@ -25,7 +27,10 @@ fn store() -> (tempfile::TempDir, Engram, MemoryId, MemoryId) {
 
 /// Runs `write`, expects the error `check` accepts, and checks nothing changed, also after a
 /// reopen.
-fn rejected(write: impl FnOnce(&Engram) -> engram_graph::Result<()>, check: impl Fn(&Error) -> bool) {
+fn rejected(
+    write: impl FnOnce(&Engram) -> engram_graph::Result<()>,
+    check: impl Fn(&Error) -> bool,
+) {
     let (dir, engram, _, _) = store();
     let before = contents(&engram);
     let err = write(&engram).expect_err("must be rejected");

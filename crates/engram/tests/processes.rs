@@ -39,8 +39,10 @@ fn parse(content: &str) -> Option<(usize, usize, usize)> {
 /// between existing memories; returns the batches present.
 fn check(engram: &Engram) -> BTreeSet<(usize, usize)> {
     let snapshot = engram.snapshot();
-    let mut items: std::collections::BTreeMap<(usize, usize), Vec<(usize, engram_graph::MemoryId)>> =
-        Default::default();
+    let mut items: std::collections::BTreeMap<
+        (usize, usize),
+        Vec<(usize, engram_graph::MemoryId)>,
+    > = Default::default();
     for memory in snapshot.memories() {
         let content = memory.content.as_deref().expect("content");
         let (writer, batch, item) = parse(content).expect("a writer's memory");

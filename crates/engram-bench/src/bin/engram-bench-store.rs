@@ -20,8 +20,8 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use engram_graph::{Engram, MemoryRef, NewMemory, Options, WriteBatch};
 use engram_bench::workload::Rng;
+use engram_graph::{Engram, MemoryRef, NewMemory, Options, WriteBatch};
 
 const DIM: usize = 384;
 const DEGREE: usize = 10;

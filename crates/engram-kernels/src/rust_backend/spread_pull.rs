@@ -11,8 +11,9 @@
 
 use super::spread::{clamp_unit, fires};
 use super::{CACHE_LINE, prefetch};
+use crate::CpuLevel;
 use crate::cpu::Supported;
-use crate::{CpuLevel, PULL_LANES, PullGraph};
+use crate::pull::{PULL_LANES, PullGraph};
 
 /// One dense pull hop from `src` into `dst` (both `graph.nodes()` long, checked by the
 /// caller): the same computation and result as `spread::push_hop`. Returns the out-edges of

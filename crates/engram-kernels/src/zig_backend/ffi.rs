@@ -79,7 +79,7 @@ pub(crate) struct InEdges {
 impl InEdges {
     /// Pointers to `graph`'s arrays, valid while `graph` is borrowed. Its invariant is the
     /// contract written above `InEdges` in Zig.
-    pub(crate) fn of(graph: &crate::PullGraph) -> Self {
+    pub(crate) fn of(graph: &crate::pull::PullGraph) -> Self {
         Self {
             slice_offsets: graph.slice_offsets().as_ptr(),
             sources: graph.sources().as_ptr(),

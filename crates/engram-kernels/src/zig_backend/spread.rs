@@ -3,8 +3,9 @@
 //! driven from Rust (`crate::spreading`).
 
 use super::ffi::{self, InEdges, LevelFns, OutEdges};
+use crate::Csr;
+use crate::pull::PullGraph;
 use crate::spreading::SparseState;
-use crate::{Csr, PullGraph};
 
 /// One dense push hop from `src` into `dst`.
 pub(crate) fn push_hop(

@@ -66,7 +66,12 @@ pub fn memory(embedding: Vec<f32>) -> NewMemory {
 }
 
 /// Fills `engram` with `n` random memories and about `degree` random edges each.
-pub fn random_graph(engram: &Engram, n: usize, degree: usize, seed: u64) -> Vec<engram_graph::MemoryId> {
+pub fn random_graph(
+    engram: &Engram,
+    n: usize,
+    degree: usize,
+    seed: u64,
+) -> Vec<engram_graph::MemoryId> {
     let mut rng = Rng(seed);
     let dim = engram.dimension();
     let ids = engram

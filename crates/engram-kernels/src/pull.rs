@@ -1,4 +1,19 @@
-//! The in-edges of a [`Csr`], laid out for the dense pull-style spreading pass.
+//! Pull-style spreading, for hops that reach much of a large graph: the in-edges of a [`Csr`]
+//! in SELL-8 slices ([`PullGraph`]), for [`Kernels::spread_pull`] (a dense pass where every
+//! node gathers its in-edges), and a `Csr` with its in-edges ([`BidirectionalGraph`]), which
+//! makes [`Kernels::spread_from_seeds`] direction-optimizing: a hop whose frontier is large
+//! pulls instead of pushing. Same results, bit for bit, as pushing over the `Csr` alone.
+//!
+//! **When it pays.** A pull hop reads every slot of the graph (about 1.5 per edge), however
+//! few nodes fire, so it pays only when most edges fire: from 40–60% of the edges at 100k
+//! nodes and 75–100% at 1M, on random graphs at x86-64-v4 (`BENCHMARKS.md`, "Direction-optimizing
+//! spreading"), at the cost of a second copy of the edges. The engine (`engram-graph`) does not
+//! use it: a recall spreads 10 seeds for 3 hops over the small subgraph they can reach (about
+//! 11,000 edges), whose hops never go dense. It is here for applications that spread from many
+//! seeds over a whole graph.
+//!
+//! [`Kernels::spread_pull`]: crate::Kernels::spread_pull
+//! [`Kernels::spread_from_seeds`]: crate::Kernels::spread_from_seeds
 
 use crate::Csr;
 
