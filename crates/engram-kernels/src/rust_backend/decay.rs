@@ -235,27 +235,39 @@ mod x86 {
     use super::{BLOCK, STREAM_MIN_ELEMENTS, exponential_body};
     use core::arch::x86_64::{_mm_sfence, _mm256_loadu_ps, _mm256_stream_ps};
 
-    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
-    pub(super) fn exponential_v3(s: &[f32], t: &[i64], now: i64, neg_inv: f64, out: &mut [f32]) {
-        if out.len() >= STREAM_MIN_ELEMENTS {
-            exponential_body::<true>(s, t, now, neg_inv, out);
-            // Non-temporal stores are weakly ordered: fence them before the caller (or
-            // another thread, once the caller synchronizes) reads the output.
-            _mm_sfence();
-        } else {
-            exponential_body::<false>(s, t, now, neg_inv, out);
+    at_x86_64_v3! {
+        pub(super) fn exponential_v3(
+            s: &[f32],
+            t: &[i64],
+            now: i64,
+            neg_inv: f64,
+            out: &mut [f32],
+        ) {
+            if out.len() >= STREAM_MIN_ELEMENTS {
+                exponential_body::<true>(s, t, now, neg_inv, out);
+                // Non-temporal stores are weakly ordered: fence them before the caller (or
+                // another thread, once the caller synchronizes) reads the output.
+                _mm_sfence();
+            } else {
+                exponential_body::<false>(s, t, now, neg_inv, out);
+            }
         }
     }
 
-    #[target_feature(
-        enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
-    )]
-    pub(super) fn exponential_v4(s: &[f32], t: &[i64], now: i64, neg_inv: f64, out: &mut [f32]) {
-        if out.len() >= STREAM_MIN_ELEMENTS {
-            exponential_body::<true>(s, t, now, neg_inv, out);
-            _mm_sfence(); // as in exponential_v3
-        } else {
-            exponential_body::<false>(s, t, now, neg_inv, out);
+    at_x86_64_v4! {
+        pub(super) fn exponential_v4(
+            s: &[f32],
+            t: &[i64],
+            now: i64,
+            neg_inv: f64,
+            out: &mut [f32],
+        ) {
+            if out.len() >= STREAM_MIN_ELEMENTS {
+                exponential_body::<true>(s, t, now, neg_inv, out);
+                _mm_sfence(); // as in exponential_v3
+            } else {
+                exponential_body::<false>(s, t, now, neg_inv, out);
+            }
         }
     }
 

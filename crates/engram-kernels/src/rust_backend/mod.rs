@@ -3,6 +3,28 @@
 //! stores of decay and the AVX2 gather of the pull pass, each with its invariant; it relies on
 //! the validation done in `kernels.rs` for lengths, never for memory safety.
 
+/// Compiles the functions it wraps for x86-64-v3: the psABI level's feature list, written once
+/// here (`cpu.rs` detects the same features). Such a function may be called only with a
+/// `Supported` of that level or higher in hand.
+#[cfg(target_arch = "x86_64")]
+macro_rules! at_x86_64_v3 {
+    ($($function:item)*) => {
+        $( #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")] $function )*
+    };
+}
+
+/// As `at_x86_64_v3`, for x86-64-v4 (v3 and AVX-512 F/BW/CD/DQ/VL).
+#[cfg(target_arch = "x86_64")]
+macro_rules! at_x86_64_v4 {
+    ($($function:item)*) => {
+        $(
+            #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c,\
+                                       avx512f,avx512bw,avx512cd,avx512dq,avx512vl")]
+            $function
+        )*
+    };
+}
+
 pub(crate) mod decay;
 pub(crate) mod similarity;
 pub(crate) mod spread;

@@ -209,38 +209,38 @@ fn cosine_rows_body(query: &[f32], query_norm: f32, rows: EmbeddingsView<'_>, ou
 mod x86 {
     use super::{EmbeddingsView, cosine_rows_body, dot_rows_body};
 
-    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
-    pub(super) fn dot_rows_v3(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
-        dot_rows_body(query, rows, out);
+    at_x86_64_v3! {
+        pub(super) fn dot_rows_v3(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+            dot_rows_body(query, rows, out);
+        }
     }
 
-    #[target_feature(
-        enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
-    )]
-    pub(super) fn dot_rows_v4(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
-        dot_rows_body(query, rows, out);
+    at_x86_64_v4! {
+        pub(super) fn dot_rows_v4(query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
+            dot_rows_body(query, rows, out);
+        }
     }
 
-    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
-    pub(super) fn cosine_rows_v3(
-        query: &[f32],
-        norm: f32,
-        rows: EmbeddingsView<'_>,
-        out: &mut [f32],
-    ) {
-        cosine_rows_body(query, norm, rows, out);
+    at_x86_64_v3! {
+        pub(super) fn cosine_rows_v3(
+            query: &[f32],
+            norm: f32,
+            rows: EmbeddingsView<'_>,
+            out: &mut [f32],
+        ) {
+            cosine_rows_body(query, norm, rows, out);
+        }
     }
 
-    #[target_feature(
-        enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
-    )]
-    pub(super) fn cosine_rows_v4(
-        query: &[f32],
-        norm: f32,
-        rows: EmbeddingsView<'_>,
-        out: &mut [f32],
-    ) {
-        cosine_rows_body(query, norm, rows, out);
+    at_x86_64_v4! {
+        pub(super) fn cosine_rows_v4(
+            query: &[f32],
+            norm: f32,
+            rows: EmbeddingsView<'_>,
+            out: &mut [f32],
+        ) {
+            cosine_rows_body(query, norm, rows, out);
+        }
     }
 }
 

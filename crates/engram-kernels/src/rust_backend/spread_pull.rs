@@ -153,57 +153,58 @@ mod x86 {
     /// Largest node count whose ids all fit the gather's signed 32-bit indices.
     pub(super) const GATHER_MAX_NODES: usize = i32::MAX as usize + 1;
 
-    /// [`hop_body`] with the slots read eight at a time, the activations gathered, and each
-    /// slice's update done as one vector. Needs `graph.nodes() <= GATHER_MAX_NODES`.
-    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,f16c")]
-    pub(super) fn hop_avx2(
-        graph: &PullGraph,
-        src: &[f32],
-        dst: &mut [f32],
-        attenuation: f32,
-        threshold: f32,
-    ) -> u64 {
-        debug_assert!(graph.nodes() <= GATHER_MAX_NODES);
-        let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
-        let (theta, d) = (_mm256_set1_ps(threshold), _mm256_set1_ps(attenuation));
-        hop_body(
-            graph,
-            src,
-            dst,
-            attenuation,
-            threshold,
-            |sources, weights, prev, next| {
-                let mut acc = zero;
-                let (sources, _) = sources.as_chunks::<PULL_LANES>();
-                let (weights, _) = weights.as_chunks::<PULL_LANES>();
-                for (s, w) in sources.iter().zip(weights) {
-                    // SAFETY: `s` and `w` are 8-element arrays, read unaligned. Every source is
-                    // < N = src.len() (PullGraph invariant) and N <= 2^31, so each index is a
-                    // non-negative i32 and the gather reads only inside `src`.
-                    let (x, w) = unsafe {
-                        let index = _mm256_loadu_si256(s.as_ptr().cast());
-                        let x = _mm256_i32gather_ps::<4>(src.as_ptr(), index);
-                        (x, _mm256_loadu_ps(w.as_ptr()))
-                    };
-                    let firing = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(x, theta), x);
-                    acc = _mm256_add_ps(acc, _mm256_mul_ps(w, firing));
-                }
-                // SAFETY: `prev` and `next` are 8-element arrays.
-                let x = unsafe { _mm256_loadu_ps(prev.as_ptr()) };
-                // `clamp(0, 1)` as the scalar code does it: compare and replace.
-                let mut a = _mm256_add_ps(x, _mm256_mul_ps(d, acc));
-                a = _mm256_blendv_ps(a, zero, _mm256_cmp_ps::<_CMP_LT_OQ>(a, zero));
-                a = _mm256_blendv_ps(a, one, _mm256_cmp_ps::<_CMP_GT_OQ>(a, one));
-                // SAFETY: as above.
-                unsafe { _mm256_storeu_ps(next.as_mut_ptr(), a) };
-                let fires = _mm256_and_ps(
-                    _mm256_cmp_ps::<_CMP_GT_OQ>(x, zero),
-                    _mm256_cmp_ps::<_CMP_GE_OQ>(x, theta),
-                );
-                // The movemask of 8 lanes fits in 8 bits.
-                _mm256_movemask_ps(fires) as u8
-            },
-        )
+    at_x86_64_v3! {
+        /// [`hop_body`] with the slots read eight at a time, the activations gathered, and
+        /// each slice's update done as one vector. Needs `graph.nodes() <= GATHER_MAX_NODES`.
+        pub(super) fn hop_avx2(
+            graph: &PullGraph,
+            src: &[f32],
+            dst: &mut [f32],
+            attenuation: f32,
+            threshold: f32,
+        ) -> u64 {
+            debug_assert!(graph.nodes() <= GATHER_MAX_NODES);
+            let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
+            let (theta, d) = (_mm256_set1_ps(threshold), _mm256_set1_ps(attenuation));
+            hop_body(
+                graph,
+                src,
+                dst,
+                attenuation,
+                threshold,
+                |sources, weights, prev, next| {
+                    let mut acc = zero;
+                    let (sources, _) = sources.as_chunks::<PULL_LANES>();
+                    let (weights, _) = weights.as_chunks::<PULL_LANES>();
+                    for (s, w) in sources.iter().zip(weights) {
+                        // SAFETY: `s` and `w` are 8-element arrays, read unaligned. Every source is
+                        // < N = src.len() (PullGraph invariant) and N <= 2^31, so each index is a
+                        // non-negative i32 and the gather reads only inside `src`.
+                        let (x, w) = unsafe {
+                            let index = _mm256_loadu_si256(s.as_ptr().cast());
+                            let x = _mm256_i32gather_ps::<4>(src.as_ptr(), index);
+                            (x, _mm256_loadu_ps(w.as_ptr()))
+                        };
+                        let firing = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(x, theta), x);
+                        acc = _mm256_add_ps(acc, _mm256_mul_ps(w, firing));
+                    }
+                    // SAFETY: `prev` and `next` are 8-element arrays.
+                    let x = unsafe { _mm256_loadu_ps(prev.as_ptr()) };
+                    // `clamp(0, 1)` as the scalar code does it: compare and replace.
+                    let mut a = _mm256_add_ps(x, _mm256_mul_ps(d, acc));
+                    a = _mm256_blendv_ps(a, zero, _mm256_cmp_ps::<_CMP_LT_OQ>(a, zero));
+                    a = _mm256_blendv_ps(a, one, _mm256_cmp_ps::<_CMP_GT_OQ>(a, one));
+                    // SAFETY: as above.
+                    unsafe { _mm256_storeu_ps(next.as_mut_ptr(), a) };
+                    let fires = _mm256_and_ps(
+                        _mm256_cmp_ps::<_CMP_GT_OQ>(x, zero),
+                        _mm256_cmp_ps::<_CMP_GE_OQ>(x, theta),
+                    );
+                    // The movemask of 8 lanes fits in 8 bits.
+                    _mm256_movemask_ps(fires) as u8
+                },
+            )
+        }
     }
 }
 

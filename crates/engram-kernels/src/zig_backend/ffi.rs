@@ -146,11 +146,24 @@ impl SparseState {
 /// into this binary a module declaring its symbols (`<symbol>_<suffix>`) and its `FNS` table.
 macro_rules! zig_abi {
     (
-        levels { $($module:ident = $suffix:literal),* $(,)? }
+        levels { $($level:ident => $module:ident = $suffix:literal),* $(,)? }
         fns $fns:tt
     ) => {
         zig_abi!(@table $fns);
         $( zig_abi!(@level $module $suffix $fns); )*
+
+        /// The functions of `level`, if its library was built into this binary. Whether the
+        /// CPU can run them is the caller's concern (`Kernels` only holds supported levels).
+        pub(crate) fn level_fns(level: CpuLevel) -> Option<&'static LevelFns> {
+            match level {
+                $(
+                    #[cfg(engram_zig_level = $suffix)]
+                    CpuLevel::$level => Some(&$module::FNS),
+                )*
+                #[allow(unreachable_patterns)] // every level may be built
+                _ => None,
+            }
+        }
     };
     (@table {
         $( $(#[$doc:meta])* fn $name:ident = $symbol:literal ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?; )*
@@ -180,10 +193,12 @@ macro_rules! zig_abi {
 }
 
 zig_abi! {
+    // The CPU level, its module here, and its Zig library's symbol suffix (build.rs's level
+    // names). A new level is one line here.
     levels {
-        baseline = "baseline",
-        x86_64_v3 = "x86_64_v3",
-        x86_64_v4 = "x86_64_v4",
+        Baseline => baseline = "baseline",
+        X86_64V3 => x86_64_v3 = "x86_64_v3",
+        X86_64V4 => x86_64_v4 = "x86_64_v4",
     }
     fns {
         fn build_info = "ek_build_info"(out: *mut BuildInfo);
@@ -254,20 +269,5 @@ zig_abi! {
             exponent: f64,
             out: *mut f32,
         );
-    }
-}
-
-/// The functions of `level`, if its library was built into this binary. Whether the CPU can
-/// run them is the caller's concern (`Kernels` only holds supported levels).
-pub(crate) fn level_fns(level: CpuLevel) -> Option<&'static LevelFns> {
-    match level {
-        #[cfg(engram_zig_level = "baseline")]
-        CpuLevel::Baseline => Some(&baseline::FNS),
-        #[cfg(engram_zig_level = "x86_64_v3")]
-        CpuLevel::X86_64V3 => Some(&x86_64_v3::FNS),
-        #[cfg(engram_zig_level = "x86_64_v4")]
-        CpuLevel::X86_64V4 => Some(&x86_64_v4::FNS),
-        #[allow(unreachable_patterns)] // every level may be built
-        _ => None,
     }
 }
