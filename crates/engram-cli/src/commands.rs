@@ -373,8 +373,10 @@ pub fn info(db: &Path, json: bool) -> Result<()> {
         }),
         Err(error) => serde_json::json!({ "db": db, "error": format!("{error:#}") }),
     };
+    let levels: Vec<&str> = CpuLevel::ALL.iter().map(|level| level.name()).collect();
     let how = format!(
-        "set {BACKEND_ENV}=rust|zig|auto and {LEVEL_ENV}=baseline|x86-64-v3|x86-64-v4|auto (default auto: the fastest this binary and CPU can run)"
+        "set {BACKEND_ENV}=rust|zig|auto and {LEVEL_ENV}={}|auto (default auto: the fastest this binary and CPU can run)",
+        levels.join("|")
     );
     if json {
         return output::json(&serde_json::json!({

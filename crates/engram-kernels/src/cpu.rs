@@ -150,17 +150,19 @@ impl FromStr for LevelChoice {
     /// `x86_64_v4`, `v4`) or `auto`; empty means `auto`.
     fn from_str(s: &str) -> Result<Self> {
         let t = s.trim().to_ascii_lowercase().replace('_', "-");
-        Ok(match t.as_str() {
-            "" | "auto" => LevelChoice::Auto,
-            "baseline" => LevelChoice::Exactly(CpuLevel::Baseline),
-            "x86-64-v3" | "v3" => LevelChoice::Exactly(CpuLevel::X86_64V3),
-            "x86-64-v4" | "v4" => LevelChoice::Exactly(CpuLevel::X86_64V4),
-            _ => {
-                return Err(Error::UnknownCpuLevel {
-                    value: s.to_owned(),
-                });
-            }
-        })
+        if t.is_empty() || t == "auto" {
+            return Ok(LevelChoice::Auto);
+        }
+        // Every level by its name, and an x86-64 level also by its short name (`v3`).
+        CpuLevel::ALL
+            .into_iter()
+            .find(|level| {
+                level.name() == t || level.name().strip_prefix("x86-64-") == Some(t.as_str())
+            })
+            .map(LevelChoice::Exactly)
+            .ok_or_else(|| Error::UnknownCpuLevel {
+                value: s.to_owned(),
+            })
     }
 }
 
