@@ -196,6 +196,10 @@ mod tests {
         for level in CpuLevel::ALL {
             assert_eq!(level.name().parse(), Ok(LevelChoice::Exactly(level)));
         }
+        // Only x86-64 levels have short names, and only real ones.
+        for unknown in ["v2", "x86-64-baseline", "x86-64-", "-"] {
+            assert!(unknown.parse::<LevelChoice>().is_err(), "{unknown}");
+        }
         assert_eq!(
             "avx1024".parse::<LevelChoice>(),
             Err(Error::UnknownCpuLevel {
