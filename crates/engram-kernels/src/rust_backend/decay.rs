@@ -243,13 +243,10 @@ mod x86 {
             neg_inv: f64,
             out: &mut [f32],
         ) {
-            if out.len() >= STREAM_MIN_ELEMENTS {
-                exponential_body::<true>(s, t, now, neg_inv, out);
+            if exponential_streaming(s, t, now, neg_inv, out) {
                 // Non-temporal stores are weakly ordered: fence them before the caller (or
                 // another thread, once the caller synchronizes) reads the output.
                 _mm_sfence();
-            } else {
-                exponential_body::<false>(s, t, now, neg_inv, out);
             }
         }
     }
@@ -262,13 +259,29 @@ mod x86 {
             neg_inv: f64,
             out: &mut [f32],
         ) {
-            if out.len() >= STREAM_MIN_ELEMENTS {
-                exponential_body::<true>(s, t, now, neg_inv, out);
+            if exponential_streaming(s, t, now, neg_inv, out) {
                 _mm_sfence(); // as in exponential_v3
-            } else {
-                exponential_body::<false>(s, t, now, neg_inv, out);
             }
         }
+    }
+
+    /// The body of both, inlined into each level's features: large outputs are streamed, and
+    /// then it returns true (the caller fences).
+    #[inline(always)]
+    fn exponential_streaming(
+        s: &[f32],
+        t: &[i64],
+        now: i64,
+        neg_inv: f64,
+        out: &mut [f32],
+    ) -> bool {
+        let stream = out.len() >= STREAM_MIN_ELEMENTS;
+        if stream {
+            exponential_body::<true>(s, t, now, neg_inv, out);
+        } else {
+            exponential_body::<false>(s, t, now, neg_inv, out);
+        }
+        stream
     }
 
     /// Writes `values` into `out` with non-temporal stores (`vmovntps`, 32 bytes each), or

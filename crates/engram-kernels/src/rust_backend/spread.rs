@@ -7,6 +7,9 @@ use crate::spreading::SparseState;
 /// One dense push hop from `src` into `dst` (both `graph.nodes()` long, checked by the
 /// caller): `dst[v] = clamp(src[v] + attenuation · Σ_{u→v} w · f(src[u]), 0, 1)`. Returns the
 /// out-edges of the nodes that fired.
+// Inlined into its caller: out of line it ran at about 140 instead of 210-250 M edges/s on the
+// Intel Xeon (1M nodes / 10M edges), with the same inner loop: a code-layout effect.
+#[inline]
 pub(crate) fn push_hop(
     graph: &Csr,
     src: &[f32],
