@@ -90,16 +90,32 @@ const cache_line = 64;
 /// optimized build): the inline assembly below is AT&T syntax that Zig's own x86-64 backend,
 /// used for Debug builds, does not assemble. The bits are the same either way.
 const stream_min_elements = 1 << 20;
+
+comptime {
+    const assert = std.debug.assert;
+    // A block is whole vectors (of f64, and of the f32 outputs: the same lanes).
+    assert(block % lanes == 0);
+    // prefetchBlock asks for whole cache lines of both inputs.
+    assert(block * @sizeOf(f32) % cache_line == 0);
+    assert(block * @sizeOf(i64) % cache_line == 0);
+    // The prefetch runs whole blocks ahead, and the streamed part is whole blocks.
+    assert(prefetch_ahead % block == 0);
+    assert(stream_min_elements % block == 0);
+}
+
+/// Prefetches for reading, into every cache level (x86's T0, as the Rust backend's
+/// `_MM_HINT_T0`).
+const prefetch_read: std.builtin.PrefetchOptions = .{ .rw = .read, .locality = 3, .cache = .data };
 const can_stream = builtin.zig_backend == .stage2_llvm and builtin.cpu.arch == .x86_64 and
     std.Target.x86.featureSetHas(builtin.cpu.features, .avx);
 
 /// Asks for the cache lines of the inputs' block starting at `start` (in bounds).
 inline fn prefetchBlock(strengths: [*]const f32, last_access: [*]const i64, start: usize) void {
     inline for (0..block * @sizeOf(i64) / cache_line) |k| {
-        @prefetch(last_access + start + k * (cache_line / @sizeOf(i64)), .{});
+        @prefetch(last_access + start + k * (cache_line / @sizeOf(i64)), prefetch_read);
     }
     inline for (0..block * @sizeOf(f32) / cache_line) |k| {
-        @prefetch(strengths + start + k * (cache_line / @sizeOf(f32)), .{});
+        @prefetch(strengths + start + k * (cache_line / @sizeOf(f32)), prefetch_read);
     }
 }
 
