@@ -1,4 +1,5 @@
-//! Builds the Zig kernels (feature `zig-kernels`) with `zig build` and links them statically.
+//! Writes the constants both backends share (`zig/src/shared.zon`) as Rust constants, always;
+//! builds the Zig kernels (feature `zig-kernels`) with `zig build` and links them statically.
 //!
 //! Every flag is explicit, so no library silently targets the build machine's CPU:
 //! `-Dtarget` from `CARGO_CFG_TARGET_*`; `-Dlevels` (one library per CPU level, each with
@@ -19,6 +20,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
+
+// The reader of `zig/src/shared.zon`, in its own file so that `tests/shared_constants.rs`
+// tests it too.
+#[path = "build/shared_constants.rs"]
+mod shared_constants;
 
 /// Variables this script reads besides cargo's own; each one gets `rerun-if-env-changed`.
 const WATCHED_ENV: &[&str] = &[
@@ -53,6 +59,11 @@ fn main() -> ExitCode {
     println!("cargo::rerun-if-changed=zig");
     for var in WATCHED_ENV {
         println!("cargo::rerun-if-env-changed={var}");
+    }
+    // Both backends' constants, with or without Zig.
+    if let Err(message) = write_shared_constants() {
+        eprintln!("\nerror: engram-kernels could not read zig/src/shared.zon\n\n{message}");
+        return ExitCode::FAILURE;
     }
 
     if env::var_os("CARGO_FEATURE_ZIG_KERNELS").is_none() {
@@ -132,6 +143,19 @@ fn build_zig_kernels() -> Result<(), String> {
     println!("cargo::rustc-env=ENGRAM_ZIG_TARGET={target}");
     println!("cargo::rustc-env=ENGRAM_ZIG_PINNED_VERSION={pinned}");
     Ok(())
+}
+
+/// Writes `$OUT_DIR/shared.rs` from `zig/src/shared.zon`, the constants both backends use
+/// (`src/shared.rs` includes it; the Zig kernels import the file itself).
+fn write_shared_constants() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(required_env("CARGO_MANIFEST_DIR")?);
+    let zon_path = manifest_dir.join("zig/src/shared.zon");
+    let zon = fs::read_to_string(&zon_path)
+        .map_err(|e| format!("could not read {}: {e}", zon_path.display()))?;
+    let rust =
+        shared_constants::as_rust(&zon).map_err(|e| format!("{}: {e}", zon_path.display()))?;
+    let out = PathBuf::from(required_env("OUT_DIR")?).join("shared.rs");
+    fs::write(&out, rust).map_err(|e| format!("could not write {}: {e}", out.display()))
 }
 
 fn required_env(name: &str) -> Result<String, String> {

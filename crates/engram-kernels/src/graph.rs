@@ -6,8 +6,10 @@ use crate::{Error, Result};
 ///
 /// Why a bound: activations are in `[0, 1]`, so with |w| ≤ 2^32 and at most 2^64 edges no sum
 /// of weighted activations can exceed 2^96, far below `f32::MAX` (≈ 2^128). Sums therefore
-/// never overflow to ±∞, never produce NaN (∞ − ∞), and both backends agree exactly.
-pub const MAX_ABS_WEIGHT: f32 = 4_294_967_296.0;
+/// never overflow to ±∞, never produce NaN (∞ − ∞), and both backends agree exactly. The Zig
+/// kernels' contract checks the same bound (`zig/src/shared.zon`).
+// Exact: 2^32 is an f32 (asserted in `shared.rs`).
+pub const MAX_ABS_WEIGHT: f32 = crate::shared::MAX_ABS_WEIGHT as f32;
 
 /// A weighted directed graph of `N` nodes and `E` edges in CSR form: the out-edges of node `u`
 /// are `targets[offsets[u]..offsets[u+1]]` with the same range of `weights`.

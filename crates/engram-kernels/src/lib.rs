@@ -144,6 +144,7 @@ mod kernels;
 mod params;
 pub mod pull;
 mod rust_backend;
+mod shared;
 mod spreading;
 #[cfg(feature = "zig-kernels")]
 mod zig_backend;

@@ -18,8 +18,9 @@
 use crate::Csr;
 
 /// Nodes per slice of a [`PullGraph`]: 8, one AVX2 vector of f32. Wider slices would fill
-/// AVX-512 registers but pad more, since a slice is as wide as its largest in-degree.
-pub const PULL_LANES: usize = 8;
+/// AVX-512 registers but pad more, since a slice is as wide as its largest in-degree. The
+/// layout crosses the C ABI, so the Zig kernels take the same value (`zig/src/shared.zon`).
+pub const PULL_LANES: usize = crate::shared::PULL_LANES;
 
 /// The in-edges of every node of a [`Csr`], for [`Kernels::spread_pull`]: each node gathers
 /// the activations of its sources, so a hop writes each node once (no scattered

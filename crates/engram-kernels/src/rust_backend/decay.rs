@@ -12,30 +12,18 @@ use super::{CACHE_LINE, prefetch};
 use crate::cpu::{CpuLevel, Supported};
 use crate::params::CurveShape;
 
-/// 1.5 · 2⁵²: `x + ROUND_MAGIC − ROUND_MAGIC` rounds any |x| < 2⁵¹ to the nearest integer,
-/// and the integer also sits in the low mantissa bits of `x + ROUND_MAGIC`.
-const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
-
-/// Below this exponent `s · 2^x` rounds to 0 in f32 for every finite f32 `s` (2¹²⁸ · 2⁻³⁰⁰ is
-/// far below 2⁻¹⁵⁰), and 2^x stays a normal f64.
-const MIN_EXPONENT: f64 = -300.0;
-
-/// `2^f ≈ 1 + c₁f + … + c₆f⁶` on |f| ≤ ½, within 2.0·10⁻⁹ relative (evaluated in f64, as
-/// below; the test `exp2_matches_the_library_within_its_stated_error` checks it). The
-/// coefficients minimize the largest relative error with `c₀ = 1` kept exact, so that age 0
-/// keeps the full strength; `tools/fit_exp2.py` computes them. They replace the degree-7
-/// Taylor series (7.1·10⁻⁹): more accurate with one degree fewer, which matters because the
-/// loop is bound by its arithmetic in cache (two operations fewer per element measured about
-/// 10% faster at x86-64-v4 in a scratch prototype, N = 1M).
-const EXP2_POLY: [f64; 7] = [
-    1.0,
-    0.693_147_202_855_054_2,
-    0.240_226_479_136_311_9,
-    0.055_503_324_711_372_38,
-    0.009_618_437_357_486_954,
-    0.001_339_887_441_275_818,
-    0.000_153_533_619_534_702_8,
-];
+// The exponential's constants, shared with the Zig kernels (`zig/src/shared.zon`, where each
+// is explained): `ROUND_MAGIC` = 1.5 · 2⁵² rounds by addition, below `MIN_EXPONENT` every
+// result rounds to 0, and `EXP2_POLY` is 2^f on |f| ≤ ½ within 2.0·10⁻⁹ relative (the test
+// `exp2_matches_the_library_within_its_stated_error` checks it). Its minimax coefficients
+// (`tools/fit_exp2.py`) replaced the degree-7 Taylor series (7.1·10⁻⁹): more accurate with
+// one degree fewer, which matters because the loop is bound by its arithmetic in cache (two
+// operations fewer per element measured about 10% faster at x86-64-v4 in a scratch
+// prototype, N = 1M).
+use crate::shared::{
+    DECAY_EXP2_POLY as EXP2_POLY, DECAY_MIN_EXPONENT as MIN_EXPONENT,
+    DECAY_ROUND_MAGIC as ROUND_MAGIC,
+};
 
 /// `2^x` for x ≤ 0, within 2.0·10⁻⁹ relative (x below −300 is treated as −300, whose result
 /// is already 0 once scaled and rounded to f32). No branch, no library call.
@@ -137,23 +125,19 @@ pub(crate) fn retention_batch(
     }
 }
 
-/// Elements per block of the exponential batch: the prefetches are issued once per block,
-/// and a streamed block is 4 cache lines of output.
-const BLOCK: usize = 64;
-/// How far ahead of the block being computed its inputs are prefetched, in elements (6 KiB
-/// of input). Without it the loop waits on memory once the inputs exceed the caches: on this
-/// machine the hardware prefetchers did not keep up, and at N = 10M x86-64-v4 took 1.5–1.9
-/// ns/element instead of 1.1–1.2, v3 5.2 instead of 2.1 (`engram-bench --only decay`).
-/// 256 to 1024 elements ahead did about equally well in a scratch prototype.
-const PREFETCH_AHEAD: usize = 512;
-/// From this many elements (4 MiB of output, twice a core's L2 cache here) the x86-64-v3/v4
-/// loops write the output with non-temporal stores. A normal store first reads the line it
-/// writes, and an output this large leaves the caches anyway, so streaming saves a quarter
-/// of the memory traffic (16 bytes per element instead of 20): at N = 10M, x86-64-v4, three
-/// runs of a scratch prototype measured 0.84–0.93 ns/element streamed against 0.98–1.01
-/// stored normally. At N = 1M (in the L3 cache here) streaming gained nothing. Smaller
-/// outputs are stored normally, so that a caller reading them soon finds them in cache.
-const STREAM_MIN_ELEMENTS: usize = 1 << 20;
+// Elements per block (the prefetches are issued once per block), how far ahead the inputs
+// are prefetched, and from how many elements the v3/v4 loops stream their output: shared with
+// the Zig kernels (`zig/src/shared.zon`). Measured here: without the prefetch, at N = 10M
+// x86-64-v4 took 1.5–1.9 ns/element instead of 1.1–1.2 and v3 5.2 instead of 2.1 on the
+// Intel Xeon (`engram-bench --only decay`; 256 to 1024 elements ahead did about equally well
+// in a scratch prototype). Streaming from 4 MiB of output (twice a core's L2 there): three
+// runs of a scratch prototype at N = 10M, v4, measured 0.84–0.93 ns/element streamed against
+// 0.98–1.01 stored normally, and at N = 1M (in the L3 cache) it gained nothing. Smaller
+// outputs are stored normally, so that a caller reading them soon finds them in cache.
+use crate::shared::{
+    DECAY_BLOCK as BLOCK, DECAY_PREFETCH_AHEAD as PREFETCH_AHEAD,
+    DECAY_STREAM_MIN_ELEMENTS as STREAM_MIN_ELEMENTS,
+};
 
 /// The exponential curve over a batch: `out[i] = s · 2^(age · neg_inv_half_life)`. With
 /// `STREAM` (only in the x86-64-v3/v4 instances), whole blocks of the output are written with

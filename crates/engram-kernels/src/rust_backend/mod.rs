@@ -30,9 +30,10 @@ pub(crate) mod similarity;
 pub(crate) mod spread;
 pub(crate) mod spread_pull;
 
-/// Bytes per cache line on x86-64 and most aarch64 cores: the stride of the prefetches.
-/// (Where lines are 128 bytes, each line is asked for twice, which is harmless.)
-pub(crate) const CACHE_LINE: usize = 64;
+/// Bytes per cache line on x86-64 and most aarch64 cores (`zig/src/shared.zon`): the stride
+/// of the prefetches. (Where lines are 128 bytes, each line is asked for twice, which is
+/// harmless.)
+pub(crate) use crate::shared::CACHE_LINE;
 
 /// Asks the CPU to bring the cache line holding `x` into the caches, without waiting for it.
 /// Used where the hardware prefetchers were measured not to keep up (streams read from

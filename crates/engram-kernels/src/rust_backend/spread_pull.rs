@@ -52,15 +52,17 @@ pub(crate) fn pull_hop(
     }
 }
 
-/// How far ahead of the slice being summed the sources and weights of its slots are
-/// prefetched, in slots (8 KiB of both arrays). The gathers keep the memory system busy and
-/// the hardware prefetchers did not keep these two streams ahead: with this, one dense hop on
-/// 1M nodes / 10M edges went from about 315 to 375-387 M edges/s (`engram-bench --only spread`).
-const PREFETCH_SLOTS_AHEAD: usize = 1024;
-/// Graphs with fewer slots do not prefetch: at 100k nodes / 1M edges (1.5M slots, 12 MiB of
-/// sources and weights) the prefetches cost 10-20% instead of paying. Unit tests prefetch on
-/// every graph, so that the path is tested.
-const PREFETCH_MIN_SLOTS: usize = if cfg!(test) { 1 } else { 1 << 22 };
+// How far ahead of the slice being summed the sources and weights of its slots are
+// prefetched, in slots, and the fewest slots a graph needs to prefetch at all: shared with the
+// Zig kernels (`zig/src/shared.zon`, with the measurements). The gathers keep the memory
+// system busy and the hardware prefetchers did not keep these two streams ahead. Unit tests
+// prefetch on every graph, so that the path is tested.
+use crate::shared::PULL_PREFETCH_SLOTS_AHEAD as PREFETCH_SLOTS_AHEAD;
+const PREFETCH_MIN_SLOTS: usize = if cfg!(test) {
+    1
+} else {
+    crate::shared::PULL_PREFETCH_MIN_SLOTS
+};
 
 /// The hop, given `full_slice(sources, weights, prev, next)`: sums one slice's slots, writes
 /// its eight nodes' next activations from their previous ones, and returns which of them fire
@@ -151,7 +153,7 @@ mod x86 {
     use super::{PULL_LANES, PullGraph, hop_body};
 
     /// Largest node count whose ids all fit the gather's signed 32-bit indices.
-    pub(super) const GATHER_MAX_NODES: usize = i32::MAX as usize + 1;
+    pub(super) const GATHER_MAX_NODES: usize = crate::shared::PULL_GATHER_MAX_NODES;
 
     at_x86_64_v3! {
         /// [`hop_body`] with the slots read eight at a time, the activations gathered, and

@@ -34,11 +34,11 @@ pub fn disjoint(
     assert(a_len == 0 or b_len == 0 or a_end <= b_start or b_end <= a_start);
 }
 
-/// A weight as the graphs hold it: finite, |w| <= 2^32.
+/// A weight as the graphs hold it: finite, |w| <= 2^32 (`max_abs_weight` in `shared.zon`).
 pub fn weight(w: f32) void {
     if (!verify) return;
     assert(std.math.isFinite(w));
-    assert(@abs(w) <= 0x1p32);
+    assert(@abs(w) <= @import("shared.zig").values.max_abs_weight);
 }
 
 /// The `Csr` invariant: n_nodes + 1 non-decreasing offsets from 0, and at each edge a target

@@ -8,21 +8,12 @@ const std = @import("std");
 const builtin = @import("builtin");
 const contract = @import("contract.zig");
 
-/// 1.5 · 2^52: `x + round_magic - round_magic` rounds |x| < 2^51 to the nearest integer.
-const round_magic: f64 = 6755399441055744.0;
-/// Below this, s · 2^x rounds to 0 in f32 for every finite f32 s.
-const min_exponent: f64 = -300.0;
-/// 2^f ≈ 1 + c1·f + … + c6·f^6 on |f| <= 1/2, within 2.0e-9 relative: the same minimax
-/// coefficients as the Rust reference (`EXP2_POLY` in `src/rust_backend/decay.rs`).
-const exp2_poly = [7]f64{
-    1.0,
-    0.6931472028550542,
-    0.2402264791363119,
-    0.05550332471137238,
-    0.009618437357486954,
-    0.001339887441275818,
-    0.0001535336195347028,
-};
+const shared = @import("shared.zig").values;
+// The exponential's constants (what each one is, in `shared.zon`): the Rust reference
+// (`src/rust_backend/decay.rs`) uses the same ones, so both compute the same bits.
+const round_magic: f64 = shared.decay_round_magic;
+const min_exponent: f64 = shared.decay_min_exponent;
+const exp2_poly: [7]f64 = shared.decay_exp2_poly;
 
 /// 2^x for x <= 0 (x below -300 treated as -300): range reduction by rounding, the
 /// polynomial, and 2^n from exponent bits.
@@ -78,18 +69,16 @@ inline fn exp2NonPositiveV(x_in: VF) VF {
     return p * @as(VF, @bitCast(exponent_bits));
 }
 
-/// Elements per prefetch block, a multiple of `lanes` at every level.
-const block = 64;
-/// How far ahead the inputs are prefetched, in elements: the same distance as the Rust
-/// backend (`src/rust_backend/decay.rs`), where it is measured.
-const prefetch_ahead = 512;
-const cache_line = 64;
-/// From this many elements, the output is written with non-temporal stores where the
-/// level has AVX (x86-64-v3 and v4): the same threshold as the Rust backend
-/// (`STREAM_MIN_ELEMENTS`), where the measurement is. Only with the LLVM backend (every
+/// Elements per prefetch block (a multiple of `lanes` at every level), how far ahead the
+/// inputs are prefetched, and from how many elements the output is written with non-temporal
+/// stores where the level has AVX (x86-64-v3 and v4): the Rust backend's values, from
+/// `shared.zon`, where the measurements are. Streaming needs the LLVM backend (every
 /// optimized build): the inline assembly below is AT&T syntax that Zig's own x86-64 backend,
 /// used for Debug builds, does not assemble. The bits are the same either way.
-const stream_min_elements = 1 << 20;
+const block = shared.decay_block;
+const prefetch_ahead = shared.decay_prefetch_ahead;
+const stream_min_elements = shared.decay_stream_min_elements;
+const cache_line = shared.cache_line;
 
 comptime {
     const assert = std.debug.assert;

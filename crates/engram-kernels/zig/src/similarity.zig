@@ -42,7 +42,7 @@ const prefetch_rows_ahead = 4;
 /// Smaller matrices (4 MiB) are not prefetched: they are read from the caches, where a
 /// prefetch only adds instructions.
 const prefetch_min_bytes = 1 << 22;
-const cache_line = 64;
+const cache_line = @import("shared.zig").values.cache_line;
 const prefetch_read: std.builtin.PrefetchOptions = .{ .rw = .read, .locality = 3, .cache = .data };
 
 /// Whether a loop over rows prefetches the row `prefetch_rows_ahead` after the one it reads.

@@ -10,10 +10,12 @@ const std = @import("std");
 const builtin = @import("builtin");
 const spread = @import("spread.zig");
 const contract = @import("contract.zig");
+const shared = @import("shared.zig").values;
 const clampUnit = spread.clampUnit;
 const fires = spread.fires;
 
-pub const lanes = 8;
+/// Nodes per slice (`PULL_LANES` on the Rust side): from `shared.zon`.
+pub const lanes = shared.pull_lanes;
 const V = @Vector(lanes, f32);
 const I = @Vector(lanes, i32);
 
@@ -31,7 +33,7 @@ extern fn @"llvm.x86.avx2.gather.d.ps.256"(
 ) V;
 
 /// The gather's indices are signed 32-bit: graphs with more nodes take the lane-by-lane path.
-const gather_max_nodes: usize = 1 << 31;
+const gather_max_nodes: usize = shared.pull_gather_max_nodes;
 
 inline fn gatherLanes(src: [*]const f32, index: *const [lanes]u32, n_nodes: usize) V {
     if (has_gather and n_nodes <= gather_max_nodes) {
@@ -45,20 +47,19 @@ inline fn gatherLanes(src: [*]const f32, index: *const [lanes]u32, n_nodes: usiz
 }
 
 /// How far ahead of the slice being summed its slots' sources and weights are prefetched, in
-/// slots: the same distance as the Rust backend (`src/rust_backend/spread_pull.rs`), where it
-/// is measured.
-const prefetch_slots_ahead = 1024;
-/// Slots (u32 sources or f32 weights) per 64-byte cache line.
-const slots_per_line = 16;
-/// Smaller graphs do not prefetch (same threshold and reason as the Rust backend). Tests
-/// prefetch on every graph, so that the path is tested.
-const prefetch_min_slots = if (builtin.is_test) 1 else 1 << 22;
+/// slots, and the fewest slots of a graph that prefetches: the Rust backend's values, from
+/// `shared.zon`, where they are measured. Tests prefetch on every graph, so that the path is
+/// tested.
+const prefetch_slots_ahead = shared.pull_prefetch_slots_ahead;
+const prefetch_min_slots = if (builtin.is_test) 1 else shared.pull_prefetch_min_slots;
+/// Slots (u32 sources or f32 weights) per cache line.
+const slots_per_line = shared.cache_line / @sizeOf(u32);
 
 comptime {
     const assert = std.debug.assert;
     // Sources (u32) and weights (f32) share one stride: a 64-byte line of either.
     assert(@sizeOf(u32) == @sizeOf(f32));
-    assert(slots_per_line * @sizeOf(u32) == 64);
+    assert(slots_per_line * @sizeOf(u32) == shared.cache_line);
     // The prefetch runs whole rows of slots, and whole lines, ahead.
     assert(prefetch_slots_ahead % lanes == 0);
     assert(prefetch_slots_ahead % slots_per_line == 0);

@@ -1,0 +1,27 @@
+//! The constants both backends use, written once in `shared.zon` (what each one is for is
+//! said there): the Zig kernels read them from `values`, and build.rs writes the same entries
+//! out as the Rust backend's constants (`src/shared.rs`).
+const std = @import("std");
+
+/// The type of `shared.zon`: a field per entry (importing ZON needs a result type).
+pub const Shared = struct {
+    cache_line: usize,
+    max_abs_weight: f32,
+    pull_lanes: usize,
+    pull_prefetch_slots_ahead: usize,
+    pull_prefetch_min_slots: usize,
+    pull_gather_max_nodes: usize,
+    decay_round_magic: f64,
+    decay_min_exponent: f64,
+    decay_exp2_poly: [7]f64,
+    decay_block: usize,
+    decay_prefetch_ahead: usize,
+    decay_stream_min_elements: usize,
+};
+
+pub const values: Shared = @import("shared.zon");
+
+comptime {
+    // The weight bound is exact in f32 (the Rust side converts the same f64 to f32).
+    std.debug.assert(values.max_abs_weight == 0x1p32);
+}
