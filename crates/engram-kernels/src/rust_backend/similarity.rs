@@ -122,17 +122,21 @@ const ROWS_AT_ONCE: usize = 4;
 
 /// [`dot`] of `query` with [`ROWS_AT_ONCE`] rows at once: each row's sum is accumulated
 /// exactly as `dot` does it (same lanes, same order), so the results are bit-for-bit `dot`'s.
-/// While reading chunk `c` of the rows, it prefetches chunk `c` of the rows in `next` (the
-/// rows a later call will read; empty near the end).
+/// While reading chunk `c` of the rows (four cache lines, one per row), it prefetches four
+/// lines of `next` (the rows a later call will read; empty near the end) in address order:
+/// lines 4c to 4c + 3, so that the group after this one is asked for as one sequential
+/// stream, the whole of it when the dimension is a multiple of 16. Asking for chunk `c` of
+/// each next row instead (four streams) measured 1.07-1.22x the time on the AMD Zen 5 at
+/// N = 100k and 500k (D = 384 and 768), the same at N = 1M, D = 384 (three runs of a scratch
+/// A/B of `Kernels::cosine`).
 #[inline(always)]
 fn dot_4(query: &[f32], rows: [&[f32]; ROWS_AT_ONCE], next: &[f32]) -> [f32; ROWS_AT_ONCE] {
     let (q_chunks, q_tail) = query.as_chunks::<LANES>();
     let split = rows.map(|row| row.as_chunks::<LANES>());
-    let dim = query.len();
     let mut acc = [[0.0f32; LANES]; ROWS_AT_ONCE];
     for (c, q) in q_chunks.iter().enumerate() {
         for r in 0..ROWS_AT_ONCE {
-            if let Some(x) = next.get(r * dim + c * LANES) {
+            if let Some(x) = next.get((c * ROWS_AT_ONCE + r) * LANES) {
                 prefetch(x);
             }
         }
