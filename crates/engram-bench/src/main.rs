@@ -18,7 +18,8 @@ use engram_bench::workload::{self, GraphShape};
 use engram_bench::{cpu_model, median_time, peers, read_bandwidth};
 use engram_kernels::pull::{BidirectionalGraph, PullGraph, SeedGraph};
 use engram_kernels::{
-    DecayCurve, EmbeddingMatrix, Error, Kernels, SpreadParams, SpreadWorkspace, l2_norm,
+    DecayCurve, EmbeddingMatrix, Error, Int8EmbeddingsView, Kernels, SpreadParams, SpreadWorkspace,
+    l2_norm,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -107,10 +108,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         vec![10_000, 1_000_000, 10_000_000]
     };
 
+    let int8_sizes: Vec<(usize, usize)> = if args.quick {
+        vec![(384, 100_000)]
+    } else {
+        vec![(384, 10_000), (384, 1_000_000), (768, 1_000_000)]
+    };
+
     let impls = kernels.len();
     let mut steps = 1;
     if wants(args, Kernel::Similarity) {
-        steps += similarity_sizes.len() * (impls + 4);
+        steps += similarity_sizes.len() * (impls + 4) + int8_sizes.len() * (impls + 1);
     }
     if wants(args, Kernel::Spread) {
         steps += graphs.len() * (2 * impls + 2) + SEED_COUNTS.len() * impls;
@@ -194,6 +201,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         println!();
+        int8_section(&kernels, &int8_sizes, repeats, bandwidth, &bar)?;
     }
 
     if wants(args, Kernel::Spread) {
@@ -543,6 +551,80 @@ fn similarity_rows(
         peers::faer_gemv_cosine(query, query_norm, flat, norms, dim, out)
     });
     Ok(table)
+}
+
+/// The int8 dot table: every engram backend/level and simsimd's i8 dot, on random codes.
+fn int8_section(
+    kernels: &[Kernels],
+    sizes: &[(usize, usize)],
+    repeats: usize,
+    bandwidth: f64,
+    bar: &ProgressBar,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("## Int8 dot (exact, in i32)\n");
+    println!(
+        "`Kernels::dot_i8` over random `i8` codes; `ns/row` per row; `GB/s` = code bytes read per second; `% BW` of the read bandwidth above. Every implementation returns the same integers (checked here).\n"
+    );
+    println!("| D | N | implementation | ns/row | GB/s | % BW |");
+    println!("|---:|---:|---|---:|---:|---:|");
+    for &(dim, rows) in sizes {
+        bar.set_message(format!("int8 dot D={dim} N={rows}: generating"));
+        let codes = workload::int8_codes(rows, dim, 13);
+        let query = workload::int8_codes(1, dim, 14);
+        let view = Int8EmbeddingsView::new(&codes, dim)?;
+        let mut out = vec![0i32; rows];
+        let mut reference: Option<Vec<i32>> = None;
+        let mut table = time_every_kernel(
+            kernels,
+            repeats,
+            bar,
+            &format!("int8 dot D={dim} N={rows}"),
+            |k| {
+                k.dot_i8(&query, view, &mut out)?;
+                black_box(&out);
+                Ok(())
+            },
+        )?;
+        // The answers are exact: every backend's must be the same.
+        for k in kernels {
+            k.dot_i8(&query, view, &mut out)?;
+            match &reference {
+                Some(r) if *r != out => {
+                    return Err(format!(
+                        "int8 dot: {} disagrees with the first backend",
+                        k.describe()
+                    )
+                    .into());
+                }
+                Some(_) => {}
+                None => reference = Some(out.clone()),
+            }
+        }
+        bar.set_message(format!("int8 dot D={dim} N={rows}: simsimd"));
+        let time = median_time(repeats, || {
+            peers::simsimd_dot_i8(&query, &codes, dim, &mut out);
+            black_box(&out);
+        });
+        if reference.as_ref().is_some_and(|r| *r != out) {
+            return Err("int8 dot: simsimd disagrees with engram".into());
+        }
+        table.push(Row {
+            name: "simsimd i8 dot (per pair)".to_owned(),
+            time,
+        });
+        bar.inc(1);
+        for row in &table {
+            let ns = row.time.as_secs_f64() * 1e9 / rows as f64;
+            let gbs = dim as f64 / ns;
+            println!(
+                "| {dim} | {rows} | {} | {ns:.1} | {gbs:.1} | {:.0}% |",
+                row.name,
+                100.0 * gbs * 1e9 / bandwidth
+            );
+        }
+    }
+    println!();
+    Ok(())
 }
 
 /// Every engram backend/level and every spreading peer, one dense hop.

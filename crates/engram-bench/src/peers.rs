@@ -1,7 +1,7 @@
 //! What a user would use instead of `engram-kernels`, each computing the same thing:
 //!
 //! - the idiomatic Rust a user writes first: iterator sums, adjacency lists, `exp2` per item;
-//! - `simsimd`: per-pair cosine, and dot with precomputed norms;
+//! - `simsimd`: per-pair cosine, dot with precomputed norms, and the int8 dot;
 //! - `faer`: a GEMV (matrix × query) for the dot products, scaled by precomputed norms;
 //! - `sprs`: a sparse mat-vec over the transposed graph, the weighted sums of one dense hop.
 
@@ -39,6 +39,13 @@ pub fn simsimd_dot_with_norms(
     for ((row, norm), score) in flat.chunks_exact(dim).zip(norms).zip(out) {
         *score = (<f32 as SpatialSimilarity>::dot(query, row).unwrap_or(f64::NAN)
             / f64::from(query_norm * norm)) as f32;
+    }
+}
+
+/// Int8 dot products with simsimd's `i8` dot, per pair (it returns the sum as an `f64`).
+pub fn simsimd_dot_i8(query: &[i8], flat: &[i8], dim: usize, out: &mut [i32]) {
+    for (row, score) in flat.chunks_exact(dim).zip(out) {
+        *score = <i8 as SpatialSimilarity>::dot(query, row).map_or(i32::MIN, |d| d as i32);
     }
 }
 

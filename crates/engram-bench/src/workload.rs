@@ -38,6 +38,14 @@ pub fn embeddings(rows: usize, dim: usize, seed: u64) -> Result<EmbeddingMatrix,
     EmbeddingMatrix::from_flat(flat, dim)
 }
 
+/// `rows × dim` int8 codes, uniform over every `i8` value, row-major.
+pub fn int8_codes(rows: usize, dim: usize, seed: u64) -> Vec<i8> {
+    let mut rng = Rng::new(seed);
+    (0..rows * dim)
+        .map(|_| (rng.unit() * 256.0) as i32 as u8 as i8)
+        .collect()
+}
+
 /// A query of `dim` values uniform in [-1, 1).
 pub fn query(dim: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15);

@@ -24,8 +24,19 @@ pub enum Error {
     /// An embedding dimension of 0.
     #[error("the embedding dimension must be at least 1")]
     ZeroDimension,
+    /// A dimension above what the kernel can sum exactly (for int8 codes,
+    /// [`MAX_INT8_DIM`](crate::MAX_INT8_DIM)).
+    #[error("a dimension of {dim} is too large: at most {max}")]
+    DimensionTooLarge {
+        /// The dimension given.
+        dim: usize,
+        /// The largest accepted.
+        max: usize,
+    },
     /// A flat embedding buffer whose length is not a multiple of the dimension.
-    #[error("an embedding buffer of {len} floats is not a whole number of rows of dimension {dim}")]
+    #[error(
+        "an embedding buffer of {len} elements is not a whole number of rows of dimension {dim}"
+    )]
     RaggedRows {
         /// Length of the buffer.
         len: usize,

@@ -7,7 +7,8 @@
 use crate::pull::PullGraph;
 use crate::{
     Backend, BackendChoice, CpuLevel, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error,
-    Kernels, LevelChoice, MAX_ABS_WEIGHT, Seed, SpreadParams, SpreadWorkspace,
+    Int8EmbeddingsView, Kernels, LevelChoice, MAX_ABS_WEIGHT, MAX_INT8_DIM, Seed, SpreadParams,
+    SpreadWorkspace,
 };
 
 const UNTOUCHED: f32 = -777.0;
@@ -90,6 +91,46 @@ fn similarity_rejects_every_wrong_length() {
             }
         }
     }
+}
+
+#[test]
+fn int8_similarity_rejects_every_wrong_length_and_shape() {
+    let codes = [1i8, -128, 127, 0, 5, -5, 64, -64, 3, 2, 1, 0];
+    let view = Int8EmbeddingsView::new(&codes, 4).expect("3 × 4");
+    for k in every_kernels() {
+        for query in [&[][..], &[1i8; 3][..], &[1i8; 5][..], &[1i8; 12][..]] {
+            let mut out = [i32::MIN; 3];
+            rejects!(
+                k.dot_i8(query, view, &mut out),
+                Error::LengthMismatch { what: "query", .. }
+            );
+            assert_eq!(out, [i32::MIN; 3]);
+        }
+        for len in [0usize, 2, 4, 12] {
+            let mut out = vec![i32::MIN; len];
+            rejects!(
+                k.dot_i8(&[1i8; 4], view, &mut out),
+                Error::LengthMismatch {
+                    what: "output scores",
+                    ..
+                }
+            );
+            assert!(out.iter().all(|&x| x == i32::MIN));
+        }
+    }
+    // The shapes no view can have: no kernel ever sees them.
+    assert!(matches!(
+        Int8EmbeddingsView::new(&codes, 0),
+        Err(Error::ZeroDimension)
+    ));
+    assert!(matches!(
+        Int8EmbeddingsView::new(&codes, 5),
+        Err(Error::RaggedRows { len: 12, dim: 5 })
+    ));
+    assert!(matches!(
+        Int8EmbeddingsView::new(&[], MAX_INT8_DIM + 1),
+        Err(Error::DimensionTooLarge { .. })
+    ));
 }
 
 #[test]

@@ -11,8 +11,9 @@ use crate::spreading::{self, SparseState};
 #[cfg(feature = "zig-kernels")]
 use crate::zig_backend;
 use crate::{
-    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, LEVEL_ENV, Result,
-    Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace, rust_backend,
+    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, Int8EmbeddingsView,
+    LEVEL_ENV, Result, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
+    rust_backend,
 };
 
 /// The three kernels on one chosen backend and CPU level. Cheap to copy; make one (usually
@@ -346,29 +347,59 @@ impl Kernels {
         out: &mut [f32],
         kernel: impl Fn(EmbeddingsView<'_>, &mut [f32]) + Sync,
     ) {
-        let n = rows.rows();
-        let threads = if n.saturating_mul(rows.dim()) >= PARALLEL_MIN_FLOATS {
+        let bytes = rows.rows().saturating_mul(rows.dim()).saturating_mul(4);
+        self.over_blocks(bytes, out, |range, out| {
+            let Some(view) = rows.rows_range(range) else {
+                unreachable!("blocks of `out` match the rows of the view")
+            };
+            kernel(view, out);
+        });
+    }
+
+    /// [`over_row_blocks`](Self::over_row_blocks) for int8 codes.
+    fn over_int8_row_blocks(
+        &self,
+        rows: Int8EmbeddingsView<'_>,
+        out: &mut [i32],
+        kernel: impl Fn(Int8EmbeddingsView<'_>, &mut [i32]) + Sync,
+    ) {
+        self.over_blocks(rows.as_flat().len(), out, |range, out| {
+            let Some(view) = rows.rows_range(range) else {
+                unreachable!("blocks of `out` match the rows of the view")
+            };
+            kernel(view, out);
+        });
+    }
+
+    /// Runs `kernel(rows, out block)` over contiguous blocks of `out` (one slot per row), on
+    /// the threads when the call reads at least [`PARALLEL_MIN_FLOATS`] floats' worth of
+    /// `bytes` (4 MB), else once on the calling thread, which also runs the last block.
+    fn over_blocks<T: Send>(
+        &self,
+        bytes: usize,
+        out: &mut [T],
+        kernel: impl Fn(std::ops::Range<usize>, &mut [T]) + Sync,
+    ) {
+        let n = out.len();
+        let threads = if bytes >= PARALLEL_MIN_FLOATS * 4 {
             self.threads.min(n)
         } else {
             1
         };
         if threads <= 1 {
-            kernel(rows, out);
+            kernel(0..n, out);
             return;
         }
         let block = n.div_ceil(threads);
         std::thread::scope(|scope| {
             let mut blocks = out.chunks_mut(block).enumerate().peekable();
             while let Some((i, out_block)) = blocks.next() {
-                let start = i * block;
-                let Some(view) = rows.rows_range(start..start + out_block.len()) else {
-                    unreachable!("blocks of `out` match the rows of the view")
-                };
+                let rows = i * block..i * block + out_block.len();
                 if blocks.peek().is_none() {
-                    kernel(view, out_block);
+                    kernel(rows, out_block);
                 } else {
                     let kernel = &kernel;
-                    scope.spawn(move || kernel(view, out_block));
+                    scope.spawn(move || kernel(rows, out_block));
                 }
             }
         });
@@ -428,6 +459,29 @@ impl Kernels {
             Code::Zig(fns) => {
                 zig_backend::similarity::cosine_rows(fns, query, query_norm, rows, out)
             }
+        });
+        Ok(())
+    }
+
+    /// `out[i] = Σ_k query[k] · row_i[k]` for every row of int8 codes, computed exactly in
+    /// integers: every backend and CPU level gives the same `i32` (no sum can overflow, see
+    /// [`MAX_INT8_DIM`](crate::MAX_INT8_DIM)). Split over the threads as [`Kernels::dot`].
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `query.len() != rows.dim()` or `out.len() != rows.rows()`.
+    pub fn dot_i8(
+        &self,
+        query: &[i8],
+        rows: Int8EmbeddingsView<'_>,
+        out: &mut [i32],
+    ) -> Result<()> {
+        check_len("query", rows.dim(), query.len())?;
+        check_len("output scores", rows.rows(), out.len())?;
+        let code = self.code;
+        self.over_int8_row_blocks(rows, out, |rows, out| match code {
+            Code::Rust(level) => rust_backend::similarity_i8::dot_i8_rows(level, query, rows, out),
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => zig_backend::similarity_i8::dot_i8_rows(fns, query, rows, out),
         });
         Ok(())
     }
@@ -754,6 +808,14 @@ mod zig_dispatch_tests {
                 }),
             ),
             (
+                "dot_i8",
+                calls(&|f| vec![f.dot_i8 as usize]),
+                Box::new(move || {
+                    let rows = Int8EmbeddingsView::new(&[1, 2, 3, 4], 2).expect("2 × 2");
+                    kernels.dot_i8(&[1, -1], rows, &mut [0; 2]).expect("valid");
+                }),
+            ),
+            (
                 "cosine",
                 calls(&|f| vec![f.cosine as usize]),
                 Box::new(move || {
@@ -877,6 +939,7 @@ mod zig_dispatch_tests {
                 [
                     fns.dot as usize,
                     fns.cosine as usize,
+                    fns.dot_i8 as usize,
                     fns.push_hop as usize,
                     fns.pull_hop as usize,
                     fns.push_frontier as usize,

@@ -15,8 +15,8 @@ use common::SplitMix64;
 use common::oracle::{self, EPS, Expect};
 use engram_kernels::pull::{BidirectionalGraph, PullGraph, SeedGraph};
 use engram_kernels::{
-    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Kernels, MAX_ABS_WEIGHT, Seed,
-    SpreadParams, SpreadWorkspace,
+    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Int8EmbeddingsView, Kernels,
+    MAX_ABS_WEIGHT, Seed, SpreadParams, SpreadWorkspace,
 };
 use proptest::prelude::*;
 
@@ -204,6 +204,34 @@ proptest! {
             (k, out)
         }).collect();
         check_rows("cosine", &case, &query, &flat, &results, |q, m| oracle::cosine(q, m, precomputed))?;
+    }
+
+    #[test]
+    fn int8_dot_equals_the_exact_oracle_on_every_backend(case in similarity_case(), extremes in any::<bool>()) {
+        // Every i8 value; with `extremes`, mostly -128 and 127, the largest products.
+        let mut rng = SplitMix64::new(case.seed);
+        let mut code = || {
+            let x = rng.next_u64();
+            if extremes && !x.is_multiple_of(4) {
+                if x & 16 == 0 { -128 } else { 127 }
+            } else {
+                (x >> 56) as u8 as i8
+            }
+        };
+        let query: Vec<i8> = (0..case.dim).map(|_| code()).collect();
+        let flat: Vec<i8> = (0..case.dim * case.rows).map(|_| code()).collect();
+        let view = Int8EmbeddingsView::new(&flat, case.dim).expect("whole rows");
+        for k in common::every_kernels() {
+            let mut out = vec![i32::MIN; case.rows];
+            k.dot_i8(&query, view, &mut out).expect("valid shapes");
+            for (i, row) in flat.chunks_exact(case.dim).enumerate() {
+                prop_assert_eq!(
+                    i64::from(out[i]),
+                    oracle::dot_i8(&query, row),
+                    "row {} on {} ({:?})", i, k.describe(), case
+                );
+            }
+        }
     }
 }
 

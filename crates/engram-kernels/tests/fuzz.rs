@@ -16,8 +16,8 @@
 mod common;
 
 use engram_kernels::{
-    BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Seed, SpreadParams,
-    SpreadWorkspace,
+    BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Int8EmbeddingsView, Seed,
+    SpreadParams, SpreadWorkspace,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
@@ -133,6 +133,36 @@ proptest! {
             verdicts.push(cosine.map_err(|e| e.to_string()));
         }
         prop_assert!(verdicts.windows(2).all(|w| w[0] == w[1]), "backends disagree on validity: {verdicts:?}");
+    }
+
+    #[test]
+    fn fuzz_int8_similarity(data in bytes()) {
+        let mut b = Bytes(&data);
+        let dim = usize::from(b.u8() % 140);
+        let rows = usize::from(b.u8() % 12);
+        let flat_len = if dim == 0 { usize::from(b.u8() % 5) } else { b.len_near(rows * dim) };
+        let flat: Vec<i8> = (0..flat_len).map(|_| b.u8() as i8).collect();
+        let query_len = b.len_near(dim);
+        let query: Vec<i8> = (0..query_len).map(|_| b.u8() as i8).collect();
+        let out_len = b.len_near(rows);
+
+        let view = match Int8EmbeddingsView::new(&flat, dim) {
+            Ok(v) => v,
+            Err(_) => { prop_assert!(dim == 0 || !flat.len().is_multiple_of(dim)); return Ok(()); }
+        };
+        let mut results = Vec::new();
+        for k in common::every_kernels() {
+            let mut out = vec![i32::MIN; out_len];
+            match k.dot_i8(&query, view, &mut out) {
+                Ok(()) => results.push(Ok(out)),
+                Err(e) => {
+                    prop_assert!(out.iter().all(|&x| x == i32::MIN));
+                    results.push(Err(e.to_string()));
+                }
+            }
+        }
+        // Exact integers: every backend gives the same answer, or the same error.
+        prop_assert!(results.windows(2).all(|w| w[0] == w[1]), "backends disagree: {results:?}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ macro_rules! at_x86_64_v4 {
 
 pub(crate) mod decay;
 pub(crate) mod similarity;
+pub(crate) mod similarity_i8;
 pub(crate) mod spread;
 pub(crate) mod spread_pull;
 

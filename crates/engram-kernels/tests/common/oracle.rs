@@ -64,6 +64,15 @@ fn dot_parts(q: &[f32], m: &[f32]) -> (f64, f64) {
 /// Largest f32 sum that cannot overflow while being accumulated in any order.
 const SAFE_SUM: f64 = f32::MAX as f64 / 4.0;
 
+/// The int8 dot product, exactly, in i64 (which no sum of i8 products the kernels accept can
+/// leave): the kernels' i32 must equal it.
+pub fn dot_i8(q: &[i8], m: &[i8]) -> i64 {
+    q.iter()
+        .zip(m)
+        .map(|(&a, &b)| i64::from(a) * i64::from(b))
+        .sum()
+}
+
 /// The dot product. Any NaN gives NaN; any ±∞ gives a non-finite result (∞, or NaN from ∞·0 or
 /// ∞ − ∞; the oracle does not say which).
 /// Otherwise, any summation order in f32 is within `(D+2)·ε·Σ|q·m| + D·2⁻¹⁵⁰` of the exact sum

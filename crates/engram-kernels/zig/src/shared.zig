@@ -7,6 +7,7 @@ const std = @import("std");
 pub const Shared = struct {
     cache_line: usize,
     max_abs_weight: f32,
+    int8_max_dim: usize,
     pull_lanes: usize,
     pull_prefetch_slots_ahead: usize,
     pull_prefetch_min_slots: usize,
@@ -24,4 +25,6 @@ pub const values: Shared = @import("shared.zon");
 comptime {
     // The weight bound is exact in f32 (the Rust side converts the same f64 to f32).
     std.debug.assert(values.max_abs_weight == 0x1p32);
+    // No partial sum of int8 products can overflow i32, and one more term could.
+    std.debug.assert(values.int8_max_dim == std.math.maxInt(i32) / (128 * 128));
 }
