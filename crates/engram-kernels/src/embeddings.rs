@@ -11,6 +11,12 @@ pub fn l2_norm(v: &[f32]) -> f32 {
     squares.sqrt() as f32
 }
 
+/// Row `i` of `data` cut into rows of `dim`, or `None` past the end (shared by the views).
+pub(crate) fn row_of<T>(data: &[T], dim: usize, i: usize) -> Option<&[T]> {
+    let start = i.checked_mul(dim)?;
+    data.get(start..start.checked_add(dim)?)
+}
+
 /// A borrowed, validated view of `rows × dim` embeddings: what the similarity kernels take.
 ///
 /// Building one checks only lengths (O(1)), so a caller that owns its buffers — an engine
@@ -88,8 +94,7 @@ impl<'a> EmbeddingsView<'a> {
 
     /// Row `i`, or `None` past the end.
     pub fn row(&self, i: usize) -> Option<&'a [f32]> {
-        let start = i.checked_mul(self.dim)?;
-        self.data.get(start..start.checked_add(self.dim)?)
+        row_of(self.data, self.dim, i)
     }
 
     /// The view of rows `range` (with their norms, if any), or `None` if the range is not

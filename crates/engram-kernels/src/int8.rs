@@ -66,8 +66,7 @@ impl<'a> Int8EmbeddingsView<'a> {
 
     /// Row `i`, or `None` past the end.
     pub fn row(&self, i: usize) -> Option<&'a [i8]> {
-        let start = i.checked_mul(self.dim)?;
-        self.codes.get(start..start.checked_add(self.dim)?)
+        crate::embeddings::row_of(self.codes, self.dim, i)
     }
 
     /// The view of rows `range`, or `None` if the range is not within `0..rows()`. O(1), no
