@@ -117,7 +117,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let impls = kernels.len();
     let mut steps = 1;
     if wants(args, Kernel::Similarity) {
-        steps += similarity_sizes.len() * (impls + 4) + int8_sizes.len() * (impls + 1);
+        steps += similarity_sizes.len() * (impls + 4) + int8_sizes.len() * (impls + 1) + impls;
     }
     if wants(args, Kernel::Spread) {
         steps += graphs.len() * (2 * impls + 2) + SEED_COUNTS.len() * impls;
@@ -622,6 +622,47 @@ fn int8_section(
                 100.0 * gbs * 1e9 / bandwidth
             );
         }
+    }
+    println!();
+    // Quantization, the write path's cost: one batch of a remember's size.
+    let (dim, rows) = (384, 10_000);
+    println!("### Int8 quantization (f32 → codes and one scale per row)\n");
+    println!(
+        "`Kernels::quantize_i8` of {rows} rows × {dim} (validation included); every implementation gives the same codes and scales (checked here).\n"
+    );
+    println!("| D | N | implementation | ns/row |");
+    println!("|---:|---:|---|---:|");
+    let matrix = workload::embeddings(rows, dim, 15)?;
+    let (mut codes, mut scales) = (vec![0i8; rows * dim], vec![0.0f32; rows]);
+    let mut reference: Option<(Vec<i8>, Vec<f32>)> = None;
+    for k in kernels {
+        k.quantize_i8(matrix.view(), &mut codes, &mut scales)?;
+        match &reference {
+            Some((c, s)) if *c != codes || *s != scales => {
+                return Err(format!(
+                    "quantize_i8: {} disagrees with the first backend",
+                    k.describe()
+                )
+                .into());
+            }
+            Some(_) => {}
+            None => reference = Some((codes.clone(), scales.clone())),
+        }
+    }
+    let table = time_every_kernel(
+        kernels,
+        repeats,
+        bar,
+        &format!("quantize D={dim} N={rows}"),
+        |k| {
+            k.quantize_i8(matrix.view(), &mut codes, &mut scales)?;
+            black_box((&codes, &scales));
+            Ok(())
+        },
+    )?;
+    for row in &table {
+        let ns = row.time.as_secs_f64() * 1e9 / rows as f64;
+        println!("| {dim} | {rows} | {} | {ns:.1} |", row.name);
     }
     println!();
     Ok(())

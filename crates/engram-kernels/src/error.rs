@@ -33,6 +33,17 @@ pub enum Error {
         /// The largest accepted.
         max: usize,
     },
+    /// An embedding value that is NaN or infinite where the call needs finite values (the
+    /// int8 quantization: a code cannot say ∞).
+    #[error("row {row} has a non-finite value {value} at index {index}")]
+    NonFiniteValue {
+        /// The row.
+        row: usize,
+        /// The index in the row.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
     /// A flat embedding buffer whose length is not a multiple of the dimension.
     #[error(
         "an embedding buffer of {len} elements is not a whole number of rows of dimension {dim}"

@@ -134,6 +134,51 @@ fn int8_similarity_rejects_every_wrong_length_and_shape() {
 }
 
 #[test]
+fn int8_quantization_rejects_wrong_lengths_and_every_non_finite_value() {
+    let flat = [0.5f32, -1.0, 2.0, 0.0, 3.0, -4.0];
+    let view = EmbeddingsView::new(&flat, 3).expect("2 × 3");
+    for k in every_kernels() {
+        for (codes_len, scales_len) in [(5, 2), (7, 2), (0, 2)] {
+            let (mut codes, mut scales) = (vec![99i8; codes_len], vec![UNTOUCHED; scales_len]);
+            rejects!(
+                k.quantize_i8(view, &mut codes, &mut scales),
+                Error::LengthMismatch { what: "codes", .. }
+            );
+            assert!(codes.iter().all(|&c| c == 99) && scales.iter().all(|&s| s == UNTOUCHED));
+        }
+        for scales_len in [0, 1, 3] {
+            let (mut codes, mut scales) = (vec![99i8; 6], vec![UNTOUCHED; scales_len]);
+            rejects!(
+                k.quantize_i8(view, &mut codes, &mut scales),
+                Error::LengthMismatch { what: "scales", .. }
+            );
+            assert!(codes.iter().all(|&c| c == 99) && scales.iter().all(|&s| s == UNTOUCHED));
+        }
+        for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, 4, 5] {
+                let mut flat = flat;
+                flat[at] = bad;
+                let view = EmbeddingsView::new(&flat, 3).expect("2 × 3");
+                let (mut codes, mut scales) = ([99i8; 6], [UNTOUCHED; 2]);
+                let before = zig_calls();
+                let result = k.quantize_i8(view, &mut codes, &mut scales);
+                assert!(
+                    matches!(result, Err(Error::NonFiniteValue { row, index, .. })
+                        if (row, index) == (at / 3, at % 3)),
+                    "{result:?} for {bad} at {at}"
+                );
+                assert_eq!(
+                    zig_calls(),
+                    before,
+                    "a non-finite value reached the Zig code"
+                );
+                assert_eq!((codes, scales), ([99i8; 6], [UNTOUCHED; 2]));
+            }
+        }
+    }
+}
+
+#[test]
 fn dense_spreading_push_and_pull_rejects_wrong_lengths_and_every_bad_activation() {
     let graph = Csr::from_edges(3, &[(0, 1, 1.0), (1, 2, 0.5)]).expect("valid");
     let pulled = PullGraph::new(&graph);

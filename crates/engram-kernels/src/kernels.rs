@@ -486,6 +486,45 @@ impl Kernels {
         Ok(())
     }
 
+    /// Quantizes `rows` to int8 codes for [`dot_i8`](Self::dot_i8), one scale per row:
+    /// `scales[i] = max_k |x_ik| / 127` and `codes[i·D + k] = round(x_ik · 127 / max_k |x_ik|)`
+    /// (half to even, evaluated in f64), so `codes · scale` is within half a step
+    /// (`scale / 2`) of each value, and the largest magnitude of a row is ±127. A zero row has
+    /// zero codes and scale 0; so does the scale (rounded to f32) of a row whose largest
+    /// magnitude is below about 127 · 2⁻¹⁵⁰. Every backend and level gives the same codes and
+    /// scales.
+    ///
+    /// A row's codes depend on that row alone (no statistics over the rows), so a store can
+    /// quantize what it adds without touching what it has.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] unless `codes` has `rows × dim` slots and `scales` one per
+    /// row; [`Error::NonFiniteValue`] for a NaN or ±∞ anywhere in `rows` (checked before
+    /// anything is written: on an error both outputs are untouched).
+    pub fn quantize_i8(
+        &self,
+        rows: EmbeddingsView<'_>,
+        codes: &mut [i8],
+        scales: &mut [f32],
+    ) -> Result<()> {
+        check_len("codes", rows.as_flat().len(), codes.len())?;
+        check_len("scales", rows.rows(), scales.len())?;
+        let dim = rows.dim();
+        if let Some(at) = rows.as_flat().iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFiniteValue {
+                row: at / dim,
+                index: at % dim,
+                value: rows.as_flat()[at],
+            });
+        }
+        match self.code {
+            Code::Rust(_) => rust_backend::quantize_i8::quantize_i8_rows(rows, codes, scales),
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => zig_backend::quantize_i8::quantize_i8_rows(fns, rows, codes, scales),
+        }
+        Ok(())
+    }
+
     /// Spreads `initial` activations over `graph` for `params.hops()` hops and writes the final
     /// activations to `out` (formula in the crate docs). `initial` is not modified.
     ///
@@ -816,6 +855,15 @@ mod zig_dispatch_tests {
                 }),
             ),
             (
+                "quantize_i8",
+                calls(&|f| vec![f.quantize_i8 as usize]),
+                Box::new(move || {
+                    let rows = EmbeddingsView::new(&[1.0, -2.0, 3.0, 4.0], 2).expect("2 × 2");
+                    let (codes, scales) = (&mut [0i8; 4], &mut [0.0f32; 2]);
+                    kernels.quantize_i8(rows, codes, scales).expect("valid");
+                }),
+            ),
+            (
                 "cosine",
                 calls(&|f| vec![f.cosine as usize]),
                 Box::new(move || {
@@ -940,6 +988,7 @@ mod zig_dispatch_tests {
                     fns.dot as usize,
                     fns.cosine as usize,
                     fns.dot_i8 as usize,
+                    fns.quantize_i8 as usize,
                     fns.push_hop as usize,
                     fns.pull_hop as usize,
                     fns.push_frontier as usize,

@@ -46,7 +46,10 @@
 //!
 //! **Int8 dot** ([`Kernels::dot_i8`], over an [`Int8EmbeddingsView`] of `i8` codes):
 //! `score_i = Σ_k q_k · m_ik`, computed exactly in `i32`. The dimension is at most
-//! [`MAX_INT8_DIM`], so no partial sum can overflow in any order.
+//! [`MAX_INT8_DIM`], so no partial sum can overflow in any order. [`Kernels::quantize_i8`]
+//! makes the codes from f32 rows, one scale per row: `scale = max_k |x_k| / 127`,
+//! `code_k = round(x_k · 127 / max_k |x_k|)` (half to even, in f64), so `code · scale` is
+//! within half a step of `x`; every backend gives the same codes and scales.
 //!
 //! **Spreading activation**: from `a_0` = the initial activations (each in `[0, 1]`), for
 //! `h = 1..=H`:
@@ -97,6 +100,7 @@
 //! |---|---|---|---|
 //! | dot | `(D+2)·ε·Σ_k │q_k·m_ik│ + D·2⁻¹⁵⁰` | any summation order of D rounded products (Higham's γ_D) | 3.9% / 4.4% / 4.4% of twice the bound |
 //! | int8 dot | 0: exact | integer products and sums, no overflow possible | 0: equal on every case, asserted |
+//! | int8 quantization | each code within ½ of `x · 127 / max│x│`; the scale rounded once to f32 | f64 arithmetic, one rounding to an integer | 0: the same codes and scale bits, asserted |
 //! | cosine | the dot bound ÷ `‖q‖‖m‖`, plus the norms' relative errors (`ε` for precomputed f64 norms; about `(D/2+3)·ε` for f32 norms computed on the fly) and `3ε`, in all at most `(1.5·D + 8)·ε` for normal inputs | the dot bound, divided by `‖q‖‖m‖ ≥ Σ│q·m│` | 1.0 ε / 1.5 ε / 1.5 ε |
 //! | spreading | a per-node bound propagated through the hops: each f32 sum of `k` inputs adds `(k+1)·(ε·Σ│w·x│ + 2⁻¹⁵⁰)` (scaled by `d`), the final update `2ε` of its magnitude plus `2·2⁻¹⁵⁰`, errors in the inputs are carried with their weights, and clamping never adds any | f32 sums vs exact sums | 0: the backends agree bit for bit (same operations in the same order, no FMA) |
 //! | decay | `(ε + 10⁻⁸)·│r│ + 2⁻¹⁵⁰` | evaluated in f64 and rounded once to f32; the exponential uses a polynomial `2^x` (within 2.0·10⁻⁹ relative, no library call), the power law `pow` | exponential: 0, bit for bit, asserted on every case (same operations in both backends); power law: 0 measured (glibc `pow` vs Zig's `std.math.pow`, each within a few f64 ulps) |

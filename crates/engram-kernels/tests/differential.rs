@@ -207,6 +207,43 @@ proptest! {
     }
 
     #[test]
+    fn int8_quantization_is_within_half_a_step_and_backends_agree_exactly(case in similarity_case()) {
+        let (_, mut flat) = case.generate();
+        // Quantization takes finite values only (the others are an error, tested elsewhere).
+        flat.iter_mut().filter(|x| !x.is_finite()).for_each(|x| *x = 1.5);
+        let view = EmbeddingsView::new(&flat, case.dim).expect("whole rows");
+        let mut first: Option<(Vec<i8>, Vec<f32>)> = None;
+        for k in common::every_kernels() {
+            let (mut codes, mut scales) = (vec![0i8; flat.len()], vec![0.0f32; case.rows]);
+            k.quantize_i8(view, &mut codes, &mut scales).expect("finite values");
+            for (i, row) in flat.chunks_exact(case.dim).enumerate() {
+                let max = row.iter().fold(0.0f64, |m, &x| m.max(f64::from(x).abs()));
+                let scale = max / 127.0;
+                // The scale, rounded once to f32: half an ulp, or half the smallest subnormal.
+                let bound = scale * 2f64.powi(-24) + 2f64.powi(-150);
+                prop_assert!((f64::from(scales[i]) - scale).abs() <= bound,
+                    "row {} scale {} for max {} on {}", i, scales[i], max, k.describe());
+                for (j, &x) in row.iter().enumerate() {
+                    let c = codes[i * case.dim + j];
+                    prop_assert!(c != i8::MIN, "code -128 on {}", k.describe());
+                    // Within half a step of the value, in units of the step (exact in f64).
+                    let y = if max == 0.0 { 0.0 } else { f64::from(x) * 127.0 / max };
+                    prop_assert!((f64::from(c) - y).abs() <= 0.5 + 1e-9,
+                        "row {} value {} code {} (exact {}) on {}", i, x, c, y, k.describe());
+                }
+                prop_assert!(max == 0.0 || row.iter().zip(&codes[i * case.dim..]).any(|(&x, &c)| f64::from(x).abs() == max && c.unsigned_abs() == 127));
+            }
+            match &first {
+                Some((c, s)) => {
+                    prop_assert!(*c == codes, "codes differ on {}", k.describe());
+                    prop_assert!(s.iter().zip(&scales).all(|(a, b)| a.to_bits() == b.to_bits()), "scales differ on {}", k.describe());
+                }
+                None => first = Some((codes, scales)),
+            }
+        }
+    }
+
+    #[test]
     fn int8_dot_equals_the_exact_oracle_on_every_backend(case in similarity_case(), extremes in any::<bool>()) {
         // Every i8 value; with `extremes`, mostly -128 and 127, the largest products.
         let mut rng = SplitMix64::new(case.seed);

@@ -166,6 +166,34 @@ proptest! {
     }
 
     #[test]
+    fn fuzz_int8_quantization(data in bytes()) {
+        let mut b = Bytes(&data);
+        let dim = usize::from(b.u8() % 80);
+        let rows = usize::from(b.u8() % 12);
+        let flat_len = if dim == 0 { usize::from(b.u8() % 5) } else { b.len_near(rows * dim) };
+        let flat = b.vec_f32(flat_len);
+        let (codes_len, scales_len) = (b.len_near(flat_len), b.len_near(rows));
+        let Ok(view) = EmbeddingsView::new(&flat, dim) else { return Ok(()) };
+        let mut results = Vec::new();
+        for k in common::every_kernels() {
+            let (mut codes, mut scales) = (vec![99i8; codes_len], vec![UNTOUCHED; scales_len]);
+            match k.quantize_i8(view, &mut codes, &mut scales) {
+                Ok(()) => {
+                    prop_assert!(codes.iter().all(|&c| c != i8::MIN));
+                    prop_assert!(scales.iter().all(|s| s.is_finite() && *s >= 0.0));
+                    let bits: Vec<u32> = scales.iter().map(|s| s.to_bits()).collect();
+                    results.push(Ok((codes, bits)));
+                }
+                Err(e) => {
+                    prop_assert!(codes.iter().all(|&c| c == 99) && scales.iter().all(|&s| s == UNTOUCHED));
+                    results.push(Err(e.to_string()));
+                }
+            }
+        }
+        prop_assert!(results.windows(2).all(|w| w[0] == w[1]), "backends disagree: {results:?}");
+    }
+
+    #[test]
     fn fuzz_spread(data in bytes()) {
         let mut b = Bytes(&data);
         let nodes = usize::from(b.u8() % 40);

@@ -26,6 +26,7 @@ macro_rules! at_x86_64_v4 {
 }
 
 pub(crate) mod decay;
+pub(crate) mod quantize_i8;
 pub(crate) mod similarity;
 pub(crate) mod similarity_i8;
 pub(crate) mod spread;
