@@ -50,7 +50,7 @@ fn numbers_keep_their_type_and_their_exact_text() {
         "pub(crate) const CACHE_LINE: usize = 64;",
         "pub(crate) const PULL_LANES: usize = 8;",
         "pub(crate) const MAX_ABS_WEIGHT: f64 = 4294967296.0;",
-        "pub(crate) const DECAY_ROUND_MAGIC: f64 = 6755399441055744.0;",
+        "pub(crate) const ROUND_MAGIC: f64 = 6755399441055744.0;",
         "pub(crate) const DECAY_MIN_EXPONENT: f64 = -300.0;",
     ] {
         assert!(

@@ -7,7 +7,7 @@
 //! quantizes only what it adds, and a store never re-quantizes as it grows.
 
 use crate::EmbeddingsView;
-use crate::shared::DECAY_ROUND_MAGIC as ROUND_MAGIC;
+use crate::shared::ROUND_MAGIC;
 
 /// The largest code magnitude: codes are in [−127, 127], so a code's negation is a code.
 pub(crate) const MAX_CODE: f64 = 127.0;

@@ -11,7 +11,7 @@ const contract = @import("contract.zig");
 const shared = @import("shared.zig").values;
 // The exponential's constants (what each one is, in `shared.zon`): the Rust reference
 // (`src/rust_backend/decay.rs`) uses the same ones, so both compute the same bits.
-const round_magic: f64 = shared.decay_round_magic;
+const round_magic: f64 = shared.round_magic;
 const min_exponent: f64 = shared.decay_min_exponent;
 const exp2_poly: [7]f64 = shared.decay_exp2_poly;
 

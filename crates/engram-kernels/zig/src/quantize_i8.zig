@@ -7,7 +7,7 @@ const contract = @import("contract.zig");
 const shared = @import("shared.zig").values;
 
 const max_code: f64 = 127.0;
-const round_magic: f64 = shared.decay_round_magic;
+const round_magic: f64 = shared.round_magic;
 /// f32 lanes per step of the max and of the codes.
 const lanes = 8;
 const V32 = @Vector(lanes, f32);

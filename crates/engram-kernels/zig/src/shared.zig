@@ -12,7 +12,7 @@ pub const Shared = struct {
     pull_prefetch_slots_ahead: usize,
     pull_prefetch_min_slots: usize,
     pull_gather_max_nodes: usize,
-    decay_round_magic: f64,
+    round_magic: f64,
     decay_min_exponent: f64,
     decay_exp2_poly: [7]f64,
     decay_block: usize,
