@@ -167,8 +167,9 @@ impl Kernels {
     }
 }
 
-/// The least a similarity call must read (rows × dim floats, 4 MB) before it is split across
-/// threads: below it, starting a thread costs more than it saves.
+/// The least a similarity call must read (rows × dim floats, 4 MB; an int8 call, 4 MB of
+/// codes) before it is split across threads: below it, starting a thread costs more than it
+/// saves.
 pub const PARALLEL_MIN_FLOATS: usize = 1 << 20;
 
 impl Kernels {

@@ -128,8 +128,8 @@
 //! # Threads
 //!
 //! Kernels are single-threaded by default. [`Kernels::with_threads`] splits each similarity
-//! call that reads at least [`PARALLEL_MIN_FLOATS`] floats into contiguous blocks of rows over
-//! scoped threads. Every row is computed exactly as on one thread, so the results are bit for
+//! call that reads at least 4 MB ([`PARALLEL_MIN_FLOATS`] floats, or as many bytes of int8
+//! codes) into contiguous blocks of rows over scoped threads. Every row is computed exactly as on one thread, so the results are bit for
 //! bit the same; `tests/threads.rs` checks this.
 //!
 //! # Choosing a backend and a CPU level

@@ -4,10 +4,41 @@
 mod common;
 
 use common::SplitMix64;
-use engram_kernels::{EmbeddingMatrix, EmbeddingsView, Error, Kernels, PARALLEL_MIN_FLOATS};
+use engram_kernels::{
+    EmbeddingMatrix, EmbeddingsView, Error, Int8EmbeddingsView, Kernels, PARALLEL_MIN_FLOATS,
+};
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn threaded_int8_dot_is_the_single_threaded_result() {
+    let dim = 37;
+    // Enough bytes to be split (4 MB of codes), and a row count no thread count divides.
+    let rows = PARALLEL_MIN_FLOATS * 4 / dim + 17;
+    let mut rng = SplitMix64::new(78);
+    let codes: Vec<i8> = (0..rows * dim)
+        .map(|_| (rng.next_u64() >> 56) as u8 as i8)
+        .collect();
+    let query: Vec<i8> = (0..dim)
+        .map(|_| (rng.next_u64() >> 56) as u8 as i8)
+        .collect();
+    let view = Int8EmbeddingsView::new(&codes, dim).expect("whole rows");
+    for single in common::every_kernels() {
+        let mut expected = vec![0i32; rows];
+        single.dot_i8(&query, view, &mut expected).expect("valid");
+        for threads in [2, 3, 64] {
+            let k = single.with_threads(threads).expect("valid thread count");
+            let mut out = vec![i32::MIN; rows];
+            k.dot_i8(&query, view, &mut out).expect("valid");
+            assert!(
+                out == expected,
+                "{} int8 dot, {threads} threads",
+                k.describe()
+            );
+        }
+    }
 }
 
 #[test]
