@@ -342,30 +342,14 @@ impl Kernels {
 
     /// Runs `kernel` over `rows` and `out`, split into contiguous blocks over the threads
     /// when the call is large enough (the last block runs on the calling thread).
-    fn over_row_blocks(
+    fn over_row_blocks<V: RowBlocks, T: Send>(
         &self,
-        rows: EmbeddingsView<'_>,
-        out: &mut [f32],
-        kernel: impl Fn(EmbeddingsView<'_>, &mut [f32]) + Sync,
+        rows: V,
+        out: &mut [T],
+        kernel: impl Fn(V, &mut [T]) + Sync,
     ) {
-        let bytes = rows.rows().saturating_mul(rows.dim()).saturating_mul(4);
-        self.over_blocks(bytes, out, |range, out| {
-            let Some(view) = rows.rows_range(range) else {
-                unreachable!("blocks of `out` match the rows of the view")
-            };
-            kernel(view, out);
-        });
-    }
-
-    /// [`over_row_blocks`](Self::over_row_blocks) for int8 codes.
-    fn over_int8_row_blocks(
-        &self,
-        rows: Int8EmbeddingsView<'_>,
-        out: &mut [i32],
-        kernel: impl Fn(Int8EmbeddingsView<'_>, &mut [i32]) + Sync,
-    ) {
-        self.over_blocks(rows.as_flat().len(), out, |range, out| {
-            let Some(view) = rows.rows_range(range) else {
+        self.over_blocks(rows.bytes(), out, |range, out| {
+            let Some(view) = rows.block(range) else {
                 unreachable!("blocks of `out` match the rows of the view")
             };
             kernel(view, out);
@@ -479,7 +463,7 @@ impl Kernels {
         check_len("query", rows.dim(), query.len())?;
         check_len("output scores", rows.rows(), out.len())?;
         let code = self.code;
-        self.over_int8_row_blocks(rows, out, |rows, out| match code {
+        self.over_row_blocks(rows, out, |rows, out| match code {
             Code::Rust(level) => rust_backend::similarity_i8::dot_i8_rows(level, query, rows, out),
             #[cfg(feature = "zig-kernels")]
             Code::Zig(fns) => zig_backend::similarity_i8::dot_i8_rows(fns, query, rows, out),
@@ -777,6 +761,31 @@ fn check_dense_activations(nodes: usize, initial: &[f32], out: &[f32]) -> Result
         });
     }
     Ok(())
+}
+
+/// A view of rows that a similarity call can be split over: its rows in blocks, and how many
+/// bytes it reads (which decides whether to split).
+trait RowBlocks: Copy + Send + Sync {
+    fn bytes(&self) -> usize;
+    fn block(&self, rows: std::ops::Range<usize>) -> Option<Self>;
+}
+
+impl RowBlocks for EmbeddingsView<'_> {
+    fn bytes(&self) -> usize {
+        self.as_flat().len().saturating_mul(size_of::<f32>())
+    }
+    fn block(&self, rows: std::ops::Range<usize>) -> Option<Self> {
+        self.rows_range(rows)
+    }
+}
+
+impl RowBlocks for Int8EmbeddingsView<'_> {
+    fn bytes(&self) -> usize {
+        self.as_flat().len()
+    }
+    fn block(&self, rows: std::ops::Range<usize>) -> Option<Self> {
+        self.rows_range(rows)
+    }
 }
 
 fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<()> {
