@@ -92,9 +92,7 @@ comptime {
     assert(stream_min_elements % block == 0);
 }
 
-/// Prefetches for reading, into every cache level (x86's T0, as the Rust backend's
-/// `_MM_HINT_T0`).
-const prefetch_read: std.builtin.PrefetchOptions = .{ .rw = .read, .locality = 3, .cache = .data };
+const prefetch_read = @import("shared.zig").prefetch_read;
 const can_stream = builtin.zig_backend == .stage2_llvm and builtin.cpu.arch == .x86_64 and
     std.Target.x86.featureSetHas(builtin.cpu.features, .avx);
 

@@ -39,11 +39,10 @@ inline fn load(p: [*]const f32, i: usize) Vec {
 /// (`engram-bench --only similarity`, in BENCHMARKS.md). The Rust backend gets there by
 /// reading four rows at once and prefetching the next four.
 const prefetch_rows_ahead = 4;
-/// Smaller matrices (4 MiB) are not prefetched: they are read from the caches, where a
-/// prefetch only adds instructions.
-const prefetch_min_bytes = 1 << 22;
+/// Smaller matrices are not prefetched (`similarity_prefetch_min_bytes`).
+const prefetch_min_bytes = @import("shared.zig").similarity_prefetch_min_bytes;
 const cache_line = @import("shared.zig").values.cache_line;
-const prefetch_read: std.builtin.PrefetchOptions = .{ .rw = .read, .locality = 3, .cache = .data };
+const prefetch_read = @import("shared.zig").prefetch_read;
 
 /// Whether a loop over rows prefetches the row `prefetch_rows_ahead` after the one it reads.
 const Prefetch = enum { none, rows_ahead };

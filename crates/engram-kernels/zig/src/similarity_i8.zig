@@ -10,10 +10,10 @@ const shared = @import("shared.zig").values;
 /// Codes per step of the loop: one cache line.
 const step = shared.cache_line;
 /// How many rows after the one being read have their lines prefetched, one line per step,
-/// when the codes are at least `prefetch_min_bytes` (smaller ones are read from the caches).
+/// when the codes are at least `similarity_prefetch_min_bytes` (as for f32 rows).
 const prefetch_rows_ahead = 8;
-const prefetch_min_bytes = 1 << 22;
-const prefetch_read: std.builtin.PrefetchOptions = .{ .rw = .read, .locality = 3, .cache = .data };
+const prefetch_min_bytes = @import("shared.zig").similarity_prefetch_min_bytes;
+const prefetch_read = @import("shared.zig").prefetch_read;
 
 comptime {
     // A product of two i8 fits i16, which the step multiplies in.

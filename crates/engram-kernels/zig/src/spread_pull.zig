@@ -65,9 +65,7 @@ comptime {
     assert(prefetch_slots_ahead % slots_per_line == 0);
 }
 
-/// Prefetches for reading, into every cache level (x86's T0, as the Rust backend's
-/// `_MM_HINT_T0`).
-const prefetch_read: std.builtin.PrefetchOptions = .{ .rw = .read, .locality = 3, .cache = .data };
+const prefetch_read = @import("shared.zig").prefetch_read;
 
 /// The in-edges of a graph of n_nodes nodes in the layout above; layout mirrored by `InEdges`
 /// in `ffi.rs`. Contract: slice_offsets has ceil(n_nodes / 8) + 1 non-decreasing entries from
