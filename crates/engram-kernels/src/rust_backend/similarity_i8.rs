@@ -262,6 +262,33 @@ mod tests {
     }
 
     #[test]
+    fn the_portable_loop_is_exact_too() {
+        // On x86-64 every level has its own loop, so the portable one (the reference, and the
+        // code off x86-64) is not reached through `dot_i8_rows`: test it directly.
+        for dim in [1, 63, 64, 65, 129, 389] {
+            let query: Vec<i8> = (0..dim).map(|i| ((i * 31 + 7) % 256) as u8 as i8).collect();
+            let row: Vec<i8> = (0..dim)
+                .map(|i| ((i * 97 + 200) % 256) as u8 as i8)
+                .collect();
+            assert_eq!(
+                i64::from(dot_i8(&query, &row, &[])),
+                oracle(&query, &row),
+                "dim {dim}"
+            );
+            assert_eq!(
+                i64::from(dot_i8(&query, &row, &row)),
+                oracle(&query, &row),
+                "dim {dim}"
+            );
+        }
+        let extremes = vec![-128i8; crate::MAX_INT8_DIM];
+        assert_eq!(
+            i64::from(dot_i8(&extremes, &extremes, &[])),
+            16_384 * crate::MAX_INT8_DIM as i64
+        );
+    }
+
+    #[test]
     fn the_largest_sums_do_not_overflow() {
         let dim = crate::MAX_INT8_DIM;
         let query = vec![-128i8; dim];
