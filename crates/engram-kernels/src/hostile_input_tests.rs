@@ -7,8 +7,8 @@
 use crate::pull::PullGraph;
 use crate::{
     Backend, BackendChoice, CpuLevel, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Error,
-    Int8EmbeddingsView, Kernels, LevelChoice, MAX_ABS_WEIGHT, MAX_INT8_DIM, Seed, SpreadParams,
-    SpreadWorkspace,
+    F16EmbeddingsView, Int8EmbeddingsView, Kernels, LevelChoice, MAX_ABS_WEIGHT, MAX_INT8_DIM,
+    Seed, SpreadParams, SpreadWorkspace,
 };
 
 const UNTOUCHED: f32 = -777.0;
@@ -173,6 +173,91 @@ fn int8_quantization_rejects_wrong_lengths_and_every_non_finite_value() {
                     "a non-finite value reached the Zig code"
                 );
                 assert_eq!((codes, scales), ([99i8; 6], [UNTOUCHED; 2]));
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_similarity_rejects_every_wrong_length_and_shape() {
+    let codes = [
+        0x3c00u16, 0xfc00, 0x7e00, 0, 1, 0x8001, 0x7bff, 0xfbff, 3, 2, 1, 0,
+    ];
+    let view = F16EmbeddingsView::new(&codes, 4).expect("3 × 4");
+    for k in every_kernels() {
+        for query in [
+            &[][..],
+            &[1.0f32; 3][..],
+            &[1.0f32; 5][..],
+            &[1.0f32; 12][..],
+        ] {
+            let mut out = [UNTOUCHED; 3];
+            rejects!(
+                k.dot_f16(query, view, &mut out),
+                Error::LengthMismatch { what: "query", .. }
+            );
+            assert_eq!(out, [UNTOUCHED; 3]);
+        }
+        for len in [0usize, 2, 4, 12] {
+            let mut out = vec![UNTOUCHED; len];
+            rejects!(
+                k.dot_f16(&[1.0f32; 4], view, &mut out),
+                Error::LengthMismatch {
+                    what: "output scores",
+                    ..
+                }
+            );
+            assert!(out.iter().all(|&x| x == UNTOUCHED));
+        }
+    }
+    assert!(matches!(
+        F16EmbeddingsView::new(&codes, 0),
+        Err(Error::ZeroDimension)
+    ));
+    assert!(matches!(
+        F16EmbeddingsView::new(&codes, 5),
+        Err(Error::RaggedRows { len: 12, dim: 5 })
+    ));
+}
+
+#[test]
+fn f16_quantization_rejects_wrong_lengths_and_every_non_finite_value() {
+    let flat = [0.5f32, -1.0, 2.0, 0.0, 3.0, -4.0];
+    let view = EmbeddingsView::new(&flat, 3).expect("2 × 3");
+    for k in every_kernels() {
+        for (codes_len, scales_len, what) in [
+            (5, 2, "codes"),
+            (7, 2, "codes"),
+            (6, 1, "scales"),
+            (6, 3, "scales"),
+        ] {
+            let (mut codes, mut scales) = (vec![99u16; codes_len], vec![UNTOUCHED; scales_len]);
+            let result = k.quantize_f16(view, &mut codes, &mut scales);
+            assert!(
+                matches!(result, Err(Error::LengthMismatch { what: w, .. }) if w == what),
+                "{result:?}"
+            );
+            assert!(codes.iter().all(|&c| c == 99) && scales.iter().all(|&s| s == UNTOUCHED));
+        }
+        for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, 4, 5] {
+                let mut flat = flat;
+                flat[at] = bad;
+                let view = EmbeddingsView::new(&flat, 3).expect("2 × 3");
+                let (mut codes, mut scales) = ([99u16; 6], [UNTOUCHED; 2]);
+                let before = zig_calls();
+                let result = k.quantize_f16(view, &mut codes, &mut scales);
+                assert!(
+                    matches!(result, Err(Error::NonFiniteValue { row, index, .. })
+                        if (row, index) == (at / 3, at % 3)),
+                    "{result:?} for {bad} at {at}"
+                );
+                assert_eq!(
+                    zig_calls(),
+                    before,
+                    "a non-finite value reached the Zig code"
+                );
+                assert_eq!((codes, scales), ([99u16; 6], [UNTOUCHED; 2]));
             }
         }
     }

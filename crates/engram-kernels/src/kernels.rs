@@ -11,9 +11,9 @@ use crate::spreading::{self, SparseState};
 #[cfg(feature = "zig-kernels")]
 use crate::zig_backend;
 use crate::{
-    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, Int8EmbeddingsView,
-    LEVEL_ENV, Result, Seed, SparseActivations, SpreadOutcome, SpreadParams, SpreadWorkspace,
-    rust_backend,
+    BACKEND_ENV, Backend, CpuLevel, Csr, DecayCurve, EmbeddingsView, Error, F16EmbeddingsView,
+    Int8EmbeddingsView, LEVEL_ENV, Result, Seed, SparseActivations, SpreadOutcome, SpreadParams,
+    SpreadWorkspace, rust_backend,
 };
 
 /// The three kernels on one chosen backend and CPU level. Cheap to copy; make one (usually
@@ -494,18 +494,69 @@ impl Kernels {
     ) -> Result<()> {
         check_len("codes", rows.as_flat().len(), codes.len())?;
         check_len("scales", rows.rows(), scales.len())?;
-        let dim = rows.dim();
-        if let Some(at) = rows.as_flat().iter().position(|x| !x.is_finite()) {
-            return Err(Error::NonFiniteValue {
-                row: at / dim,
-                index: at % dim,
-                value: rows.as_flat()[at],
-            });
-        }
+        check_finite(rows)?;
         match self.code {
             Code::Rust(_) => rust_backend::quantize_i8::quantize_i8_rows(rows, codes, scales),
             #[cfg(feature = "zig-kernels")]
             Code::Zig(fns) => zig_backend::quantize_i8::quantize_i8_rows(fns, rows, codes, scales),
+        }
+        Ok(())
+    }
+
+    /// `out[i] = Σ_k query[k] · row_i[k]` for every row of f16 codes, each widened to f32
+    /// (exactly) and summed in f32 as [`Kernels::dot`] sums: the same bits as `dot` over the
+    /// widened rows on the same backend and level, and within `dot`'s bound of the exact sum
+    /// (crate docs). Split over the threads as [`Kernels::dot`].
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `query.len() != rows.dim()` or `out.len() != rows.rows()`.
+    pub fn dot_f16(
+        &self,
+        query: &[f32],
+        rows: F16EmbeddingsView<'_>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        check_len("query", rows.dim(), query.len())?;
+        check_len("output scores", rows.rows(), out.len())?;
+        let code = self.code;
+        self.over_row_blocks(rows, out, |rows, out| match code {
+            Code::Rust(level) => rust_backend::similarity::dot_f16_rows(level, query, rows, out),
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => zig_backend::similarity::dot_f16_rows(fns, query, rows, out),
+        });
+        Ok(())
+    }
+
+    /// Quantizes `rows` to f16 codes for [`dot_f16`](Self::dot_f16), one power-of-two scale
+    /// per row: `scales[i]` is the largest power of two not above `max_k |x_ik|`, and
+    /// `codes[i·D + k]` the binary16 bits of `x_ik / scales[i]` rounded to nearest even. The
+    /// division is exact, so `code · scale` is the f16 rounding of each value (relative error
+    /// at most 2⁻¹¹, or an absolute `scale · 2⁻²⁵` for values f16 cannot hold relative to the
+    /// row's largest), for rows of any magnitude: codes are below 2 in magnitude and never ∞.
+    /// A zero row has zero codes and scale 0. Every backend and level gives the same codes
+    /// and scales.
+    ///
+    /// As for [`quantize_i8`](Self::quantize_i8), a row's codes depend on that row alone.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] unless `codes` has `rows × dim` slots and `scales` one per
+    /// row; [`Error::NonFiniteValue`] for a NaN or ±∞ anywhere in `rows` (checked before
+    /// anything is written: on an error both outputs are untouched).
+    pub fn quantize_f16(
+        &self,
+        rows: EmbeddingsView<'_>,
+        codes: &mut [u16],
+        scales: &mut [f32],
+    ) -> Result<()> {
+        check_len("codes", rows.as_flat().len(), codes.len())?;
+        check_len("scales", rows.rows(), scales.len())?;
+        check_finite(rows)?;
+        match self.code {
+            Code::Rust(_) => rust_backend::quantize_f16::quantize_f16_rows(rows, codes, scales),
+            #[cfg(feature = "zig-kernels")]
+            Code::Zig(fns) => {
+                zig_backend::quantize_f16::quantize_f16_rows(fns, rows, codes, scales)
+            }
         }
         Ok(())
     }
@@ -779,12 +830,34 @@ impl RowBlocks for EmbeddingsView<'_> {
     }
 }
 
+impl RowBlocks for F16EmbeddingsView<'_> {
+    fn bytes(&self) -> usize {
+        self.as_flat().len().saturating_mul(size_of::<u16>())
+    }
+    fn block(&self, rows: std::ops::Range<usize>) -> Option<Self> {
+        self.rows_range(rows)
+    }
+}
+
 impl RowBlocks for Int8EmbeddingsView<'_> {
     fn bytes(&self) -> usize {
         self.as_flat().len()
     }
     fn block(&self, rows: std::ops::Range<usize>) -> Option<Self> {
         self.rows_range(rows)
+    }
+}
+
+/// [`Error::NonFiniteValue`] for the first NaN or ±∞ of `rows`.
+fn check_finite(rows: EmbeddingsView<'_>) -> Result<()> {
+    let dim = rows.dim();
+    match rows.as_flat().iter().position(|x| !x.is_finite()) {
+        Some(at) => Err(Error::NonFiniteValue {
+            row: at / dim,
+            index: at % dim,
+            value: rows.as_flat()[at],
+        }),
+        None => Ok(()),
     }
 }
 
@@ -862,6 +935,25 @@ mod zig_dispatch_tests {
                 Box::new(move || {
                     let rows = Int8EmbeddingsView::new(&[1, 2, 3, 4], 2).expect("2 × 2");
                     kernels.dot_i8(&[1, -1], rows, &mut [0; 2]).expect("valid");
+                }),
+            ),
+            (
+                "dot_f16",
+                calls(&|f| vec![f.dot_f16 as usize]),
+                Box::new(move || {
+                    let rows = F16EmbeddingsView::new(&[0x3c00, 0, 0, 0xbc00], 2).expect("2 × 2");
+                    kernels
+                        .dot_f16(&[1.0, 1.0], rows, &mut [0.0; 2])
+                        .expect("valid");
+                }),
+            ),
+            (
+                "quantize_f16",
+                calls(&|f| vec![f.quantize_f16 as usize]),
+                Box::new(move || {
+                    let rows = EmbeddingsView::new(&[1.0, 2.0, 3.0, 4.0], 2).expect("2 × 2");
+                    let (codes, scales) = (&mut [0u16; 4], &mut [0.0f32; 2]);
+                    kernels.quantize_f16(rows, codes, scales).expect("valid");
                 }),
             ),
             (
@@ -999,6 +1091,8 @@ mod zig_dispatch_tests {
                     fns.cosine as usize,
                     fns.dot_i8 as usize,
                     fns.quantize_i8 as usize,
+                    fns.dot_f16 as usize,
+                    fns.quantize_f16 as usize,
                     fns.push_hop as usize,
                     fns.pull_hop as usize,
                     fns.push_frontier as usize,

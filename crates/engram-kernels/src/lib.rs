@@ -51,6 +51,16 @@
 //! `code_k = round(x_k · 127 / max_k |x_k|)` (half to even, in f64), so `code · scale` is
 //! within half a step of `x`; every backend gives the same codes and scales.
 //!
+//! **F16 dot** ([`Kernels::dot_f16`], an f32 query over an [`F16EmbeddingsView`] of IEEE 754
+//! binary16 codes, as `u16` bit patterns): each code is widened to f32 (exactly:
+//! [`f16_bits_to_f32`]) and the sum is [`Kernels::dot`]'s, so the result is, bit for bit, what
+//! `dot` gives over the widened rows on the same backend and level (the tolerance of `dot`
+//! between backends applies). [`Kernels::quantize_f16`] makes the codes, one power-of-two scale
+//! per row: `scale` = the largest power of two not above `max_k |x_k|`, `code_k` =
+//! `x_k / scale` rounded to f16, nearest even ([`f32_to_f16_bits`]); the division is exact, so
+//! `code · scale` is the f16 rounding of `x` for rows of any magnitude (no ∞); every backend
+//! gives the same codes and scales.
+//!
 //! **Spreading activation**: from `a_0` = the initial activations (each in `[0, 1]`), for
 //! `h = 1..=H`:
 //!
@@ -101,6 +111,8 @@
 //! | dot | `(D+2)·ε·Σ_k │q_k·m_ik│ + D·2⁻¹⁵⁰` | any summation order of D rounded products (Higham's γ_D) | 3.9% / 4.4% / 4.4% of twice the bound |
 //! | int8 dot | 0: exact | integer products and sums, no overflow possible | 0: equal on every case, asserted |
 //! | int8 quantization | each code within ½ of `x · 127 / max│x│`; the scale rounded once to f32 | f64 arithmetic, one rounding to an integer | 0: the same codes and scale bits, asserted |
+//! | f16 dot | the dot bound, over the widened codes | the f32 dot of exactly widened values | as dot (each backend's result is its own dot over the widened rows, bit for bit, asserted) |
+//! | f16 quantization | each code the f16 rounding of `x / scale` (relative error ≤ 2⁻¹¹, or absolute `scale · 2⁻²⁵` below f16's normal range); the scale exact | an exact division by a power of two, one rounding to f16 | 0: the same codes and scale bits, asserted |
 //! | cosine | the dot bound ÷ `‖q‖‖m‖`, plus the norms' relative errors (`ε` for precomputed f64 norms; about `(D/2+3)·ε` for f32 norms computed on the fly) and `3ε`, in all at most `(1.5·D + 8)·ε` for normal inputs | the dot bound, divided by `‖q‖‖m‖ ≥ Σ│q·m│` | 1.0 ε / 1.5 ε / 1.5 ε |
 //! | spreading | a per-node bound propagated through the hops: each f32 sum of `k` inputs adds `(k+1)·(ε·Σ│w·x│ + 2⁻¹⁵⁰)` (scaled by `d`), the final update `2ε` of its magnitude plus `2·2⁻¹⁵⁰`, errors in the inputs are carried with their weights, and clamping never adds any | f32 sums vs exact sums | 0: the backends agree bit for bit (same operations in the same order, no FMA) |
 //! | decay | `(ε + 10⁻⁸)·│r│ + 2⁻¹⁵⁰` | evaluated in f64 and rounded once to f32; the exponential uses a polynomial `2^x` (within 2.0·10⁻⁹ relative, no library call), the power law `pow` | exponential: 0, bit for bit, asserted on every case (same operations in both backends); power law: 0 measured (glibc `pow` vs Zig's `std.math.pow`, each within a few f64 ulps) |
@@ -146,6 +158,7 @@ mod backend;
 mod cpu;
 mod embeddings;
 mod error;
+mod f16;
 mod graph;
 #[cfg(test)]
 mod hostile_input_tests;
@@ -163,6 +176,7 @@ pub use backend::{BACKEND_ENV, Backend, BackendChoice, ZigBuildInfo};
 pub use cpu::{CpuLevel, LEVEL_ENV, LevelChoice};
 pub use embeddings::{EmbeddingMatrix, EmbeddingsView, l2_norm};
 pub use error::{Error, Result};
+pub use f16::{F16EmbeddingsView, f16_bits_to_f32, f32_to_f16_bits};
 pub use graph::{Csr, MAX_ABS_WEIGHT};
 pub use int8::{Int8EmbeddingsView, MAX_INT8_DIM};
 pub use kernels::{Kernels, PARALLEL_MIN_FLOATS};

@@ -15,8 +15,9 @@ use common::SplitMix64;
 use common::oracle::{self, EPS, Expect};
 use engram_kernels::pull::{BidirectionalGraph, PullGraph, SeedGraph};
 use engram_kernels::{
-    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Int8EmbeddingsView, Kernels,
-    MAX_ABS_WEIGHT, Seed, SpreadParams, SpreadWorkspace,
+    Backend, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, F16EmbeddingsView,
+    Int8EmbeddingsView, Kernels, MAX_ABS_WEIGHT, Seed, SpreadParams, SpreadWorkspace,
+    f16_bits_to_f32, f32_to_f16_bits,
 };
 use proptest::prelude::*;
 
@@ -160,9 +161,10 @@ fn check_rows(
                 out[i]
             );
         }
-        // The backends agree with each other on NaN-ness as well, except where sums overflow:
-        // then the summation order decides between ±∞ and NaN (∞ − ∞).
-        if expected != Expect::Unbounded {
+        // The backends agree with each other on NaN-ness as well, except where sums overflow
+        // or a term is infinite: then the summation order decides between ±∞ and NaN
+        // (∞ − ∞, where a partial sum of finite terms overflowed to the other infinity).
+        if expected != Expect::Unbounded && expected != Expect::NonFinite {
             let nan = results[0].1[i].is_nan();
             prop_assert!(
                 results.iter().all(|(_, out)| out[i].is_nan() == nan),
@@ -232,6 +234,66 @@ proptest! {
                         "row {} value {} code {} (exact {}) on {}", i, x, c, y, k.describe());
                 }
                 prop_assert!(max == 0.0 || row.iter().zip(&codes[i * case.dim..]).any(|(&x, &c)| f64::from(x).abs() == max && c.unsigned_abs() == 127));
+            }
+            match &first {
+                Some((c, s)) => {
+                    prop_assert!(*c == codes, "codes differ on {}", k.describe());
+                    prop_assert!(s.iter().zip(&scales).all(|(a, b)| a.to_bits() == b.to_bits()), "scales differ on {}", k.describe());
+                }
+                None => first = Some((codes, scales)),
+            }
+        }
+    }
+
+    #[test]
+    fn f16_dot_matches_the_oracle_and_is_the_f32_dot_of_the_widened_rows(case in similarity_case(), raw in any::<bool>()) {
+        // The case's values rounded to f16 (every regime: subnormal, huge, NaN, ∞ become f16
+        // subnormals, ∞ and NaN), or, with `raw`, arbitrary bit patterns.
+        let (query, flat) = case.generate();
+        let mut rng = SplitMix64::new(case.seed);
+        let codes: Vec<u16> = flat
+            .iter()
+            .map(|&x| if raw { (rng.next_u64() >> 48) as u16 } else { f32_to_f16_bits(x) })
+            .collect();
+        let widened: Vec<f32> = codes.iter().map(|&c| f16_bits_to_f32(c)).collect();
+        let view = F16EmbeddingsView::new(&codes, case.dim).expect("whole rows");
+        let wide_view = EmbeddingsView::new(&widened, case.dim).expect("whole rows");
+        let results: Vec<_> = common::every_kernels().into_iter().map(|k| {
+            let (mut out, mut wide) = (vec![0.0f32; case.rows], vec![0.0f32; case.rows]);
+            k.dot_f16(&query, view, &mut out).expect("valid shapes");
+            k.dot(&query, wide_view, &mut wide).expect("valid shapes");
+            (k, out, wide)
+        }).collect();
+        for (k, out, wide) in &results {
+            prop_assert!(
+                out.iter().zip(wide).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+                "dot_f16 is not dot over the widened rows on {}", k.describe()
+            );
+        }
+        let results: Vec<_> = results.into_iter().map(|(k, out, _)| (k, out)).collect();
+        check_rows("dot", &case, &query, &widened, &results, oracle::dot)?;
+    }
+
+    #[test]
+    fn f16_quantization_is_the_f16_rounding_and_backends_agree_exactly(case in similarity_case()) {
+        let (_, mut flat) = case.generate();
+        flat.iter_mut().filter(|x| !x.is_finite()).for_each(|x| *x = -2.5);
+        let view = EmbeddingsView::new(&flat, case.dim).expect("whole rows");
+        let mut first: Option<(Vec<u16>, Vec<f32>)> = None;
+        for k in common::every_kernels() {
+            let (mut codes, mut scales) = (vec![0u16; flat.len()], vec![0.0f32; case.rows]);
+            k.quantize_f16(view, &mut codes, &mut scales).expect("finite values");
+            for (i, row) in flat.chunks_exact(case.dim).enumerate() {
+                let max = row.iter().fold(0.0f64, |m, &x| m.max(f64::from(x).abs()));
+                let scale = f64::from(scales[i]);
+                // The largest power of two not above the largest magnitude.
+                prop_assert!(max == 0.0 && scale == 0.0 || scale <= max && max < 2.0 * scale && scale.log2().fract() == 0.0,
+                    "row {} scale {} for max {} on {}", i, scale, max, k.describe());
+                for (j, &x) in row.iter().enumerate() {
+                    let c = codes[i * case.dim + j];
+                    let expected = if max == 0.0 { 0 } else { half::f16::from_f64(f64::from(x) / scale).to_bits() };
+                    prop_assert_eq!(c, expected, "row {} value {} on {}", i, x, k.describe());
+                }
             }
             match &first {
                 Some((c, s)) => {

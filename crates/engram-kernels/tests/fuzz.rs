@@ -16,8 +16,8 @@
 mod common;
 
 use engram_kernels::{
-    BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, Int8EmbeddingsView, Seed,
-    SpreadParams, SpreadWorkspace,
+    BackendChoice, Csr, DecayCurve, EmbeddingMatrix, EmbeddingsView, F16EmbeddingsView,
+    Int8EmbeddingsView, Seed, SpreadParams, SpreadWorkspace, f16_bits_to_f32,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
@@ -181,6 +181,64 @@ proptest! {
                 Ok(()) => {
                     prop_assert!(codes.iter().all(|&c| c != i8::MIN));
                     prop_assert!(scales.iter().all(|s| s.is_finite() && *s >= 0.0));
+                    let bits: Vec<u32> = scales.iter().map(|s| s.to_bits()).collect();
+                    results.push(Ok((codes, bits)));
+                }
+                Err(e) => {
+                    prop_assert!(codes.iter().all(|&c| c == 99) && scales.iter().all(|&s| s == UNTOUCHED));
+                    results.push(Err(e.to_string()));
+                }
+            }
+        }
+        prop_assert!(results.windows(2).all(|w| w[0] == w[1]), "backends disagree: {results:?}");
+    }
+
+    #[test]
+    fn fuzz_f16_similarity(data in bytes()) {
+        let mut b = Bytes(&data);
+        let dim = usize::from(b.u8() % 80);
+        let rows = usize::from(b.u8() % 12);
+        let flat_len = if dim == 0 { usize::from(b.u8() % 5) } else { b.len_near(rows * dim) };
+        let flat: Vec<u16> = (0..flat_len).map(|_| u16::from_le_bytes([b.u8(), b.u8()])).collect();
+        let query = b.vec_f32_near(dim);
+        let out_len = b.len_near(rows);
+        let view = match F16EmbeddingsView::new(&flat, dim) {
+            Ok(v) => v,
+            Err(_) => { prop_assert!(dim == 0 || !flat.len().is_multiple_of(dim)); return Ok(()); }
+        };
+        let widened: Vec<f32> = flat.iter().map(|&c| f16_bits_to_f32(c)).collect();
+        let wide_view = EmbeddingsView::new(&widened, dim).expect("the same shape");
+        let mut verdicts = Vec::new();
+        for k in common::every_kernels() {
+            let (mut out, mut wide) = (vec![UNTOUCHED; out_len], vec![UNTOUCHED; out_len]);
+            let result = k.dot_f16(&query, view, &mut out);
+            let wide_result = k.dot(&query, wide_view, &mut wide);
+            prop_assert_eq!(result.is_ok(), wide_result.is_ok());
+            // The same bits as the f32 dot over the widened rows, on every backend and level.
+            prop_assert!(out.iter().zip(&wide).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+                "{}: {out:?} against {wide:?}", k.describe());
+            verdicts.push(result.map_err(|e| e.to_string()));
+        }
+        prop_assert!(verdicts.windows(2).all(|w| w[0] == w[1]), "backends disagree on validity: {verdicts:?}");
+    }
+
+    #[test]
+    fn fuzz_f16_quantization(data in bytes()) {
+        let mut b = Bytes(&data);
+        let dim = usize::from(b.u8() % 80);
+        let rows = usize::from(b.u8() % 12);
+        let flat_len = if dim == 0 { usize::from(b.u8() % 5) } else { b.len_near(rows * dim) };
+        let flat = b.vec_f32(flat_len);
+        let (codes_len, scales_len) = (b.len_near(flat_len), b.len_near(rows));
+        let Ok(view) = EmbeddingsView::new(&flat, dim) else { return Ok(()) };
+        let mut results = Vec::new();
+        for k in common::every_kernels() {
+            let (mut codes, mut scales) = (vec![99u16; codes_len], vec![UNTOUCHED; scales_len]);
+            match k.quantize_f16(view, &mut codes, &mut scales) {
+                Ok(()) => {
+                    // Codes below 2 in magnitude (never ∞ or NaN); scales 0 or powers of two.
+                    prop_assert!(codes.iter().all(|&c| c & 0x7fff <= 0x4000));
+                    prop_assert!(scales.iter().all(|s| *s == 0.0 || (s.is_finite() && *s > 0.0 && (s.to_bits() & 0x007f_ffff == 0 || s.to_bits().count_ones() == 1))));
                     let bits: Vec<u32> = scales.iter().map(|s| s.to_bits()).collect();
                     results.push(Ok((codes, bits)));
                 }

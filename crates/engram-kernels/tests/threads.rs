@@ -5,7 +5,8 @@ mod common;
 
 use common::SplitMix64;
 use engram_kernels::{
-    EmbeddingMatrix, EmbeddingsView, Error, Int8EmbeddingsView, Kernels, PARALLEL_MIN_FLOATS,
+    EmbeddingMatrix, EmbeddingsView, Error, F16EmbeddingsView, Int8EmbeddingsView, Kernels,
+    PARALLEL_MIN_FLOATS,
 };
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -35,6 +36,34 @@ fn threaded_int8_dot_is_the_single_threaded_result() {
             assert!(
                 out == expected,
                 "{} int8 dot, {threads} threads",
+                k.describe()
+            );
+        }
+    }
+}
+
+#[test]
+fn threaded_f16_dot_is_bit_for_bit_the_single_threaded_result() {
+    let dim = 37;
+    // Enough bytes to be split (4 MB of codes), and a row count no thread count divides.
+    let rows = PARALLEL_MIN_FLOATS * 2 / dim + 17;
+    let mut rng = SplitMix64::new(79);
+    // Finite f16 values of both signs (exponent below 31).
+    let codes: Vec<u16> = (0..rows * dim)
+        .map(|_| (rng.next_u64() >> 48) as u16 & 0xbbff)
+        .collect();
+    let query: Vec<f32> = (0..dim).map(|_| rng.next_f32_signed()).collect();
+    let view = F16EmbeddingsView::new(&codes, dim).expect("whole rows");
+    for single in common::every_kernels() {
+        let mut expected = vec![0.0f32; rows];
+        single.dot_f16(&query, view, &mut expected).expect("valid");
+        for threads in [2, 3, 64] {
+            let k = single.with_threads(threads).expect("valid thread count");
+            let mut out = vec![f32::NAN; rows];
+            k.dot_f16(&query, view, &mut out).expect("valid");
+            assert!(
+                bits(&out) == bits(&expected),
+                "{} f16 dot, {threads} threads",
                 k.describe()
             );
         }

@@ -1,6 +1,7 @@
 //! The pure-Rust backend: the reference every other backend is tested against. Safe code,
 //! apart from calls into its `#[target_feature]` functions, [`prefetch`], the streaming
-//! stores of decay and the AVX2 gather of the pull pass, each with its invariant; it relies on
+//! stores of decay, the AVX2 gather of the pull pass, the int8 loops' loads and the F16C
+//! conversion of f16 codes, each with its invariant; it relies on
 //! the validation done in `kernels.rs` for lengths, never for memory safety.
 
 /// Compiles the functions it wraps for x86-64-v3: the psABI level's feature list, written once
@@ -26,6 +27,7 @@ macro_rules! at_x86_64_v4 {
 }
 
 pub(crate) mod decay;
+pub(crate) mod quantize_f16;
 pub(crate) mod quantize_i8;
 pub(crate) mod similarity;
 pub(crate) mod similarity_i8;

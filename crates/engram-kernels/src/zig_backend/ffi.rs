@@ -8,7 +8,7 @@ use crate::CpuLevel;
 
 /// Must equal `abi_version` in `zig/src/root.zig`: a `Kernels` on a Zig level whose library
 /// reports another is refused ([`super::check_abi`]).
-pub(crate) const ZIG_ABI_VERSION: u32 = 8;
+pub(crate) const ZIG_ABI_VERSION: u32 = 9;
 
 /// The layout of every struct that crosses the boundary, as `zig/src/root.zig` asserts it too
 /// (the same offsets, in terms of the pointer size `P`): a field changed on one side only
@@ -233,6 +233,21 @@ zig_abi! {
             n_rows: usize,
             dim: usize,
             codes: *mut i8,
+            scales: *mut f32,
+        );
+        /// `rows` are binary16 bit patterns.
+        fn dot_f16 = "ek_dot_f16"(
+            query: *const f32,
+            rows: *const u16,
+            n_rows: usize,
+            dim: usize,
+            out: *mut f32,
+        );
+        fn quantize_f16 = "ek_quantize_f16"(
+            rows: *const f32,
+            n_rows: usize,
+            dim: usize,
+            codes: *mut u16,
             scales: *mut f32,
         );
         fn push_hop = "ek_push_hop_f32"(

@@ -7,6 +7,7 @@
 
 pub(crate) mod decay;
 pub(crate) mod ffi;
+pub(crate) mod quantize_f16;
 pub(crate) mod quantize_i8;
 pub(crate) mod similarity;
 pub(crate) mod similarity_i8;

@@ -1,7 +1,7 @@
-//! Similarity through `ek_dot_f32` / `ek_cosine_f32`.
+//! Similarity through `ek_dot_f32` / `ek_cosine_f32` / `ek_dot_f16`.
 
 use super::ffi::LevelFns;
-use crate::EmbeddingsView;
+use crate::{EmbeddingsView, F16EmbeddingsView};
 
 /// `out[i] = dot(query, row i)`.
 pub(crate) fn dot_rows(fns: &LevelFns, query: &[f32], rows: EmbeddingsView<'_>, out: &mut [f32]) {
@@ -39,6 +39,29 @@ pub(crate) fn cosine_rows(
             query_norm,
             rows.as_flat().as_ptr(),
             norms,
+            rows.rows(),
+            rows.dim(),
+            out.as_mut_ptr(),
+        );
+    }
+}
+
+/// `out[i] = dot(query, row i widened to f32)`, over f16 codes.
+pub(crate) fn dot_f16_rows(
+    fns: &LevelFns,
+    query: &[f32],
+    rows: F16EmbeddingsView<'_>,
+    out: &mut [f32],
+) {
+    assert!(query.len() == rows.dim() && out.len() == rows.rows());
+    super::count_call(fns.dot_f16 as usize);
+    // SAFETY: query has `dim` floats and out has `rows` (asserted); the view holds exactly
+    // rows × dim codes (F16EmbeddingsView invariant) and dim > 0. `out` is a unique borrow,
+    // so it overlaps neither input. `fns` is a level this CPU supports (Kernels invariant).
+    unsafe {
+        (fns.dot_f16)(
+            query.as_ptr(),
+            rows.as_flat().as_ptr(),
             rows.rows(),
             rows.dim(),
             out.as_mut_ptr(),

@@ -16,6 +16,8 @@ const suffix = "_" ++ build_options.level;
 pub const similarity = @import("similarity.zig");
 pub const similarity_i8 = @import("similarity_i8.zig");
 pub const quantize_i8 = @import("quantize_i8.zig");
+pub const quantize_f16 = @import("quantize_f16.zig");
+pub const half = @import("half.zig");
 pub const spread = @import("spread.zig");
 pub const spread_pull = @import("spread_pull.zig");
 pub const decay = @import("decay.zig");
@@ -23,7 +25,7 @@ pub const contract = @import("contract.zig");
 
 /// Bumped whenever an exported signature or struct layout changes; the Rust
 /// side checks it (`ZIG_ABI_VERSION` in `src/zig_backend/ffi.rs`).
-pub const abi_version: u32 = 8;
+pub const abi_version: u32 = 9;
 
 /// Defined in Rust (`src/zig_backend/mod.rs`): prints a clear message and aborts.
 extern fn engram_kernels_zig_panic(msg_ptr: [*]const u8, msg_len: usize) noreturn;
@@ -142,6 +144,8 @@ comptime {
     @export(&similarity.cosineRows, .{ .name = "ek_cosine_f32" ++ suffix });
     @export(&similarity_i8.dotI8Rows, .{ .name = "ek_dot_i8" ++ suffix });
     @export(&quantize_i8.quantizeI8Rows, .{ .name = "ek_quantize_i8" ++ suffix });
+    @export(&similarity.dotF16Rows, .{ .name = "ek_dot_f16" ++ suffix });
+    @export(&quantize_f16.quantizeF16Rows, .{ .name = "ek_quantize_f16" ++ suffix });
     @export(&spread.pushHop, .{ .name = "ek_push_hop_f32" ++ suffix });
     @export(&spread.pushFrontier, .{ .name = "ek_push_frontier_f32" ++ suffix });
     @export(&spread.finalizeAll, .{ .name = "ek_finalize_all_f32" ++ suffix });

@@ -6,6 +6,7 @@
 const std = @import("std");
 const builtin = @import("builtin");
 const contract = @import("contract.zig");
+const half = @import("half.zig");
 
 /// f32 lanes per vector for the CPU this library is compiled for (4 for the
 /// x86-64 baseline, 8 with AVX2 and AVX-512). Capped at 8: the x86-64-v4 library is
@@ -32,6 +33,17 @@ inline fn load(p: [*]const f32, i: usize) Vec {
     return p[i..][0..lanes].*;
 }
 
+/// `lanes` values of a row from `i`, as f32: a row is f32, or f16 codes (`u16` bit patterns)
+/// widened exactly, so a dot over f16 rows is the f32 dot over the widened rows.
+inline fn loadRow(comptime T: type, p: [*]const T, i: usize) Vec {
+    return if (T == f32) p[i..][0..lanes].* else half.widen(lanes, p[i..][0..lanes].*);
+}
+
+/// Element `i` of a row, as f32.
+inline fn rowValue(comptime T: type, p: [*]const T, i: usize) f32 {
+    return if (T == f32) p[i] else half.widenOne(p[i]);
+}
+
 /// How many rows ahead of the one being read `dotRows` and `cosineRows` prefetch, one cache
 /// line for each line they read. One row at a time is one memory stream, which the hardware
 /// prefetchers did not keep ahead: at N = 1M, D = 384, Zig read at 67-73% of the bandwidth on
@@ -47,25 +59,32 @@ const prefetch_read = @import("shared.zig").prefetch_read;
 /// Whether a loop over rows prefetches the row `prefetch_rows_ahead` after the one it reads.
 const Prefetch = enum { none, rows_ahead };
 
-fn prefetchFor(n_rows: usize, dim: usize) Prefetch {
-    return if (n_rows *| dim *| @sizeOf(f32) >= prefetch_min_bytes) .rows_ahead else .none;
+fn prefetchFor(comptime T: type, n_rows: usize, dim: usize) Prefetch {
+    return if (n_rows *| dim *| @sizeOf(T) >= prefetch_min_bytes) .rows_ahead else .none;
 }
 
 /// The row to prefetch while reading row r < n_rows: `prefetch_rows_ahead` later, or the last.
-inline fn rowAhead(rows: [*]const f32, r: usize, n_rows: usize, dim: usize) [*]const f32 {
+inline fn rowAhead(
+    comptime T: type,
+    rows: [*]const T,
+    r: usize,
+    n_rows: usize,
+    dim: usize,
+) [*]const T {
     return rows + @min(r + prefetch_rows_ahead, n_rows - 1) * dim;
 }
 
-/// Asks for the cache lines of `ahead[i .. i + n]` (n floats), if `mode` prefetches.
+/// Asks for the cache lines of `ahead[i .. i + n]` (n values), if `mode` prefetches.
 inline fn prefetchSpan(
     comptime mode: Prefetch,
-    ahead: [*]const f32,
+    comptime T: type,
+    ahead: [*]const T,
     i: usize,
     comptime n: usize,
 ) void {
     if (mode == .none) return;
-    inline for (0..(n * @sizeOf(f32) + cache_line - 1) / cache_line) |k| {
-        @prefetch(ahead + i + k * (cache_line / @sizeOf(f32)), prefetch_read);
+    inline for (0..(n * @sizeOf(T) + cache_line - 1) / cache_line) |k| {
+        @prefetch(ahead + i + k * (cache_line / @sizeOf(T)), prefetch_read);
     }
 }
 
@@ -73,25 +92,26 @@ inline fn prefetchSpan(
 /// the same span of `ahead` (a later row) as it reads of b.
 inline fn dotProduct(
     comptime mode: Prefetch,
+    comptime T: type,
     a: [*]const f32,
-    b: [*]const f32,
+    b: [*]const T,
     len: usize,
-    ahead: [*]const f32,
+    ahead: [*]const T,
 ) f32 {
     var acc: [chains]Vec = @splat(@as(Vec, @splat(0)));
     var i: usize = 0;
     while (i + chains * lanes <= len) : (i += chains * lanes) {
-        prefetchSpan(mode, ahead, i, chains * lanes);
+        prefetchSpan(mode, T, ahead, i, chains * lanes);
         inline for (0..chains) |c| {
-            acc[c] = mulAdd(load(a, i + c * lanes), load(b, i + c * lanes), acc[c]);
+            acc[c] = mulAdd(load(a, i + c * lanes), loadRow(T, b, i + c * lanes), acc[c]);
         }
     }
     while (i + lanes <= len) : (i += lanes) {
-        acc[0] = mulAdd(load(a, i), load(b, i), acc[0]);
+        acc[0] = mulAdd(load(a, i), loadRow(T, b, i), acc[0]);
     }
     var sum = @reduce(.Add, (acc[0] + acc[1]) + (acc[2] + acc[3]));
     while (i < len) : (i += 1) {
-        sum += a[i] * b[i];
+        sum += a[i] * rowValue(T, b, i);
     }
     return sum;
 }
@@ -109,7 +129,7 @@ inline fn dotAndSquaredNorm(
     var sq: [2]Vec = @splat(@as(Vec, @splat(0)));
     var i: usize = 0;
     while (i + 2 * lanes <= len) : (i += 2 * lanes) {
-        prefetchSpan(mode, ahead, i, 2 * lanes);
+        prefetchSpan(mode, f32, ahead, i, 2 * lanes);
         inline for (0..2) |c| {
             const r = load(row, i + c * lanes);
             dot[c] = mulAdd(load(q, i + c * lanes), r, dot[c]);
@@ -172,10 +192,39 @@ pub fn dotRows(
     out: [*]f32,
 ) callconv(.c) void {
     similarityContract(query, rows, null, n_rows, dim, out);
-    switch (prefetchFor(n_rows, dim)) {
+    dotRowsOf(f32, query, rows, n_rows, dim, out);
+}
+
+/// out[i] = dot(query, rows[i] widened to f32) for i < n_rows, where rows holds f16 codes
+/// (binary16 bit patterns): the same bits as `dotRows` over the widened rows.
+/// Contract: as `dotRows`, with rows n_rows*dim codes.
+pub fn dotF16Rows(
+    query: [*]const f32,
+    rows: [*]const u16,
+    n_rows: usize,
+    dim: usize,
+    out: [*]f32,
+) callconv(.c) void {
+    if (contract.verify) {
+        std.debug.assert(dim > 0);
+        contract.disjoint(f32, out, n_rows, f32, query, dim);
+        contract.disjoint(f32, out, n_rows, u16, rows, n_rows * dim);
+    }
+    dotRowsOf(u16, query, rows, n_rows, dim, out);
+}
+
+inline fn dotRowsOf(
+    comptime T: type,
+    query: [*]const f32,
+    rows: [*]const T,
+    n_rows: usize,
+    dim: usize,
+    out: [*]f32,
+) void {
+    switch (prefetchFor(T, n_rows, dim)) {
         inline else => |mode| for (0..n_rows) |r| {
-            const ahead = rowAhead(rows, r, n_rows, dim);
-            out[r] = dotProduct(mode, query, rows + r * dim, dim, ahead);
+            const ahead = rowAhead(T, rows, r, n_rows, dim);
+            out[r] = dotProduct(mode, T, query, rows + r * dim, dim, ahead);
         },
     }
 }
@@ -194,16 +243,16 @@ pub fn cosineRows(
     out: [*]f32,
 ) callconv(.c) void {
     similarityContract(query, rows, row_norms, n_rows, dim, out);
-    switch (prefetchFor(n_rows, dim)) {
+    switch (prefetchFor(f32, n_rows, dim)) {
         inline else => |mode| if (row_norms) |norms| {
             for (0..n_rows) |r| {
-                const ahead = rowAhead(rows, r, n_rows, dim);
-                const dot = dotProduct(mode, query, rows + r * dim, dim, ahead);
+                const ahead = rowAhead(f32, rows, r, n_rows, dim);
+                const dot = dotProduct(mode, f32, query, rows + r * dim, dim, ahead);
                 out[r] = cosineScore(dot, query_norm, norms[r]);
             }
         } else {
             for (0..n_rows) |r| {
-                const ahead = rowAhead(rows, r, n_rows, dim);
+                const ahead = rowAhead(f32, rows, r, n_rows, dim);
                 const ds = dotAndSquaredNorm(mode, query, rows + r * dim, dim, ahead);
                 out[r] = cosineScore(ds.dot, query_norm, @sqrt(ds.sq));
             }
@@ -225,6 +274,24 @@ test "dot covers vector body and scalar tail" {
     var out: [1]f32 = undefined;
     dotRows(&a, &b, 1, 37, &out);
     try testing.expectEqual(expected, out[0]);
+}
+
+test "an f16 dot is the f32 dot of the widened rows, bit for bit" {
+    var q: [45]f32 = undefined;
+    var codes: [2 * 45]u16 = undefined;
+    var widened: [2 * 45]f32 = undefined;
+    for (0..45) |i| q[i] = @as(f32, @floatFromInt(i)) * 0.37 - 7;
+    for (&codes, &widened, 0..) |*c, *w, i| {
+        // Normal, subnormal, zero and negative codes.
+        c.* = @intCast((i * 2731) % 0x7c00 | (i % 2) << 15);
+        w.* = @as(f16, @bitCast(c.*));
+    }
+    var a: [2]f32 = undefined;
+    var b: [2]f32 = undefined;
+    dotF16Rows(&q, &codes, 2, 45, &a);
+    dotRows(&q, &widened, 2, 45, &b);
+    try testing.expectEqual(@as(u32, @bitCast(b[0])), @as(u32, @bitCast(a[0])));
+    try testing.expectEqual(@as(u32, @bitCast(b[1])), @as(u32, @bitCast(a[1])));
 }
 
 test "cosine of parallel, opposite, orthogonal and zero rows" {
