@@ -49,8 +49,11 @@ pub enum Command {
     Import(ImportArgs),
     /// Export every memory and association as JSON Lines (the format `import` reads).
     Export(ExportArgs),
-    /// Counts, dimension, file size and the shape of the association graph.
+    /// Counts, dimension, scan precision, file size and the shape of the association graph.
     Stats,
+    /// Change what recalls scan: rebuild every memory's codes at a precision (or drop them,
+    /// for f32) from the f32 embeddings, which are always kept. One transaction.
+    SetPrecision(SetPrecisionArgs),
     /// Version, the kernels in use (backend, CPU level, Zig version) and how to switch.
     Info,
     /// Time recalls on this store with every backend and CPU level, side by side.
@@ -88,6 +91,41 @@ pub struct InitArgs {
     /// How text is embedded.
     #[arg(long, value_enum, default_value_t = EmbedderChoice::Hash)]
     pub embedder: EmbedderChoice,
+    /// What recalls scan: the f32 embeddings (exact), or f16 or int8 codes kept beside them
+    /// (2× or 4× fewer bytes; the best candidates are rescored exactly). f32 is the default:
+    /// below about a million memories a recall is milliseconds either way, and writes skip
+    /// the quantizing; choose int8 for large stores (`engram set-precision` changes it later).
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::F32)]
+    pub precision: PrecisionChoice,
+}
+
+/// A scan precision (`engram_graph::Precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionChoice {
+    /// The f32 embeddings: exact, 4 bytes a value.
+    F32,
+    /// f16 codes, 2 bytes a value.
+    F16,
+    /// int8 codes, 1 byte a value.
+    Int8,
+}
+
+impl From<PrecisionChoice> for engram_graph::Precision {
+    fn from(choice: PrecisionChoice) -> Self {
+        match choice {
+            PrecisionChoice::F32 => Self::F32,
+            PrecisionChoice::F16 => Self::F16,
+            PrecisionChoice::Int8 => Self::Int8,
+        }
+    }
+}
+
+/// `engram set-precision`.
+#[derive(Debug, Args)]
+pub struct SetPrecisionArgs {
+    /// The new precision.
+    #[arg(value_enum)]
+    pub precision: PrecisionChoice,
 }
 
 /// A vector given on the command line or in a file, instead of text.
@@ -216,8 +254,17 @@ pub struct RecallArgs {
     /// of the way to 1 (a durable write).
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub reinforce: Option<f32>,
-    /// Run the same recall on every backend and CPU level this binary has, and print each
-    /// one's time and whether its results match the Rust reference.
+    /// Scan this precision instead of the store's: f32 always works (exact), f16 or int8 only
+    /// if the store keeps those codes.
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionChoice>,
+    /// With codes, rescore this many of the best-scoring memories exactly before choosing
+    /// the k seeds (k..=100000) [default: max(10·k, 100)].
+    #[arg(long, value_name = "R")]
+    pub candidates: Option<usize>,
+    /// Run the same recall on every backend and CPU level this binary has, and at f32 and
+    /// the store's precision, and print each one's time and whether its results match the
+    /// Rust reference (and, for codes, the f32 scan: the same seeds, recall@k).
     #[arg(long, conflicts_with = "reinforce")]
     pub compare_backends: bool,
     /// Longest content shown per row, in characters (text output).

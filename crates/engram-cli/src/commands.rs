@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{
     AssociateArgs, DissociateArgs, EmbedderChoice, ForgetArgs, InitArgs, MigrateArgs, RememberArgs,
-    ShowArgs,
+    SetPrecisionArgs, ShowArgs,
 };
 use crate::import::{FileId, Link, Record, TimeValue};
 use crate::output;
@@ -70,11 +70,15 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
     };
     // The engine refuses an existing file, before making anything and again when it moves
     // the new store into place.
+    let precision = engram_graph::Precision::from(args.precision);
     Engram::create_with_properties(
         db,
         args.dim,
         &[(EMBEDDER_PROPERTY, &spec)],
-        Options::default(),
+        Options {
+            precision,
+            ..Options::default()
+        },
     )
     .map_err(|e| match e {
         engram_graph::Error::AlreadyExists { .. } => anyhow!(
@@ -89,15 +93,17 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
             db: &'a Path,
             dim: usize,
             embedder: &'a str,
+            precision: &'a str,
         }
         return output::json(&Init {
             db,
             dim: args.dim,
             embedder: &spec,
+            precision: precision.as_str(),
         });
     }
     output::text(&format!(
-        "created {} (dimension {}, text embedder: {spec})\n",
+        "created {} (dimension {}, text embedder: {spec}, scan precision: {precision})\n",
         db.display(),
         args.dim
     ))
@@ -308,18 +314,31 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
         associations: usize,
         dimension: usize,
         embedder: &'a str,
+        precision: &'a str,
+        scan_bytes_per_memory: usize,
         file_bytes: u64,
         embedding_bytes: u64,
+        code_bytes: u64,
         out_degree: Degrees,
     }
+    let precision = snapshot.precision();
+    let dim = snapshot.dimension();
+    let scan_bytes = precision.scan_bytes_per_memory(dim);
+    let code_bytes = match precision {
+        engram_graph::Precision::F32 => 0,
+        _ => (snapshot.len() * scan_bytes) as u64,
+    };
     let stats = Stats {
         db,
         memories: snapshot.len(),
         associations: snapshot.association_count(),
         dimension: snapshot.dimension(),
         embedder: &embedder,
+        precision: precision.as_str(),
+        scan_bytes_per_memory: scan_bytes,
         file_bytes: file_size,
         embedding_bytes: (snapshot.len() * snapshot.dimension() * 4) as u64,
+        code_bytes,
         out_degree: Degrees {
             min: degrees.first().copied().unwrap_or(0),
             median: output::nearest_rank(&degrees, 0.5),
@@ -339,21 +358,49 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
          associations  {}\n\
          dimension     {}\n\
          embedder      {}\n\
-         file size     {} ({} of it embeddings; the file grows in steps and reuses freed pages)\n\
+         precision     {} (a recall scans {} bytes per memory)\n\
+         file size     {} ({} of it embeddings, {} codes; the file grows in steps and reuses freed pages)\n\
          out-degree    min {}, median {}, mean {:.2}, p99 {}, max {}; {} memories have none\n",
         db.display(),
         stats.memories,
         stats.associations,
         stats.dimension,
         stats.embedder,
+        stats.precision,
+        stats.scan_bytes_per_memory,
         output::bytes(stats.file_bytes),
         output::bytes(stats.embedding_bytes),
+        output::bytes(stats.code_bytes),
         d.min,
         d.median,
         d.mean,
         d.p99,
         d.max,
         d.without_associations
+    ))
+}
+
+/// `engram set-precision`: rebuilds the codes in one transaction.
+pub fn set_precision(db: &Path, args: &SetPrecisionArgs, json: bool) -> Result<()> {
+    let engram = store::open(db, store::Access::Write)?;
+    let before = engram.precision();
+    let precision = engram_graph::Precision::from(args.precision);
+    let started = std::time::Instant::now();
+    engram
+        .set_precision(precision)
+        .map_err(|e| engine_error(e, db))?;
+    let elapsed = started.elapsed();
+    let memories = engram.snapshot().len();
+    if json {
+        return output::json(&serde_json::json!({
+            "db": db, "from": before.as_str(), "precision": precision.as_str(),
+            "memories": memories, "seconds": elapsed.as_secs_f64(),
+        }));
+    }
+    output::text(&format!(
+        "{}: scan precision {before} -> {precision} ({memories} memories, {:.2} s)\n",
+        db.display(),
+        elapsed.as_secs_f64()
     ))
 }
 

@@ -56,6 +56,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(db, args, cli.json),
         Command::Export(args) => export::run(db, args, cli.json),
         Command::Stats => commands::stats(db, cli.json),
+        Command::SetPrecision(args) => commands::set_precision(db, args, cli.json),
         Command::Info => commands::info(db, cli.json),
         Command::Bench(args) => bench::run(db, args, cli.json),
         Command::Migrate(args) => commands::migrate(args, cli.json),

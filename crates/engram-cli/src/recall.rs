@@ -1,12 +1,12 @@
 //! `engram recall`: one recall, printed as a table or JSON, or the same recall on every
-//! backend side by side.
+//! backend (and at f32 and the store's precision) side by side.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
-use engram_graph::{Kernels, RecallParams, Recalled, Snapshot};
+use engram_graph::{Kernels, MemoryId, Precision, RecallParams, Recalled, Snapshot};
 use serde::Serialize;
 
 use crate::cli::RecallArgs;
@@ -48,6 +48,8 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
         curve: store::decay_curve(&args.decay)?,
         now: args.at.as_deref().map(store::parse_time).transpose()?,
         reinforce: args.reinforce,
+        precision: args.precision.map(Into::into),
+        candidates: args.candidates,
     };
     if args.compare_backends {
         return compare_backends(db, &engram.snapshot(), &cue, &params, json);
@@ -139,8 +141,9 @@ fn agreement(reference: &[Recalled], other: &[Recalled]) -> (bool, f32) {
     (same, diff)
 }
 
-/// The same recall on every backend and level: median time and agreement with the first
-/// (the Rust reference).
+/// The same recall on every backend and level, at f32 and at the store's precision (when it
+/// keeps codes): median time, agreement with the first (the Rust reference at f32), and for
+/// each precision its seeds' recall against the f32 scan's.
 fn compare_backends(
     db: &Path,
     snapshot: &Snapshot,
@@ -149,38 +152,83 @@ fn compare_backends(
     json: bool,
 ) -> Result<()> {
     let kernels = Kernels::all_available();
-    let mut results = Vec::new();
-    for &k in &kernels {
-        let on = snapshot.clone().with_kernels(k);
-        let mut times = Vec::with_capacity(COMPARE_RUNS);
-        let mut recalled = Vec::new();
-        for _ in 0..COMPARE_RUNS {
-            let started = Instant::now();
-            recalled = on.recall(cue, params).map_err(|e| engine_error(e, db))?;
-            times.push(started.elapsed());
-        }
-        times.sort_unstable();
-        results.push((k, output::nearest_rank(&times, 0.5), recalled));
+    let mut precisions = vec![Precision::F32];
+    if snapshot.precision() != Precision::F32 {
+        precisions.push(snapshot.precision());
     }
-    let (_, reference_time, reference) = results
+    // The seeds alone: the k best by similarity (hops 0, as many results as seeds).
+    let seeds_of = |on: &Snapshot, precision: Precision| -> Result<Vec<MemoryId>> {
+        let seeds_only = RecallParams {
+            hops: 0,
+            limit: params.k,
+            precision: Some(precision),
+            ..*params
+        };
+        let recalled = on
+            .recall(cue, &seeds_only)
+            .map_err(|e| engine_error(e, db))?;
+        Ok(recalled.into_iter().map(|r| r.id).collect())
+    };
+    let mut results = Vec::new();
+    for &precision in &precisions {
+        let at = RecallParams {
+            precision: Some(precision),
+            ..*params
+        };
+        for &k in &kernels {
+            let on = snapshot.clone().with_kernels(k);
+            let mut times = Vec::with_capacity(COMPARE_RUNS);
+            let mut recalled = Vec::new();
+            for _ in 0..COMPARE_RUNS {
+                let started = Instant::now();
+                recalled = on.recall(cue, &at).map_err(|e| engine_error(e, db))?;
+                times.push(started.elapsed());
+            }
+            times.sort_unstable();
+            let seeds = seeds_of(&on, precision)?;
+            results.push((
+                k,
+                precision,
+                output::nearest_rank(&times, 0.5),
+                recalled,
+                seeds,
+            ));
+        }
+    }
+    let (_, _, reference_time, reference, reference_seeds) = results
         .first()
         .ok_or_else(|| anyhow!("no backend can run here"))?;
     let reference_time = *reference_time;
     let rows: Vec<_> = results
         .iter()
-        .map(|(k, time, recalled)| {
+        .map(|(k, precision, time, recalled, seeds)| {
             let (same, diff) = agreement(reference, recalled);
-            (k, *time, same, diff, recalled.len())
+            let found = seeds
+                .iter()
+                .filter(|id| reference_seeds.contains(id))
+                .count();
+            let recall_at_k = found as f64 / reference_seeds.len().max(1) as f64;
+            (
+                k,
+                *precision,
+                *time,
+                same,
+                diff,
+                recalled.len(),
+                recall_at_k,
+            )
         })
         .collect();
     if json {
         let rows: Vec<_> = rows
             .iter()
-            .map(|(k, time, same, diff, n)| {
+            .map(|(k, precision, time, same, diff, n, recall_at_k)| {
                 serde_json::json!({
                     "backend": k.backend().to_string(), "level": k.level().to_string(),
+                    "precision": precision.as_str(),
                     "median_ms": time.as_secs_f64() * 1e3, "results": n,
                     "same_ranking_as_rust": same, "max_score_difference": diff,
+                    "seed_recall_vs_f32": recall_at_k,
                 })
             })
             .collect();
@@ -191,15 +239,18 @@ fn compare_backends(
     let mut table = Table::new(&[
         "backend",
         "level",
+        "precision",
         ">median",
         ">vs rust",
         "same ranking",
         ">max |Δscore|",
+        ">seed recall",
     ]);
-    for (k, time, same, diff, _) in &rows {
+    for (k, precision, time, same, diff, _, recall_at_k) in &rows {
         table.row(vec![
             k.backend().to_string(),
             k.level().to_string(),
+            precision.to_string(),
             millis(*time),
             format!(
                 "{:.2}×",
@@ -207,13 +258,15 @@ fn compare_backends(
             ),
             if *same { "yes" } else { "NO" }.into(),
             format!("{diff:.1e}"),
+            format!("{recall_at_k:.2}"),
         ]);
     }
     let mut out = table.render();
     writeln!(
         out,
-        "the same recall over {} memories, median of {COMPARE_RUNS} runs each; \"vs rust\" > 1 is faster",
-        snapshot.len()
+        "the same recall over {} memories, median of {COMPARE_RUNS} runs each; \"vs rust\" > 1 is faster than the Rust reference at f32; \"seed recall\" = the fraction of the f32 scan's {} seeds this one found",
+        snapshot.len(),
+        reference_seeds.len()
     )?;
     output::text(&out)
 }

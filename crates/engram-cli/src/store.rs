@@ -66,6 +66,9 @@ pub fn engine_error(error: engram_graph::Error, path: &Path) -> anyhow::Error {
             " (give --db the path of a store, or create one with `engram init`)"
         }
         engram_graph::Error::Corrupt(_) => " (restore it from a backup or an `engram export`)",
+        engram_graph::Error::PrecisionUnavailable { .. } => {
+            " (`engram stats` shows the store's precision; `engram set-precision` changes it)"
+        }
         engram_graph::Error::Kernels(_) => {
             " (ENGRAM_KERNELS=rust|zig|auto and ENGRAM_KERNELS_LEVEL choose; `engram info` lists what runs here)"
         }

@@ -21,6 +21,7 @@ fn help_describes_every_command() {
         "stats",
         "info",
         "bench",
+        "set-precision",
     ] {
         assert!(help.contains(command), "{command} missing from --help");
         let sub = sandbox.ok(&[command, "--help"]);
@@ -319,5 +320,80 @@ fn compare_backends_and_bench_run_every_backend_and_agree() {
         sandbox
             .ok(&["bench", "--quick", "--threads", "1"])
             .contains("p50")
+    );
+}
+
+#[test]
+fn precision_is_chosen_at_init_shown_by_stats_compared_and_changed() {
+    let sandbox = Sandbox::new();
+    let init = sandbox.json(&["init", "--dim", "64", "--precision", "int8"]);
+    assert_eq!(init["precision"], "int8");
+    // 300 memories in one batch: sealed into a segment, which holds their codes.
+    let source = sandbox.path("memories.jsonl");
+    let topics = ["cats", "tea", "rivers", "violins", "granite", "comets"];
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            let topic = topics[i % topics.len()];
+            format!(r#"{{"text": "note {i} about {topic} and item {}"}}"#, i / 7)
+        })
+        .collect();
+    std::fs::write(&source, lines.join("\n")).expect("write the source");
+    sandbox.ok(&["import", &source.display().to_string()]);
+    let stats = sandbox.json(&["stats"]);
+    assert_eq!(stats["precision"], "int8");
+    assert_eq!(stats["scan_bytes_per_memory"], 64 + 4);
+    assert_eq!(stats["code_bytes"], 300 * 68);
+    assert!(sandbox.ok(&["stats"]).contains("precision     int8"));
+
+    // Every backend at f32 and at int8: the same results as the Rust reference at f32.
+    let available = sandbox.json(&["info"])["available"]
+        .as_array()
+        .expect("available")
+        .len();
+    let compared = sandbox.json(&["recall", "notes about tea", "--compare-backends"]);
+    let rows = compared["backends"].as_array().expect("backends");
+    assert_eq!(rows.len(), 2 * available);
+    assert_eq!(rows[0]["precision"], "f32");
+    assert_eq!(rows[available]["precision"], "int8");
+    for row in rows {
+        assert_eq!(row["same_ranking_as_rust"], true, "{row}");
+        assert_eq!(row["seed_recall_vs_f32"], 1.0, "{row}");
+    }
+    let table = sandbox.ok(&["recall", "tea", "--compare-backends"]);
+    assert!(
+        table.contains("seed recall") && table.contains("int8"),
+        "{table}"
+    );
+
+    // A precision the store does not keep is refused, with what to do.
+    let err = sandbox.fails(&["recall", "tea", "--precision", "f16"]);
+    assert!(
+        err.contains("keeps int8 codes") && err.contains("set-precision"),
+        "{err}"
+    );
+    let at_f32 = sandbox.json(&["recall", "tea", "--precision", "f32", "--at", "1700000000"]);
+    let coded = sandbox.json(&["recall", "tea", "--at", "1700000000"]);
+    assert_eq!(at_f32["results"], coded["results"]);
+    let err = sandbox.fails(&["recall", "tea", "--candidates", "3"]);
+    assert!(err.contains("candidates"), "{err}");
+
+    let changed = sandbox.json(&["set-precision", "f16"]);
+    assert_eq!(
+        (changed["from"].as_str(), changed["precision"].as_str()),
+        (Some("int8"), Some("f16"))
+    );
+    assert_eq!(sandbox.json(&["stats"])["precision"], "f16");
+    let coded = sandbox.json(&["recall", "tea", "--precision", "f16", "--at", "1700000000"]);
+    assert_eq!(at_f32["results"], coded["results"]);
+    sandbox.ok(&["set-precision", "f32"]);
+    let stats = sandbox.json(&["stats"]);
+    assert_eq!(
+        (stats["precision"].as_str(), stats["code_bytes"].as_u64()),
+        (Some("f32"), Some(0))
+    );
+    let compared = sandbox.json(&["recall", "tea", "--compare-backends"]);
+    assert_eq!(
+        compared["backends"].as_array().map(Vec::len),
+        Some(available)
     );
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use engram_kernels::Kernels;
 use engram_store::{Mode, OpenOptions, Store, WriteTxn};
 
+use crate::Precision;
 use crate::format1;
 use crate::memory::{
     Association, Memory, MemoryRef, NewMemory, Op, WriteBatch, check_weight, unix_now,
@@ -40,6 +41,11 @@ pub struct Options {
     /// with [`Error::Busy`]. Default [`DEFAULT_BUSY_TIMEOUT`](Self::DEFAULT_BUSY_TIMEOUT)
     /// (10 s).
     pub busy_timeout: Duration,
+    /// The scan precision of a store this creates ([`Engram::create`], [`Engram::in_memory`],
+    /// [`Engram::migrate_format_1`]); an opened store keeps its own (change it with
+    /// [`Engram::set_precision`]). Default [`Precision::F32`]: exact, and the fastest
+    /// write.
+    pub precision: Precision,
 }
 
 impl Options {
@@ -57,6 +63,7 @@ impl Default for Options {
             min_compaction_changes: Self::DEFAULT_MIN_COMPACTION_CHANGES,
             read_only: false,
             busy_timeout: Self::DEFAULT_BUSY_TIMEOUT,
+            precision: Precision::F32,
         }
     }
 }
@@ -200,7 +207,7 @@ impl Engram {
         // Everything that can be refused is refused before a file is made.
         let kernels = resolve_kernels(&options)?;
         let store = Store::create(path, dim as u64, options.busy_timeout, |txn| {
-            store::initialize(txn, properties).map_err(store_error)
+            store::initialize(txn, options.precision, properties).map_err(store_error)
         })?;
         Self::from_store(store, Some(path.into()), None, kernels, options)
     }
@@ -286,7 +293,9 @@ impl Engram {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let store = Store::create(to, dim as u64, options.busy_timeout, |txn| {
-            store::initialize_with_segment(txn, &arrays, next_id, &properties).map_err(store_error)
+            let coding = (&kernels, options.precision);
+            store::initialize_with_segment(txn, &arrays, next_id, &properties, coding)
+                .map_err(store_error)
         })?;
         Self::from_store(store, Some(to.into()), None, kernels, options)
     }
@@ -309,7 +318,7 @@ impl Engram {
             &temp.path().join("in-memory.engram"),
             dim as u64,
             options.busy_timeout,
-            |txn| store::initialize(txn, &[]).map_err(store_error),
+            |txn| store::initialize(txn, options.precision, &[]).map_err(store_error),
         )?;
         Self::from_store(store, None, Some(temp), kernels, options)
     }
@@ -457,7 +466,7 @@ impl Engram {
     /// [`Options::busy_timeout`]; a storage error if the commit fails.
     pub fn write(&self, batch: &WriteBatch) -> Result<Vec<MemoryId>> {
         let _writer = lock(&self.writer);
-        let mut txn = self.store.write()?;
+        let mut txn = self.write_txn()?;
         // Holding the store's writer lock, no other process commits until this one has.
         let current = self.fresh_state()?;
         let mut next = State::clone(&current);
@@ -469,11 +478,11 @@ impl Engram {
         let changes = store::pending_changes(&txn)?;
         let threshold = self.options.min_compaction_changes.max(next.live / 8);
         let relaid = if changes > threshold {
-            store::compact(&mut txn, &next)?;
+            store::compact(&mut txn, &next, &self.kernels, next.base.precision())?;
             true
         } else if sealing {
             let stored_tail = current.rows() - current.base.rows();
-            store::seal_tail(&mut txn, &next, stored_tail)?;
+            store::seal_tail(&mut txn, &next, stored_tail, &self.kernels)?;
             true
         } else {
             false
@@ -616,9 +625,42 @@ impl Engram {
     /// [`Error::ReadOnly`]; [`Error::Busy`]; a storage error.
     pub fn compact(&self) -> Result<()> {
         let _writer = lock(&self.writer);
-        let mut txn = self.store.write()?;
+        let mut txn = self.write_txn()?;
         let current = self.fresh_state()?;
-        store::compact(&mut txn, &current)?;
+        store::compact(&mut txn, &current, &self.kernels, current.base.precision())?;
+        txn.commit()?;
+        self.publish_after_commit(State::clone(&current), true, 0);
+        Ok(())
+    }
+
+    /// A write transaction, unless this handle is read-only. The store refuses one by itself
+    /// only when the file was opened read-only; a read-only handle opened in a process that
+    /// already holds a read-write one shares that one's environment, so the handle's own
+    /// option is checked here.
+    fn write_txn(&self) -> Result<WriteTxn<'_>> {
+        if self.options.read_only {
+            return Err(Error::ReadOnly);
+        }
+        Ok(self.store.write()?)
+    }
+
+    /// The store's scan precision ([`Precision`]).
+    pub fn precision(&self) -> Precision {
+        self.current_state().base.precision()
+    }
+
+    /// Changes the store's scan precision: rebuilds the codes of every memory from its f32
+    /// embedding (or drops them, for [`Precision::F32`]) in one transaction, as a compaction
+    /// that also quantizes: O(N·D + E). Every process sees the new precision at its next
+    /// snapshot. Setting the precision the store has is a compaction.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Busy`]; a storage error.
+    pub fn set_precision(&self, precision: Precision) -> Result<()> {
+        let _writer = lock(&self.writer);
+        let mut txn = self.write_txn()?;
+        let current = self.fresh_state()?;
+        store::compact(&mut txn, &current, &self.kernels, precision)?;
         txn.commit()?;
         self.publish_after_commit(State::clone(&current), true, 0);
         Ok(())
@@ -808,6 +850,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The store's scan precision in this snapshot.
+    pub fn precision(&self) -> Precision {
+        self.state.base.precision()
+    }
+
     /// The same snapshot, recalling on other kernels (another backend, CPU level or thread
     /// count): for comparing backends on the same data. O(1).
     #[must_use]

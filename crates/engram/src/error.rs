@@ -75,6 +75,17 @@ pub enum Error {
         /// What it must be.
         requirement: &'static str,
     },
+    /// A recall asked to scan codes of a precision the store does not keep
+    /// ([`RecallParams::precision`](crate::RecallParams::precision)); f32 is always there.
+    #[error(
+        "the store keeps {store} codes, not {requested}: recall at {store} or f32, or change the store's precision"
+    )]
+    PrecisionUnavailable {
+        /// The precision asked for.
+        requested: crate::Precision,
+        /// The store's.
+        store: crate::Precision,
+    },
     /// [`Engram::set_property`](crate::Engram::set_property) or a batch was given an empty
     /// property key.
     #[error("a property key must not be empty")]

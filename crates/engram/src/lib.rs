@@ -68,6 +68,19 @@
 //! of every B-tree page, which those make up — metadata, not embeddings (26–30 ms for
 //! `engram stats` at 1M memories, BENCHMARKS.md).
 //!
+//! # Scan precision
+//! A store's recalls scan its f32 embeddings ([`Precision::F32`], the default: exact) or codes
+//! of them kept beside them in every segment: [`Precision::F16`] (2 bytes a value) or
+//! [`Precision::Int8`] (1), chosen with [`Options::precision`] when the store is created and
+//! changed with [`Engram::set_precision`] (a compaction that rebuilds every code). With codes,
+//! a recall scans the codes, rescores the best [`RecallParams::candidates`] (default
+//! `max(10·k, 100)`) with exact f32 cosine and seeds from those: seeds, ranking and every
+//! reported similarity are the f32 scan's whenever the exact top k are among the candidates
+//! (`tests/precision.rs` checks equality; BENCHMARKS.md measures how often it holds). The f32
+//! embeddings stay: export, rescoring and changes of precision read them. Codes cost one
+//! quantization per row written into a segment; rows not yet sealed (under 256) are scanned
+//! in f32.
+//!
 //! # Concurrency
 //! [`Engram`] is `Send + Sync`. Any number of processes may open a store at once, each with
 //! any number of threads: recalls never wait (each reads an immutable [`Snapshot`], which sees
@@ -97,6 +110,7 @@ mod engine;
 mod error;
 mod format1;
 mod memory;
+mod precision;
 mod recall;
 mod state;
 mod store;
@@ -109,4 +123,5 @@ pub use memory::{
     Association, MAX_TIME, MIN_TIME, Memory, MemoryId, MemoryRef, NewMemory, WriteBatch,
     check_embedding, check_strength, check_time, check_weight, unix_now,
 };
+pub use precision::{Precision, UnknownPrecision};
 pub use recall::{RecallParams, Recalled};

@@ -4,11 +4,13 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use engram_kernels::{Csr, DecayCurve, Kernels, Seed, SpreadParams, SpreadWorkspace};
+use engram_kernels::{
+    Csr, DecayCurve, EmbeddingsView, Kernels, Seed, SpreadParams, SpreadWorkspace, l2_norm,
+};
 
 use crate::memory::{check_embedding, check_time};
-use crate::state::State;
-use crate::{Error, MemoryId, Result};
+use crate::state::{ScanPiece, State};
+use crate::{Error, MemoryId, Precision, Result};
 
 /// Parameters of a recall. [`Default`] gives the documented defaults; every field is checked
 /// when a recall starts and an out-of-range value is an [`Error::InvalidParameter`].
@@ -41,6 +43,15 @@ pub struct RecallParams {
     /// [`Engram::recall`](crate::Engram::recall) reinforces; a [`Snapshot`](crate::Snapshot)
     /// is read-only.
     pub reinforce: Option<f32>,
+    /// What the similarity step scans. Default `None`: the store's precision
+    /// ([`Engram::precision`](crate::Engram::precision)). `Some(Precision::F32)` always scans
+    /// the f32 embeddings (exact); another precision must be the store's.
+    pub precision: Option<Precision>,
+    /// When scanning codes, how many of the best-scoring rows are rescored with exact f32
+    /// cosine before the `k` seeds are chosen among them, in `k..=`[`MAX_CANDIDATES`](Self::MAX_CANDIDATES).
+    /// Default `None`: [`default_candidates`](Self::default_candidates)`(k)`. Ignored for
+    /// f32.
+    pub candidates: Option<usize>,
 }
 
 impl RecallParams {
@@ -51,6 +62,31 @@ impl RecallParams {
     pub const MAX_HOPS: u32 = 16;
     /// Most results a recall returns.
     pub const MAX_LIMIT: usize = 100_000;
+    /// Most candidates a code scan rescores.
+    pub const MAX_CANDIDATES: usize = 100_000;
+
+    /// The candidates a code scan rescores by default for `k` seeds: `max(10·k, 100)`, at
+    /// most [`MAX_CANDIDATES`](Self::MAX_CANDIDATES). With 10 seeds, 20 candidates already
+    /// found every exact top 10 on clustered data and WordNet's glosses, at 1M memories, int8
+    /// and f16 alike (BENCHMARKS.md, "Recall@10 of code scans"); 100 leaves a margin of 5×
+    /// for data whose codes rank less well, and rescoring 100 rows costs about as much as
+    /// scanning 400 more codes.
+    pub fn default_candidates(k: usize) -> usize {
+        k.saturating_mul(10).clamp(100, Self::MAX_CANDIDATES)
+    }
+
+    /// The candidates to rescore, checked.
+    fn candidate_count(&self) -> Result<usize> {
+        match self.candidates {
+            None => Ok(Self::default_candidates(self.k)),
+            Some(r) if (self.k..=Self::MAX_CANDIDATES).contains(&r) => Ok(r),
+            Some(r) => Err(Error::InvalidParameter {
+                name: "candidates",
+                value: r as f64,
+                requirement: "in k..=100000",
+            }),
+        }
+    }
 
     fn spread_params(&self) -> Result<SpreadParams> {
         let invalid = |name, value: f64, requirement| Error::InvalidParameter {
@@ -99,6 +135,8 @@ impl Default for RecallParams {
             curve: DecayCurve::default(),
             now: None,
             reinforce: None,
+            precision: None,
+            candidates: None,
         }
     }
 }
@@ -129,6 +167,81 @@ pub(crate) struct RecallScratch {
     workspace: SpreadWorkspace,
     /// Per row: its depth from the seeds while gathering, then its local number.
     marks: Vec<u32>,
+    /// The int8 code scan's integer dots.
+    dots: Vec<i32>,
+}
+
+/// Scores every row into `scores`: the exact cosine from the f32 embeddings at f32, else an
+/// approximation of it from the codes (the f32 tail rows exactly), good enough to rank
+/// candidates.
+fn scan(
+    state: &State,
+    kernels: &Kernels,
+    cue: &[f32],
+    precision: Precision,
+    scores: &mut [f32],
+    dots: &mut Vec<i32>,
+) -> Result<()> {
+    let cue_norm = l2_norm(cue);
+    // The cue's own int8 codes and scale, made once per recall if an int8 piece needs them.
+    let mut cue_codes: Option<(Vec<i8>, f32)> = None;
+    for piece in state.scan_pieces(precision) {
+        let (start, piece) = piece?;
+        let rows = match &piece {
+            ScanPiece::F32(view) => view.rows(),
+            ScanPiece::F16(view, _) => view.rows(),
+            ScanPiece::Int8(view, _) => view.rows(),
+        };
+        let out = scores
+            .get_mut(start..start + rows)
+            .ok_or_else(|| Error::Corrupt("a segment lies past the store's rows".into()))?;
+        match piece {
+            ScanPiece::F32(view) => kernels.cosine(cue, view, out)?,
+            ScanPiece::F16(view, factors) => {
+                kernels.dot_f16(cue, view, out)?;
+                let unit = if cue_norm > 0.0 { 1.0 / cue_norm } else { 0.0 };
+                for (score, &factor) in out.iter_mut().zip(factors) {
+                    *score *= factor * unit;
+                }
+            }
+            ScanPiece::Int8(view, factors) => {
+                let (codes, scale) = match &cue_codes {
+                    Some(made) => made,
+                    None => cue_codes.insert(quantize_cue(kernels, cue)?),
+                };
+                let unit = if cue_norm > 0.0 {
+                    scale / cue_norm
+                } else {
+                    0.0
+                };
+                dots.clear();
+                dots.resize(rows, 0);
+                kernels.dot_i8(codes, view, dots)?;
+                for ((score, &dot), &factor) in out.iter_mut().zip(dots.iter()).zip(factors) {
+                    *score = dot as f32 * factor * unit;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The cue's int8 codes and scale.
+fn quantize_cue(kernels: &Kernels, cue: &[f32]) -> Result<(Vec<i8>, f32)> {
+    let mut codes = vec![0i8; cue.len()];
+    let mut scale = [0.0f32];
+    kernels.quantize_i8(EmbeddingsView::new(cue, cue.len())?, &mut codes, &mut scale)?;
+    Ok((codes, scale[0]))
+}
+
+/// The exact cosine of the cue with row `row`, as the f32 scan computes it.
+fn exact_similarity(state: &State, kernels: &Kernels, cue: &[f32], row: u32) -> Result<f32> {
+    let view = state
+        .row_view(row)
+        .ok_or_else(|| Error::Corrupt(format!("row {row} has no embedding")))?;
+    let mut out = [0.0f32];
+    kernels.cosine(cue, view, &mut out)?;
+    Ok(out[0])
 }
 
 /// A candidate ordered worst-first, so that a max-heap keeps the best at the bottom: lower
@@ -163,10 +276,14 @@ impl Ord for Worst {
 /// The best `n` of `(position, value)` candidates (positive, non-NaN values), best first:
 /// highest value, ties by lowest position. O(len · log n).
 fn best(candidates: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<Worst> {
+    best_above(candidates, n, 0.0)
+}
+
+/// As [`best`], among the values above `floor` (NaN never qualifies).
+fn best_above(candidates: impl Iterator<Item = (u32, f32)>, n: usize, floor: f32) -> Vec<Worst> {
     let mut heap = BinaryHeap::with_capacity(n + 1);
     for (position, value) in candidates {
-        // NaN and non-positive values never qualify.
-        if value.is_nan() || value <= 0.0 {
+        if value.is_nan() || value <= floor {
             continue;
         }
         let item = Worst { value, position };
@@ -195,26 +312,50 @@ pub(crate) fn recall(
     let spread_params = params.spread_params()?;
     let rows = state.rows();
 
-    // 1. Similarity against every row, piece by piece, straight from the stored layout.
+    // 1. Similarity against every row, piece by piece, straight from the stored layout: the
+    // f32 embeddings, or the codes, whose best `candidates` are then rescored exactly.
+    let store_precision = state.base.precision();
+    let precision = params.precision.unwrap_or(store_precision);
+    if precision != Precision::F32 && precision != store_precision {
+        return Err(Error::PrecisionUnavailable {
+            requested: precision,
+            store: store_precision,
+        });
+    }
+    let candidates = params.candidate_count()?;
     let scores = &mut scratch.scores;
     scores.clear();
     scores.resize(rows, 0.0);
-    for piece in state.embedding_pieces() {
-        let (start, view) = piece?;
-        let out = scores
-            .get_mut(start..start + view.rows())
-            .ok_or_else(|| Error::Corrupt("a segment lies past the store's rows".into()))?;
-        kernels.cosine(cue, view, out)?;
-    }
+    scan(state, kernels, cue, precision, scores, &mut scratch.dots)?;
     for row in state.forgotten_rows() {
         scores[row as usize] = f32::NEG_INFINITY;
     }
+    let exact_rows: Vec<u32> = if precision == Precision::F32 {
+        Vec::new()
+    } else {
+        // Every row that is not forgotten may be a candidate, whatever its code score's sign.
+        let chosen = best_above((0u32..).zip(scores.iter().copied()), candidates, f32::MIN);
+        let mut rows: Vec<u32> = chosen.into_iter().map(|w| w.position).collect();
+        rows.sort_unstable();
+        for &row in &rows {
+            scores[row as usize] = exact_similarity(state, kernels, cue, row)?;
+        }
+        rows
+    };
 
-    // 2. The k most similar with a positive similarity seed the spreading.
-    let seeds: Vec<Seed> = best((0u32..).zip(scores.iter().copied()), params.k)
-        .into_iter()
-        .map(|w| Seed::new(w.position, w.value.min(1.0)))
-        .collect();
+    // 2. The k most similar with a positive similarity seed the spreading (with codes, the k
+    // best of the candidates, by their exact similarity).
+    let seeds: Vec<Seed> = if precision == Precision::F32 {
+        best((0u32..).zip(scores.iter().copied()), params.k)
+    } else {
+        best(
+            exact_rows.iter().map(|&row| (row, scores[row as usize])),
+            params.k,
+        )
+    }
+    .into_iter()
+    .map(|w| Seed::new(w.position, w.value.min(1.0)))
+    .collect();
 
     // 3. Spreading over the association graph.
     let active = spread(
@@ -245,6 +386,18 @@ pub(crate) fn recall(
     );
     let mut seed_rows: Vec<u32> = seeds.iter().map(|s| s.node).collect();
     seed_rows.sort_unstable();
+    // Every reported similarity is exact: with codes, a row reached only by spreading, not
+    // among the candidates, has only its code score so far.
+    let mut exact = vec![0.0f32; active.len()];
+    for w in &ranked {
+        let i = w.position as usize;
+        let row = active[i].0;
+        exact[i] = if precision == Precision::F32 || exact_rows.binary_search(&row).is_ok() {
+            scores[row as usize]
+        } else {
+            exact_similarity(state, kernels, cue, row)?
+        };
+    }
     Ok(ranked
         .into_iter()
         .map(|w| {
@@ -253,7 +406,7 @@ pub(crate) fn recall(
             Recalled {
                 id: state.id_of(row),
                 score: w.value,
-                similarity: scores[row as usize],
+                similarity: exact[i],
                 activation,
                 retention: retention[i],
                 seed: seed_rows.binary_search(&row).is_ok(),

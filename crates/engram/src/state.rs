@@ -15,11 +15,11 @@
 
 use std::sync::Arc;
 
-use engram_kernels::{EmbeddingMatrix, EmbeddingsView};
+use engram_kernels::{EmbeddingMatrix, EmbeddingsView, F16EmbeddingsView, Int8EmbeddingsView};
 use engram_store::Pinned;
 
 use crate::store::NO_CONTENT;
-use crate::{Error, MemoryId, Result};
+use crate::{Error, MemoryId, Precision, Result};
 
 /// Rows per delta chunk: a write copies at most one chunk (256 × D floats).
 pub(crate) const CHUNK_ROWS: usize = 256;
@@ -58,6 +58,32 @@ pub(crate) struct Segment {
     /// End of each row's content in `content`, with [`NO_CONTENT`] set for a row without.
     pub(crate) content_offsets: Pinned<u64>,
     pub(crate) content: Pinned<u8>,
+    /// The codes a recall scans instead of `embeddings`, per the store's precision.
+    pub(crate) codes: SegmentCodes,
+}
+
+/// A segment's codes and their per-row factors (`scale ÷ norm`), read in place; `rows × dim`
+/// codes and `rows` factors (checked when loaded).
+#[derive(Debug, Clone)]
+pub(crate) enum SegmentCodes {
+    /// An f32 store: no codes.
+    None,
+    F16 {
+        codes: Pinned<u16>,
+        factors: Pinned<f32>,
+    },
+    Int8 {
+        codes: Pinned<i8>,
+        factors: Pinned<f32>,
+    },
+}
+
+/// One piece of the rows a recall scans, at the rows' first row: the f32 embeddings with their
+/// norms, or codes with their factors.
+pub(crate) enum ScanPiece<'a> {
+    F32(EmbeddingsView<'a>),
+    F16(F16EmbeddingsView<'a>, &'a [f32]),
+    Int8(Int8EmbeddingsView<'a>, &'a [f32]),
 }
 
 impl Segment {
@@ -89,13 +115,23 @@ impl Segment {
 pub(crate) struct Base {
     segments: Vec<Segment>,
     rows: usize,
+    /// The store's scan precision: every segment has codes of it.
+    precision: Precision,
 }
 
 impl Base {
     /// The segments, in row order; each keeps the store snapshot it was read from open.
-    pub(crate) fn new(segments: Vec<Segment>) -> Self {
+    pub(crate) fn new(segments: Vec<Segment>, precision: Precision) -> Self {
         let rows = segments.last().map_or(0, |s| s.first_row + s.rows);
-        Self { segments, rows }
+        Self {
+            segments,
+            rows,
+            precision,
+        }
+    }
+
+    pub(crate) fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub(crate) fn rows(&self) -> usize {
@@ -411,23 +447,59 @@ impl State {
         found.unwrap_or(&[])
     }
 
-    /// Every row's embeddings, as (first row, view) pieces in row order: each segment in one
-    /// piece, straight from the map, then the delta chunks. No copy.
-    pub(crate) fn embedding_pieces(
+    /// Every row as a recall at `precision` scans it, as (first row, piece) in row order: each
+    /// segment in one piece, straight from the map (its codes, unless `precision` is f32), then
+    /// the delta chunks in f32. No copy. The store must have codes of `precision` (checked
+    /// by the recall).
+    pub(crate) fn scan_pieces(
         &self,
-    ) -> impl Iterator<Item = Result<(usize, EmbeddingsView<'_>)>> {
+        precision: Precision,
+    ) -> impl Iterator<Item = Result<(usize, ScanPiece<'_>)>> {
         let base = self.base.rows();
+        let dim = self.dim;
         let segments = self.base.segments.iter().map(move |s| {
-            let view = EmbeddingsView::new(&s.embeddings, self.dim)?.with_norms(&s.norms)?;
-            Ok((s.first_row, view))
+            let piece = match (&s.codes, precision) {
+                (_, Precision::F32) | (SegmentCodes::None, _) => {
+                    ScanPiece::F32(EmbeddingsView::new(&s.embeddings, dim)?.with_norms(&s.norms)?)
+                }
+                (SegmentCodes::F16 { codes, factors }, _) => {
+                    ScanPiece::F16(F16EmbeddingsView::new(codes, dim)?, factors)
+                }
+                (SegmentCodes::Int8 { codes, factors }, _) => {
+                    ScanPiece::Int8(Int8EmbeddingsView::new(codes, dim)?, factors)
+                }
+            };
+            Ok((s.first_row, piece))
         });
         segments.chain(
             self.delta
                 .chunks
                 .iter()
                 .enumerate()
-                .map(move |(i, chunk)| Ok((base + i * CHUNK_ROWS, chunk.view()))),
+                .map(move |(i, chunk)| Ok((base + i * CHUNK_ROWS, ScanPiece::F32(chunk.view())))),
         )
+    }
+
+    /// Row `row`'s embedding as a one-row view with its norm (for rescoring a candidate).
+    pub(crate) fn row_view(&self, row: u32) -> Option<EmbeddingsView<'_>> {
+        let r = row as usize;
+        let base = self.base.rows();
+        let (embedding, norm) = if r < base {
+            let (segment, i) = self.base.locate(r)?;
+            (
+                segment.embeddings.get(i * self.dim..(i + 1) * self.dim)?,
+                segment.norms.get(i..i + 1)?,
+            )
+        } else {
+            let i = r - base;
+            let chunk = self.delta.chunks.get(i / CHUNK_ROWS)?;
+            let j = i % CHUNK_ROWS;
+            (chunk.row(j)?, chunk.norms().get(j..j + 1)?)
+        };
+        EmbeddingsView::new(embedding, self.dim)
+            .ok()?
+            .with_norms(norm)
+            .ok()
     }
 
     pub(crate) fn adjacency(&self, row: u32) -> Adjacency<'_> {

@@ -12,18 +12,22 @@
 //! - **Changes since a row's segment was written**, keyed by row: [`Table::Access`]
 //!   (strength, last access), [`Table::Forgotten`], [`Table::Adjacency`] (the whole new
 //!   out-list).
-//! - **Metadata** (`u64`): `next_id`, `rows`, `live`, `edges` and `next_segment`.
+//!   With a scan precision other than f32, each segment also holds its codes (rows × dimension
+//!   `u16` f16 bit patterns or `i8`) and one `f32` factor per row (`scale ÷ norm`).
+//! - **Metadata** (`u64`): `next_id`, `rows`, `live`, `edges`, `next_segment` and `precision`
+//!   (0 f32, 1 f16, 2 int8; absent in stores made before it existed, which are f32).
 //!
 //! Rows keep their numbers until a compaction, which rewrites everything as one segment and
 //! empties the change tables.
 
 use std::sync::Arc;
 
-use engram_kernels::EmbeddingMatrix;
+use engram_kernels::{EmbeddingMatrix, Kernels};
 use engram_store::{BlockKey, Pinned, Snapshot, Table, WriteTxn};
 
-use crate::state::{Base, Delta, RowMeta, Segment, State};
-use crate::{Error, MemoryId, Result};
+use crate::precision::{self, Codes};
+use crate::state::{Base, Delta, RowMeta, Segment, SegmentCodes, State};
+use crate::{Error, MemoryId, Precision, Result};
 
 /// Tail rows are sealed into a segment once there are this many.
 pub(crate) const SEAL_ROWS: usize = 256;
@@ -42,6 +46,7 @@ const KEY_ROWS: &str = "rows";
 const KEY_LIVE: &str = "live";
 const KEY_EDGES: &str = "edges";
 const KEY_NEXT_SEGMENT: &str = "next_segment";
+const KEY_PRECISION: &str = "precision";
 
 /// The parts of a segment.
 mod part {
@@ -56,13 +61,20 @@ mod part {
     pub(super) const WEIGHTS: u8 = 8;
     pub(super) const CONTENT_OFFSETS: u8 = 9;
     pub(super) const CONTENT: u8 = 10;
+    pub(super) const CODES: u8 = 11;
+    pub(super) const CODE_FACTORS: u8 = 12;
 }
 
 /// Bytes of a tail record before its embedding: strength f32, created i64, last access i64.
 const HEADER: usize = 4 + 8 + 8;
 
 /// Writes the metadata of a new store.
-pub(crate) fn initialize(txn: &mut WriteTxn<'_>, properties: &[(&str, &str)]) -> Result<()> {
+pub(crate) fn initialize(
+    txn: &mut WriteTxn<'_>,
+    precision: Precision,
+    properties: &[(&str, &str)],
+) -> Result<()> {
+    txn.put_meta_u64(KEY_PRECISION, precision.code())?;
     txn.put_meta_u64(KEY_NEXT_ID, 1)?;
     for key in [KEY_ROWS, KEY_LIVE, KEY_EDGES] {
         txn.put_meta_u64(key, 0)?;
@@ -86,6 +98,10 @@ fn to_usize(value: u64, what: &str) -> Result<usize> {
 /// The segments of a snapshot, checked against each other and the dimension (lengths only:
 /// what they hold is read through bounds checks, so damage cannot fault).
 pub(crate) fn load_base(snapshot: &Arc<Snapshot>, dim: usize) -> Result<Base> {
+    let precision = match snapshot.txn().meta_u64(KEY_PRECISION)? {
+        Some(code) => Precision::from_code(code)?,
+        None => Precision::F32,
+    };
     let list = snapshot
         .pin::<u64>(SEGMENT_LIST)?
         .ok_or_else(|| corrupt("no segment list"))?;
@@ -102,13 +118,13 @@ pub(crate) fn load_base(snapshot: &Arc<Snapshot>, dim: usize) -> Result<Base> {
                 "segment {number} does not follow the one before"
             )));
         }
-        segments.push(load_segment(snapshot, number, first, rows, dim)?);
+        segments.push(load_segment(snapshot, number, first, rows, dim, precision)?);
         first = first
             .checked_add(rows)
             .filter(|&end| end as u64 <= crate::state::MAX_ROWS)
             .ok_or_else(|| corrupt("more rows than a store holds"))?;
     }
-    Ok(Base::new(segments))
+    Ok(Base::new(segments, precision))
 }
 
 fn load_segment(
@@ -117,6 +133,7 @@ fn load_segment(
     first_row: usize,
     rows: usize,
     dim: usize,
+    precision: Precision,
 ) -> Result<Segment> {
     fn pin<T: bytemuck::Pod + Send + Sync>(
         snapshot: &Arc<Snapshot>,
@@ -154,6 +171,17 @@ fn load_segment(
     if id_range.is_some_and(|(first, last)| first > last) {
         return Err(corrupt(format!("segment {number}'s ids do not ascend")));
     }
+    let codes = match precision {
+        Precision::F32 => SegmentCodes::None,
+        Precision::F16 => SegmentCodes::F16 {
+            codes: pin(snapshot, number, part::CODES, Some(floats))?,
+            factors: pin(snapshot, number, part::CODE_FACTORS, Some(rows))?,
+        },
+        Precision::Int8 => SegmentCodes::Int8 {
+            codes: pin(snapshot, number, part::CODES, Some(floats))?,
+            factors: pin(snapshot, number, part::CODE_FACTORS, Some(rows))?,
+        },
+    };
     let segment = Segment {
         first_row,
         rows,
@@ -169,6 +197,7 @@ fn load_segment(
         weights: pin(snapshot, number, part::WEIGHTS, Some(edges))?,
         content_offsets: pin(snapshot, number, part::CONTENT_OFFSETS, Some(rows + 1))?,
         content: pin(snapshot, number, part::CONTENT, None)?,
+        codes,
     };
     Ok(segment)
 }
@@ -338,7 +367,12 @@ pub(crate) fn pending_changes(txn: &WriteTxn<'_>) -> Result<usize> {
 /// `stored_tail`) removed (their reinforcements and out-lists are in the segment now;
 /// forgotten rows stay forgotten). The caller reloads the state from the committed
 /// transaction.
-pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State, stored_tail: usize) -> Result<()> {
+pub(crate) fn seal_tail(
+    txn: &mut WriteTxn<'_>,
+    state: &State,
+    stored_tail: usize,
+    kernels: &Kernels,
+) -> Result<()> {
     let first = state.base.rows();
     let rows: Vec<u32> = (0u32..).take(state.rows()).skip(first).collect();
     let mut list: Vec<u64> = segment_list(txn)?;
@@ -350,7 +384,7 @@ pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State, stored_tail: usiz
         arrays.push_scalars(&state.meta(row), state.adjacency(row).iter());
     }
     let chunks: Vec<&EmbeddingMatrix> = state.tail_chunks().iter().map(|c| &**c).collect();
-    arrays.write_with(txn, number, &chunks)?;
+    arrays.write_with(txn, number, &chunks, kernels, state.base.precision())?;
     list.extend([number, first as u64, rows.len() as u64]);
     txn.put_block(SEGMENT_LIST, &list)?;
     for &row in rows.iter().take(stored_tail) {
@@ -361,9 +395,14 @@ pub(crate) fn seal_tail(txn: &mut WriteTxn<'_>, state: &State, stored_tail: usiz
     Ok(())
 }
 
-/// Rewrites the whole store as one segment of its live rows, renumbered, and empties the
-/// change tables: O(N·D + E).
-pub(crate) fn compact(txn: &mut WriteTxn<'_>, state: &State) -> Result<()> {
+/// Rewrites the whole store as one segment of its live rows, renumbered, with codes at
+/// `precision` (which it records), and empties the change tables: O(N·D + E).
+pub(crate) fn compact(
+    txn: &mut WriteTxn<'_>,
+    state: &State,
+    kernels: &Kernels,
+    precision: Precision,
+) -> Result<()> {
     let old = segment_list(txn)?;
     for entry in old.chunks_exact(3) {
         txn.delete_segment(entry[0])?;
@@ -386,8 +425,12 @@ pub(crate) fn compact(txn: &mut WriteTxn<'_>, state: &State) -> Result<()> {
     }
     let number = next_segment(txn)?;
     // Live rows never point at forgotten ones, and the renumbering keeps order.
-    write_segment(txn, number, state, &live, |target| new_row[target as usize])?;
+    let coding = (kernels, precision);
+    write_segment(txn, number, state, &live, coding, |target| {
+        new_row[target as usize]
+    })?;
     txn.put_block(SEGMENT_LIST, &[number, 0, live.len() as u64])?;
+    txn.put_meta_u64(KEY_PRECISION, precision.code())?;
     txn.put_meta_u64(KEY_ROWS, live.len() as u64)?;
     Ok(())
 }
@@ -414,6 +457,7 @@ fn write_segment(
     number: u64,
     state: &State,
     rows: &[u32],
+    (kernels, precision): (&Kernels, Precision),
     target_row: impl Fn(u32) -> u32,
 ) -> Result<()> {
     let mut arrays = SegmentArrays::with_capacity(state.dim, rows.len())?;
@@ -427,7 +471,7 @@ fn write_segment(
                 .map(|(target, weight)| (target_row(target), weight)),
         )?;
     }
-    arrays.write(txn, number)
+    arrays.write(txn, number, kernels, precision)
 }
 
 /// A segment's blocks being built in memory, row by row.
@@ -514,17 +558,25 @@ impl SegmentArrays {
         }
     }
 
-    fn write(&self, txn: &mut WriteTxn<'_>, number: u64) -> Result<()> {
-        self.write_with(txn, number, &[&self.embeddings])
+    fn write(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        number: u64,
+        kernels: &Kernels,
+        precision: Precision,
+    ) -> Result<()> {
+        self.write_with(txn, number, &[&self.embeddings], kernels, precision)
     }
 
     /// Writes the blocks of segment `number`, its embeddings and norms those of `embeddings`
-    /// one after the other: as many rows as were pushed.
+    /// one after the other (as many rows as were pushed), and their codes at `precision`.
     fn write_with(
         &self,
         txn: &mut WriteTxn<'_>,
         number: u64,
         embeddings: &[&EmbeddingMatrix],
+        kernels: &Kernels,
+        precision: Precision,
     ) -> Result<()> {
         let rows: usize = embeddings.iter().map(|m| m.rows()).sum();
         if rows != self.rows() {
@@ -550,8 +602,54 @@ impl SegmentArrays {
         txn.put_block(key(part::WEIGHTS), &self.weights)?;
         txn.put_block(key(part::CONTENT_OFFSETS), &self.content_offsets)?;
         txn.put_block(key(part::CONTENT), &self.content)?;
-        Ok(())
+        write_codes(txn, number, embeddings, kernels, precision)
     }
+}
+
+/// Writes the codes and factors of segment `number`, whose embeddings are `embeddings` one
+/// after the other, at `precision` (nothing for f32). Quantizing is the write path's one
+/// extra pass over the rows (BENCHMARKS.md, "Quantizing on write").
+fn write_codes(
+    txn: &mut WriteTxn<'_>,
+    number: u64,
+    embeddings: &[&EmbeddingMatrix],
+    kernels: &Kernels,
+    precision: Precision,
+) -> Result<()> {
+    let key = |part| BlockKey {
+        segment: number,
+        part,
+    };
+    let mut f16 = Vec::new();
+    let mut int8 = Vec::new();
+    let mut factors = Vec::new();
+    for matrix in embeddings {
+        match precision::quantize(kernels, precision, matrix.view())? {
+            None => return Ok(()),
+            Some((Codes::F16(codes), f)) => {
+                f16.push(codes);
+                factors.push(f);
+            }
+            Some((Codes::Int8(codes), f)) => {
+                int8.push(codes);
+                factors.push(f);
+            }
+        }
+    }
+    match precision {
+        Precision::F32 => return Ok(()),
+        Precision::F16 => {
+            let parts: Vec<&[u16]> = f16.iter().map(Vec::as_slice).collect();
+            txn.put_block_parts(key(part::CODES), &parts)?;
+        }
+        Precision::Int8 => {
+            let parts: Vec<&[i8]> = int8.iter().map(Vec::as_slice).collect();
+            txn.put_block_parts(key(part::CODES), &parts)?;
+        }
+    }
+    let parts: Vec<&[f32]> = factors.iter().map(Vec::as_slice).collect();
+    txn.put_block_parts(key(part::CODE_FACTORS), &parts)?;
+    Ok(())
 }
 
 /// Fills a new store's first transaction with one segment (a converted format-1 store):
@@ -561,10 +659,11 @@ pub(crate) fn initialize_with_segment(
     arrays: &SegmentArrays,
     next_id: u64,
     properties: &[(&str, &str)],
+    (kernels, precision): (&Kernels, Precision),
 ) -> Result<()> {
-    initialize(txn, properties)?;
+    initialize(txn, precision, properties)?;
     let number = next_segment(txn)?;
-    arrays.write(txn, number)?;
+    arrays.write(txn, number, kernels, precision)?;
     let rows = arrays.rows() as u64;
     txn.put_block(SEGMENT_LIST, &[number, 0, rows])?;
     txn.put_meta_u64(KEY_NEXT_ID, next_id)?;

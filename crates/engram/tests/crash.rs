@@ -4,7 +4,9 @@
 //! disk is a crash point — deterministically, never by luck. After each kill the store is
 //! reopened and checked: creation left no store or a whole one (with its properties), every
 //! acknowledged batch is there, no batch is half-stored, no association points at a missing
-//! memory. `CRASH_KILLS` sets how many appending children are killed (default 24).
+//! memory. `CRASH_KILLS` sets how many appending children are killed (default 24). The same
+//! runs on an int8 store whose children compact often (every code rewritten), checking after
+//! each kill that its recalls find what the f32 scan finds.
 
 mod common;
 
@@ -14,7 +16,7 @@ use std::process::Command;
 
 use common::kill::{CREATE_SYSCALLS, DURABILITY_SYSCALLS, run_killed_at, strace_available};
 use common::{Rng, file_names, memory};
-use engram_graph::{Engram, MemoryId, Options, WriteBatch};
+use engram_graph::{Engram, MemoryId, Options, Precision, RecallParams, WriteBatch};
 
 const DIM: usize = 16;
 const ITEMS: usize = 5;
@@ -46,7 +48,17 @@ fn crash_child() {
             .expect("create");
         return;
     }
-    let engram = Engram::open_or_create(&path, DIM, Options::default()).expect("open");
+    // Mode `append-compact`: the same, compacting in every batch that forgets (from the
+    // third on), so that kills land inside compactions, which rewrite every code.
+    let options = if std::env::var(MODE_ENV).as_deref() == Ok("append-compact") {
+        Options {
+            min_compaction_changes: 0,
+            ..Options::default()
+        }
+    } else {
+        Options::default()
+    };
+    let engram = Engram::open_or_create(&path, DIM, options).expect("open");
     let snapshot = engram.snapshot();
     let mut index: BTreeMap<(u64, usize), MemoryId> = snapshot
         .memories()
@@ -195,6 +207,24 @@ fn check(path: &Path, acknowledged: &BTreeSet<u64>) -> usize {
             );
         }
     }
+    // With codes, a recall finds what the f32 scan finds: the codes match the rows.
+    if engram.precision() != Precision::F32 {
+        let mut rng = Rng(present.len() as u64);
+        for _ in 0..5 {
+            let cue = rng.vector(DIM);
+            let exact = RecallParams {
+                precision: Some(Precision::F32),
+                ..RecallParams::default()
+            };
+            assert_eq!(
+                engram
+                    .recall(&cue, &RecallParams::default())
+                    .expect("coded recall"),
+                engram.recall(&cue, &exact).expect("f32 recall"),
+                "the codes disagree with the rows"
+            );
+        }
+    }
     // Batches are written in order, so those present are 0..=newest without gaps.
     let batches: Vec<u64> = present.keys().copied().collect();
     assert_eq!(batches, (0..batches.len() as u64).collect::<Vec<_>>());
@@ -212,6 +242,20 @@ fn kills_at_every_write_and_sync_lose_no_acknowledged_write() {
     if !strace_available() {
         return;
     }
+    kill_children(Precision::F32, "append");
+}
+
+#[test]
+fn kills_inside_compactions_of_an_int8_store_lose_nothing_and_keep_its_codes_whole() {
+    if !strace_available() {
+        return;
+    }
+    kill_children(Precision::Int8, "append-compact");
+}
+
+/// Kills `CRASH_KILLS` children of `mode` in turn on a store of `precision`, checking it
+/// after each.
+fn kill_children(precision: Precision, mode: &str) {
     let kills: u32 = std::env::var("CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -219,7 +263,11 @@ fn kills_at_every_write_and_sync_lose_no_acknowledged_write() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("crash.engram");
     // Kills while creating are the test above's; here every child finds the store.
-    drop(Engram::create(&path, DIM, Options::default()).expect("create"));
+    let options = Options {
+        precision,
+        ..Options::default()
+    };
+    drop(Engram::create(&path, DIM, options).expect("create"));
     let mut acknowledged = BTreeSet::new();
     let mut killed = 0;
     // Children die in turn at an fdatasync, a pwrite64 and a writev, each time at a later
@@ -234,7 +282,7 @@ fn kills_at_every_write_and_sync_lose_no_acknowledged_write() {
             _ => ("writev", 1 + round % CHILD_BATCHES),
         };
         let n = u32::try_from(n).expect("small");
-        let run = run_killed_at(&child(&path, "append"), syscall, n);
+        let run = run_killed_at(&child(&path, mode), syscall, n);
         assert!(
             run.killed || run.output.status.success(),
             "child {k}: {}",

@@ -188,6 +188,17 @@ fn two_handles_on_one_store_see_each_others_writes() {
         let snapshot = engram.snapshot();
         assert_eq!((snapshot.len(), snapshot.association_count()), (2, 1));
     }
+    // Sharing the environment does not make the read-only handle a writer.
+    assert!(matches!(
+        reader.remember(NewMemory::new(vec![0.0, 0.0, 1.0, 0.0])),
+        Err(Error::ReadOnly)
+    ));
+    assert!(matches!(reader.compact(), Err(Error::ReadOnly)));
+    assert!(matches!(
+        reader.set_property("k", Some("v")),
+        Err(Error::ReadOnly)
+    ));
+    assert_eq!(first.snapshot().len(), 2);
 }
 
 #[test]
