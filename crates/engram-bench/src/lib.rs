@@ -8,8 +8,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod codes;
 pub mod peers;
 pub mod recall;
+pub mod wordnet;
 pub mod workload;
 
 use std::hint::black_box;

@@ -16,10 +16,11 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use engram_bench::workload::{self, GraphShape};
 use engram_bench::{cpu_model, median_time, peers, read_bandwidth};
+use engram_graph::Precision;
 use engram_kernels::pull::{BidirectionalGraph, PullGraph, SeedGraph};
 use engram_kernels::{
-    DecayCurve, EmbeddingMatrix, Error, Int8EmbeddingsView, Kernels, SpreadParams, SpreadWorkspace,
-    l2_norm,
+    DecayCurve, EmbeddingMatrix, EmbeddingsView, Error, F16EmbeddingsView, Int8EmbeddingsView,
+    Kernels, SpreadParams, SpreadWorkspace, f16_bits_to_f32, f32_to_f16_bits, l2_norm,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -43,6 +44,10 @@ struct Args {
     /// Timed runs per measurement; the median is reported. Default: 7 (3 with --quick).
     #[arg(long)]
     repeats: Option<usize>,
+    /// The WordNet 3.0 database for the codes measurement (skipped, with a note, if absent;
+    /// `scripts/install-wordnet` installs it).
+    #[arg(long, default_value = "/usr/share/wordnet")]
+    wordnet: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,6 +58,9 @@ enum Kernel {
     Ffi,
     /// Whole recalls on an `engram` store (p50/p99 latency).
     Recall,
+    /// Recall@10 of scanning codes (int8) and rescoring the best R exactly, against exact f32,
+    /// on clustered synthetic data and on WordNet's glosses.
+    Codes,
 }
 
 /// One measured implementation in a table.
@@ -117,7 +125,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let impls = kernels.len();
     let mut steps = 1;
     if wants(args, Kernel::Similarity) {
-        steps += similarity_sizes.len() * (impls + 4) + int8_sizes.len() * (impls + 1) + impls;
+        steps +=
+            similarity_sizes.len() * (impls + 4) + 2 * (int8_sizes.len() * (impls + 1) + impls);
     }
     if wants(args, Kernel::Spread) {
         steps += graphs.len() * (2 * impls + 2) + SEED_COUNTS.len() * impls;
@@ -135,6 +144,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     if wants(args, Kernel::Recall) {
         steps += recall_sizes.len() * (impls + 2);
+    }
+    let codes_rows = if args.quick { 100_000 } else { 1_000_000 };
+    if wants(args, Kernel::Codes) {
+        steps += 3;
     }
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
@@ -202,6 +215,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         println!();
         int8_section(&kernels, &int8_sizes, repeats, bandwidth, &bar)?;
+        f16_section(&kernels, &int8_sizes, repeats, bandwidth, &bar)?;
     }
 
     if wants(args, Kernel::Spread) {
@@ -371,7 +385,116 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if wants(args, Kernel::Recall) {
         recall_table(&kernels, &recall_sizes, bandwidth, args.quick, &bar)?;
     }
+    if wants(args, Kernel::Codes) {
+        codes_section(codes_rows, &args.wordnet, &bar)?;
+    }
     bar.finish_and_clear();
+    Ok(())
+}
+
+/// The candidate counts R of the codes table.
+const CANDIDATES: [usize; 7] = [10, 20, 50, 100, 200, 500, 1_000];
+
+/// Cues per dataset in the codes table (the issue asks for at least 200).
+const CODE_CUES: usize = 200;
+
+/// The recall@10 of code scans rescored exactly, per precision and R, on clustered synthetic
+/// data and on WordNet's glosses (embedded as `engram import --wordnet` does, cued by their
+/// words alone).
+fn codes_section(
+    rows: usize,
+    wordnet_dir: &std::path::Path,
+    bar: &ProgressBar,
+) -> Result<(), Box<dyn std::error::Error>> {
+    const K: usize = 10;
+    let kernels = Kernels::best_compiled();
+    println!(
+        "## Recall@{K} of code scans, rescored exactly
+"
+    );
+    println!(
+        "Scan the codes, keep the best R, rescore those with exact f32 cosine, keep the best {K}: the fraction of the exact f32 top {K} found, the mean over {CODE_CUES} cues (`{}`). int8: `Kernels::quantize_i8` codes of the rows and of the cue (one scale per row), scored `dot_i8 × scale ÷ norm`; f16: `Kernels::quantize_f16` codes of the rows (one power-of-two scale per row), the f32 cue, scored `dot_f16 × scale ÷ norm`. `R for 0.99` = the smallest R in the table reaching a recall of 0.99.\n",
+        kernels.describe()
+    );
+    let header: Vec<String> = CANDIDATES.iter().map(|r| format!("R = {r}")).collect();
+    println!(
+        "| data | N | D | precision | bytes/row | {} | R for 0.99 |",
+        header.join(" | ")
+    );
+    println!(
+        "|---|---:|---:|---|---:|{}---:|",
+        "---:|".repeat(CANDIDATES.len())
+    );
+    let dim = 384;
+    // Clusters of 100 points, and of 10,000 (more close rivals for the top 10).
+    for per_cluster in [100, 10_000] {
+        let count = (rows / per_cluster).max(1);
+        bar.set_message(format!("codes: {rows} rows in {count} clusters"));
+        let clusters = workload::Clusters::new(count, dim, 0.5, 51);
+        let matrix = clusters.embeddings(rows, 52)?;
+        let cues = clusters.cues(CODE_CUES, 53);
+        let label = format!("clustered ({count} clusters, noise 0.5)");
+        codes_rows(&kernels, &label, &matrix, &cues, K)?;
+        bar.inc(1);
+    }
+    bar.set_message("codes: WordNet");
+    match engram_bench::wordnet::read(wordnet_dir) {
+        Ok(synsets) => {
+            let embedder = engram_text::HashEmbedder::new(dim)?;
+            let mut flat = Vec::with_capacity(synsets.len() * dim);
+            for synset in &synsets {
+                flat.extend(embedder.embed(&synset.content)?);
+            }
+            let matrix = EmbeddingMatrix::from_flat(flat, dim)?;
+            let mut rng = workload::Rng::new(54);
+            let cues = (0..CODE_CUES)
+                .map(|_| embedder.embed(&synsets[rng.below(synsets.len() as u64) as usize].words))
+                .collect::<Result<Vec<_>, _>>()?;
+            codes_rows(
+                &kernels,
+                "WordNet glosses (hash-v1, cued by a synset's words)",
+                &matrix,
+                &cues,
+                K,
+            )?;
+        }
+        Err(e) => println!("\nWordNet not measured: {e}"),
+    }
+    bar.inc(1);
+    println!();
+    Ok(())
+}
+
+/// One row of the codes table per precision.
+fn codes_rows(
+    kernels: &Kernels,
+    label: &str,
+    matrix: &EmbeddingMatrix,
+    cues: &[Vec<f32>],
+    k: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use engram_bench::codes::{Codes, Precision, recall_at_k};
+    for precision in [Precision::Int8, Precision::F16] {
+        let codes = Codes::new(kernels, matrix, precision)?;
+        let recall = recall_at_k(kernels, matrix, &codes, cues, k, &CANDIDATES)?;
+        let enough = CANDIDATES
+            .iter()
+            .zip(&recall)
+            .find(|(_, r)| **r >= 0.99)
+            .map_or_else(
+                || format!("> {}", CANDIDATES[CANDIDATES.len() - 1]),
+                |(c, _)| c.to_string(),
+            );
+        let cells: Vec<String> = recall.iter().map(|r| format!("{r:.3}")).collect();
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {enough} |",
+            matrix.rows(),
+            matrix.dim(),
+            precision.name(),
+            codes.bytes_per_row() + 4,
+            cells.join(" | ")
+        );
+    }
     Ok(())
 }
 
@@ -396,6 +519,7 @@ fn recall_table(
     println!("| N | kernels | recalls | p50 ms | p99 ms | budget ms | p50 / budget |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut by_precision = Vec::new();
     for &n in sizes {
         bar.set_message(format!("recall N={n}: building the store"));
         let engram = build_store(n, RECALL_DIM, RECALL_DEGREE, 42, |done| {
@@ -435,8 +559,48 @@ fn recall_table(
             );
             bar.inc(1);
         }
+        // The same store at each scan precision, on the best kernels, one thread.
+        if let Some(&best) = kernels.last() {
+            let mut f32_p50 = None;
+            for precision in Precision::ALL {
+                bar.set_message(format!("recall N={n}: rebuilding at {precision}"));
+                let started = std::time::Instant::now();
+                engram.set_precision(precision)?;
+                let rebuild = started.elapsed().as_secs_f64();
+                bar.set_message(format!("recall N={n}: {precision}"));
+                let times = latencies(&engram.snapshot().with_kernels(best), count, 7)?;
+                let p50 = percentile(&times, 50.0).as_secs_f64();
+                let p99 = percentile(&times, 99.0).as_secs_f64();
+                let reference = *f32_p50.get_or_insert(p50);
+                by_precision.push(format!(
+                    "| {n} | {precision} | {} | {count} | {:.2} | {:.2} | {:.2} | {:.1} |",
+                    precision.scan_bytes_per_memory(RECALL_DIM),
+                    p50 * 1e3,
+                    p99 * 1e3,
+                    p50 / reference,
+                    rebuild
+                ));
+            }
+        }
     }
     println!();
+    if let Some(best) = kernels.last() {
+        println!(
+            "### Recall by scan precision ({}, one thread)\n",
+            best.describe()
+        );
+        println!(
+            "The same stores, rebuilt at each precision (`Engram::set_precision`, timed: `rebuild s`); recalls as above, with codes rescoring the default `max(10·k, 100)` = 100 candidates exactly. `× f32` = p50 over the f32 p50 of the same store in this run.\n"
+        );
+        println!(
+            "| N | precision | bytes scanned / memory | recalls | p50 ms | p99 ms | × f32 | rebuild s |"
+        );
+        println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+        for row in &by_precision {
+            println!("{row}");
+        }
+        println!();
+    }
     Ok(())
 }
 
@@ -656,6 +820,135 @@ fn int8_section(
         &format!("quantize D={dim} N={rows}"),
         |k| {
             k.quantize_i8(matrix.view(), &mut codes, &mut scales)?;
+            black_box((&codes, &scales));
+            Ok(())
+        },
+    )?;
+    for row in &table {
+        let ns = row.time.as_secs_f64() * 1e9 / rows as f64;
+        println!("| {dim} | {rows} | {} | {ns:.1} |", row.name);
+    }
+    println!();
+    Ok(())
+}
+
+/// The f16 dot table: every engram backend/level and simsimd's f16 dot, on the codes of
+/// random rows; then the quantization's cost.
+fn f16_section(
+    kernels: &[Kernels],
+    sizes: &[(usize, usize)],
+    repeats: usize,
+    bandwidth: f64,
+    bar: &ProgressBar,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("## F16 dot (f32 query, f16 rows, f32 sums)\n");
+    println!(
+        "`Kernels::dot_f16` over the `quantize_f16` codes of random rows; `ns/row` per row; `GB/s` = code bytes read per second; `% BW` of the read bandwidth above. Each engram result is, bit for bit, `Kernels::dot` of the same backend and level over the widened rows (checked here); simsimd's dot takes an f16 query (rounded once, before timing) and, on a CPU with AVX-512 FP16, adds in f16 (less accurate).\n"
+    );
+    println!("| D | N | implementation | ns/row | GB/s | % BW |");
+    println!("|---:|---:|---|---:|---:|---:|");
+    for &(dim, rows) in sizes {
+        bar.set_message(format!("f16 dot D={dim} N={rows}: generating"));
+        let matrix = workload::embeddings(rows, dim, 13)?;
+        let query = workload::query(dim, 14);
+        let (mut codes, mut scales) = (vec![0u16; rows * dim], vec![0.0f32; rows]);
+        Kernels::best_compiled().quantize_f16(matrix.view(), &mut codes, &mut scales)?;
+        drop(matrix);
+        let view = F16EmbeddingsView::new(&codes, dim)?;
+        let mut out = vec![0.0f32; rows];
+        let mut table = time_every_kernel(
+            kernels,
+            repeats,
+            bar,
+            &format!("f16 dot D={dim} N={rows}"),
+            |k| {
+                k.dot_f16(&query, view, &mut out)?;
+                black_box(&out);
+                Ok(())
+            },
+        )?;
+        // The widened rows' f32 dot, one block at a time (the whole would be twice the codes).
+        let block = 65_536.min(rows).max(1);
+        for k in kernels {
+            k.dot_f16(&query, view, &mut out)?;
+            for (b, start) in (0..rows).step_by(block).enumerate() {
+                let end = (start + block).min(rows);
+                let wide: Vec<f32> = codes[start * dim..end * dim]
+                    .iter()
+                    .map(|&c| f16_bits_to_f32(c))
+                    .collect();
+                let mut expected = vec![0.0f32; end - start];
+                k.dot(&query, EmbeddingsView::new(&wide, dim)?, &mut expected)?;
+                if expected
+                    .iter()
+                    .zip(&out[start..end])
+                    .any(|(a, b)| a.to_bits() != b.to_bits())
+                {
+                    return Err(format!(
+                        "f16 dot: {} is not its f32 dot of the widened rows (block {b})",
+                        k.describe()
+                    )
+                    .into());
+                }
+            }
+        }
+        bar.set_message(format!("f16 dot D={dim} N={rows}: simsimd"));
+        let peer_rows: Vec<simsimd::f16> = codes.iter().map(|&c| simsimd::f16(c)).collect();
+        let peer_query: Vec<simsimd::f16> = query
+            .iter()
+            .map(|&x| simsimd::f16(f32_to_f16_bits(x)))
+            .collect();
+        let time = median_time(repeats, || {
+            peers::simsimd_dot_f16(&peer_query, &peer_rows, dim, &mut out);
+            black_box(&out);
+        });
+        table.push(Row {
+            name: "simsimd f16 dot (per pair)".to_owned(),
+            time,
+        });
+        bar.inc(1);
+        for row in &table {
+            let ns = row.time.as_secs_f64() * 1e9 / rows as f64;
+            let gbs = (2 * dim) as f64 / ns;
+            println!(
+                "| {dim} | {rows} | {} | {ns:.1} | {gbs:.1} | {:.0}% |",
+                row.name,
+                100.0 * gbs * 1e9 / bandwidth
+            );
+        }
+    }
+    println!();
+    let (dim, rows) = (384, 10_000);
+    println!("### F16 quantization (f32 → codes and one power-of-two scale per row)\n");
+    println!(
+        "`Kernels::quantize_f16` of {rows} rows × {dim} (validation included); every implementation gives the same codes and scales (checked here).\n"
+    );
+    println!("| D | N | implementation | ns/row |");
+    println!("|---:|---:|---|---:|");
+    let matrix = workload::embeddings(rows, dim, 15)?;
+    let (mut codes, mut scales) = (vec![0u16; rows * dim], vec![0.0f32; rows]);
+    let mut reference: Option<(Vec<u16>, Vec<f32>)> = None;
+    for k in kernels {
+        k.quantize_f16(matrix.view(), &mut codes, &mut scales)?;
+        match &reference {
+            Some((c, s)) if *c != codes || *s != scales => {
+                return Err(format!(
+                    "quantize_f16: {} disagrees with the first backend",
+                    k.describe()
+                )
+                .into());
+            }
+            Some(_) => {}
+            None => reference = Some((codes.clone(), scales.clone())),
+        }
+    }
+    let table = time_every_kernel(
+        kernels,
+        repeats,
+        bar,
+        &format!("quantize f16 D={dim} N={rows}"),
+        |k| {
+            k.quantize_f16(matrix.view(), &mut codes, &mut scales)?;
             black_box((&codes, &scales));
             Ok(())
         },

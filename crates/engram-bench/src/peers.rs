@@ -49,6 +49,17 @@ pub fn simsimd_dot_i8(query: &[i8], flat: &[i8], dim: usize, out: &mut [i32]) {
     }
 }
 
+/// F16 dot products with simsimd's `f16` dot, per pair: both sides f16 (the query rounded to
+/// f16 once, before timing), where engram's kernel takes an f32 query and sums in f32.
+/// simsimd picks its kernel by CPU; with AVX-512 FP16 (Intel Sapphire Rapids) it also adds in
+/// f16, which is faster and less accurate.
+pub fn simsimd_dot_f16(query: &[simsimd::f16], flat: &[simsimd::f16], dim: usize, out: &mut [f32]) {
+    for (row, score) in flat.chunks_exact(dim).zip(out) {
+        *score =
+            <simsimd::f16 as SpatialSimilarity>::dot(query, row).map_or(f32::NAN, |d| d as f32);
+    }
+}
+
 /// Cosine as a faer GEMV (`out = rows × query`, one thread), scaled by precomputed norms.
 pub fn faer_gemv_cosine(
     query: &[f32],
@@ -174,6 +185,44 @@ mod tests {
         assert_close(&out, &reference, 1e-5, "simsimd dot");
         faer_gemv_cosine(&query, qn, flat, norms, dim, &mut out);
         assert_close(&out, &reference, 1e-5, "faer");
+    }
+
+    #[test]
+    fn simsimd_f16_dot_computes_the_same_dot_as_dot_f16() {
+        let kernels = engram_kernels::Kernels::rust();
+        let matrix = workload::embeddings(50, 37, 3).expect("valid");
+        let (mut codes, mut scales) = (vec![0u16; 50 * 37], vec![0.0f32; 50]);
+        kernels
+            .quantize_f16(matrix.view(), &mut codes, &mut scales)
+            .expect("finite");
+        // A query that f16 holds exactly, so both compute the same exact products.
+        let query: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) / 8.0).collect();
+        let view = engram_kernels::F16EmbeddingsView::new(&codes, 37).expect("valid");
+        let mut ours = vec![0.0f32; 50];
+        kernels.dot_f16(&query, view, &mut ours).expect("valid");
+        let peer_rows: Vec<simsimd::f16> = codes.iter().map(|&c| simsimd::f16(c)).collect();
+        let peer_query: Vec<simsimd::f16> = query
+            .iter()
+            .map(|&x| simsimd::f16(engram_kernels::f32_to_f16_bits(x)))
+            .collect();
+        let mut theirs = vec![0.0f32; 50];
+        simsimd_dot_f16(&peer_query, &peer_rows, 37, &mut theirs);
+        // simsimd may add in f16 (it does with AVX-512 FP16, on Sapphire Rapids): each of
+        // its 37 additions may round by 2^-11 of the partial sum.
+        for (i, row) in codes.chunks(37).enumerate() {
+            let magnitude: f32 = row
+                .iter()
+                .zip(&query)
+                .map(|(&c, q)| (engram_kernels::f16_bits_to_f32(c) * q).abs())
+                .sum();
+            let bound = 37.0 * 2f32.powi(-11) * magnitude + 1e-6;
+            assert!(
+                (ours[i] - theirs[i]).abs() <= bound,
+                "row {i}: {} vs {}",
+                ours[i],
+                theirs[i]
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,70 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
+
+    /// Standard normal (Box–Muller; one of the pair is thrown away).
+    pub fn gaussian(&mut self) -> f32 {
+        // 53 random bits in (0, 1], so the log is finite.
+        let u = ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        let v = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+}
+
+/// Clustered embeddings, where the exact top 10 of a cue are close rivals (the hard case for
+/// codes): cluster centres uniform in [-1, 1)^D, points a centre plus Gaussian noise of
+/// standard deviation `noise` per dimension. With `noise` 0.5 two points of one cluster have
+/// a cosine of about 1/3 ÷ (1/3 + 1/4) ≈ 0.57, of different clusters about 0.
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    centers: Vec<f32>,
+    dim: usize,
+    noise: f32,
+}
+
+impl Clusters {
+    /// `count` (≥ 1) cluster centres of `dim` dimensions.
+    pub fn new(count: usize, dim: usize, noise: f32, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let centers = (0..count.max(1) * dim)
+            .map(|_| 2.0 * rng.unit() - 1.0)
+            .collect();
+        Self {
+            centers,
+            dim,
+            noise,
+        }
+    }
+
+    /// One point: a uniformly drawn cluster's centre plus noise.
+    fn point(&self, rng: &mut Rng, out: &mut Vec<f32>) {
+        let clusters = (self.centers.len() / self.dim) as u64;
+        let c = rng.below(clusters) as usize;
+        let center = &self.centers[c * self.dim..(c + 1) * self.dim];
+        out.extend(center.iter().map(|&x| x + self.noise * rng.gaussian()));
+    }
+
+    /// `rows` points, as a matrix with its norms.
+    pub fn embeddings(&self, rows: usize, seed: u64) -> Result<EmbeddingMatrix, Error> {
+        let mut rng = Rng::new(seed);
+        let mut flat = Vec::with_capacity(rows * self.dim);
+        for _ in 0..rows {
+            self.point(&mut rng, &mut flat);
+        }
+        EmbeddingMatrix::from_flat(flat, self.dim)
+    }
+
+    /// `count` cues drawn like the points (new points of the same clusters).
+    pub fn cues(&self, count: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut rng = Rng::new(seed);
+        (0..count)
+            .map(|_| {
+                let mut cue = Vec::with_capacity(self.dim);
+                self.point(&mut rng, &mut cue);
+                cue
+            })
+            .collect()
+    }
 }
 
 /// `rows × dim` embeddings with values uniform in [-1, 1), with their norms.
@@ -186,6 +250,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn clustered_points_are_near_their_centre_and_deterministic() {
+        let clusters = Clusters::new(2, 256, 0.5, 5);
+        let points = clusters.embeddings(400, 6).expect("valid");
+        assert_eq!(
+            points.as_flat(),
+            clusters.embeddings(400, 6).expect("valid").as_flat()
+        );
+        assert_eq!(clusters.cues(3, 7), clusters.cues(3, 7));
+        let cos = |a: &[f32], b: &[f32]| {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            dot / (a.iter().map(|x| x * x).sum::<f32>() * b.iter().map(|x| x * x).sum::<f32>())
+                .sqrt()
+        };
+        // Two points of one cluster: about 0.57 (the docs' figure); of two clusters, about 0.
+        let (mut same, mut other) = (Vec::new(), Vec::new());
+        let rows: Vec<&[f32]> = points.as_flat().chunks(256).collect();
+        for pair in rows.windows(2).take(100) {
+            let c = cos(pair[0], pair[1]);
+            if c > 0.3 { same.push(c) } else { other.push(c) }
+        }
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
+        assert!(!same.is_empty() && !other.is_empty());
+        assert!((mean(&same) - 0.57).abs() < 0.05, "{}", mean(&same));
+        assert!(mean(&other).abs() < 0.1, "{}", mean(&other));
+        let g: Vec<f32> = {
+            let mut rng = Rng::new(1);
+            (0..20_000).map(|_| rng.gaussian()).collect()
+        };
+        let var = g.iter().map(|x| x * x).sum::<f32>() / g.len() as f32;
+        assert!(
+            (mean(&g)).abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{} {var}",
+            mean(&g)
+        );
     }
 
     #[test]

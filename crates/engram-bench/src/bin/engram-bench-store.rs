@@ -1,5 +1,6 @@
 //! `engram-bench-store`: what a user of a store on disk measures, at each size: the engine's
-//! batch write rate (D = 384, 10 associations per memory, in the same batch), the size of the
+//! batch write rate (D = 384, 10 associations per memory, in the same batch; at each scan
+//! precision asked for, `--precisions f32,f16,int8`), the size of the
 //! file, then fresh `engram` processes: `stats` (wall time and peak RSS) and `recall` (wall
 //! time against the recall time it reports; the rest is the process: start, open, embed,
 //! print), and a JSON Lines import of up to 100,000 records with their embeddings.
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use engram_bench::workload::Rng;
-use engram_graph::{Engram, MemoryRef, NewMemory, Options, WriteBatch};
+use engram_graph::{Engram, MemoryRef, NewMemory, Options, Precision, WriteBatch};
 
 const DIM: usize = 384;
 const DEGREE: usize = 10;
@@ -39,6 +40,10 @@ struct Args {
     /// Where the stores go (default: a temporary directory, removed after).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Scan precisions to build each size at (f32, f16, int8), one store each, measured in
+    /// turn: the write rates compare what quantizing on write costs.
+    #[arg(long, value_delimiter = ',', default_values_t = [String::from("f32")])]
+    precisions: Vec<String>,
     /// Skip the JSON Lines import.
     #[arg(long)]
     skip_import: bool,
@@ -101,12 +106,31 @@ fn run(args: &Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
     println!(
-        "| memories | batch write, memories/s | file | `stats` wall ms | `stats` peak RSS MB | `recall` wall ms | its recall ms | wall − recall ms | `recall` peak RSS MB | open: private / file-backed MB | after a recall |"
+        "| memories | precision | batch write, memories/s | file | `stats` wall ms | `stats` peak RSS MB | `recall` wall ms | its recall ms | wall − recall ms | `recall` peak RSS MB | open: private / file-backed MB | after a recall |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let precisions = args
+        .precisions
+        .iter()
+        .map(|p| p.parse::<Precision>())
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     for &n in &args.sizes {
-        let path = dir.join(format!("store-{n}.engram"));
-        let rate = build(&path, n)?;
+        for &precision in &precisions {
+            measure(&engram, &dir, n, precision, args.keep)?;
+        }
+    }
+    if !args.skip_import {
+        import(&engram, &dir)?;
+    }
+    Ok(())
+}
+
+/// One row of the table: a store of `n` memories at `precision`, built, then reached by
+/// fresh processes.
+fn measure(engram: &Path, dir: &Path, n: usize, precision: Precision, keep: bool) -> Result<()> {
+    {
+        let path = dir.join(format!("store-{n}-{precision}.engram"));
+        let rate = build(&path, n, precision)?;
         let file_mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
         let cue = dir.join("cue.json");
         let mut rng = Rng::new(7);
@@ -114,9 +138,9 @@ fn run(args: &Args) -> Result<()> {
             .map(|_| format!("{}", 2.0 * rng.unit() - 1.0))
             .collect();
         std::fs::write(&cue, format!("[{}]", vector.join(",")))?;
-        let stats = timed(&engram, &path, &["stats"])?;
+        let stats = timed(engram, &path, &["stats"])?;
         let recall = timed(
-            &engram,
+            engram,
             &path,
             &[
                 "--json",
@@ -134,7 +158,7 @@ fn run(args: &Args) -> Result<()> {
         }
         let memory = String::from_utf8_lossy(&out.stdout);
         println!(
-            "| {n} | {rate:.0} | {file_mb:.0} MB | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {n} | {precision} | {rate:.0} | {file_mb:.0} MB | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             stats.wall,
             stats.rss_mb,
             recall.wall,
@@ -143,13 +167,10 @@ fn run(args: &Args) -> Result<()> {
             recall.rss_mb,
             memory.trim()
         );
-        if !args.keep {
+        if !keep {
             std::fs::remove_file(&path)?;
-            let _ = std::fs::remove_file(dir.join(format!("store-{n}.engram-lock")));
+            let _ = std::fs::remove_file(dir.join(format!("store-{n}-{precision}.engram-lock")));
         }
-    }
-    if !args.skip_import {
-        import(&engram, &dir)?;
     }
     Ok(())
 }
@@ -191,8 +212,12 @@ fn child_open(path: &Path) -> Result<()> {
 
 /// Builds a store of `n` memories in batches of [`BATCH`], each memory with [`DEGREE`]
 /// associations to random earlier memories or ones earlier in its batch; returns memories/s.
-fn build(path: &Path, n: usize) -> Result<f64> {
-    let engram = Engram::create(path, DIM, Options::default())?;
+fn build(path: &Path, n: usize, precision: Precision) -> Result<f64> {
+    let options = Options {
+        precision,
+        ..Options::default()
+    };
+    let engram = Engram::create(path, DIM, options)?;
     let mut rng = Rng::new(n as u64);
     let mut stored = 0usize;
     let mut elapsed = Duration::ZERO;
