@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codes;
+pub mod disk;
 pub mod peers;
 pub mod recall;
 pub mod wordnet;

@@ -92,9 +92,10 @@ pub struct InitArgs {
     #[arg(long, value_enum, default_value_t = EmbedderChoice::Hash)]
     pub embedder: EmbedderChoice,
     /// What recalls scan: the f32 embeddings (exact), or f16 or int8 codes kept beside them
-    /// (2× or 4× fewer bytes; the best candidates are rescored exactly). f32 is the default:
-    /// below about a million memories a recall is milliseconds either way, and writes skip
-    /// the quantizing; choose int8 for large stores (`engram set-precision` changes it later).
+    /// (2× or 4× fewer bytes; the best candidates are rescored exactly, so results match f32's
+    /// when the true best are among them, as on every cue measured). f32 is the default: the
+    /// fastest writes and the smallest file. int8 made recalls of 1M memories 3× faster
+    /// (BENCHMARKS.md); `engram set-precision` changes it later.
     #[arg(long, value_enum, default_value_t = PrecisionChoice::F32)]
     pub precision: PrecisionChoice,
 }

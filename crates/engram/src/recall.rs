@@ -69,8 +69,7 @@ impl RecallParams {
     /// most [`MAX_CANDIDATES`](Self::MAX_CANDIDATES). With 10 seeds, 20 candidates already
     /// found every exact top 10 on clustered data and WordNet's glosses, at 1M memories, int8
     /// and f16 alike (BENCHMARKS.md, "Recall@10 of code scans"); 100 leaves a margin of 5×
-    /// for data whose codes rank less well, and rescoring 100 rows costs about as much as
-    /// scanning 400 more codes.
+    /// for data whose codes rank less well, at the cost of 100 exact cosines of one row each.
     pub fn default_candidates(k: usize) -> usize {
         k.saturating_mul(10).clamp(100, Self::MAX_CANDIDATES)
     }

@@ -21,8 +21,9 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use engram_bench::disk::build_store;
 use engram_bench::workload::Rng;
-use engram_graph::{Engram, MemoryRef, NewMemory, Options, Precision, WriteBatch};
+use engram_graph::{Engram, Options, Precision};
 
 const DIM: usize = 384;
 const DEGREE: usize = 10;
@@ -210,49 +211,13 @@ fn child_open(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds a store of `n` memories in batches of [`BATCH`], each memory with [`DEGREE`]
-/// associations to random earlier memories or ones earlier in its batch; returns memories/s.
+/// Builds a store of `n` memories at `precision` (see [`build_store`]); returns memories/s.
 fn build(path: &Path, n: usize, precision: Precision) -> Result<f64> {
-    let options = Options {
-        precision,
-        ..Options::default()
-    };
-    let engram = Engram::create(path, DIM, options)?;
-    let mut rng = Rng::new(n as u64);
-    let mut stored = 0usize;
-    let mut elapsed = Duration::ZERO;
-    while stored < n {
-        let count = BATCH.min(n - stored);
-        // The batch is prepared before the clock starts: the rate is the engine's.
-        let mut batch = WriteBatch::new();
-        let mut refs = Vec::with_capacity(count);
-        for _ in 0..count {
-            let embedding: Vec<f32> = (0..DIM).map(|_| 2.0 * rng.unit() - 1.0).collect();
-            refs.push(batch.remember(NewMemory::new(embedding)));
-        }
-        for (i, &from) in refs.iter().enumerate() {
-            let before = stored + i;
-            if before == 0 {
-                continue;
-            }
-            for _ in 0..DEGREE {
-                let target = rng.below(before as u64) as usize;
-                let to = if target >= stored {
-                    refs[target - stored]
-                } else {
-                    MemoryRef::Existing(engram_graph::MemoryId::new(target as u64 + 1))
-                };
-                batch.associate(from, to, 0.5);
-            }
-        }
-        let start = Instant::now();
-        engram.write(&batch)?;
-        elapsed += start.elapsed();
-        stored += count;
+    let built = build_store(path, n, DIM, precision, DEGREE, BATCH, |stored| {
         eprint!("\rbuilt {stored} of {n}");
-    }
+    })?;
     eprintln!();
-    Ok(n as f64 / elapsed.as_secs_f64())
+    Ok(built.rate())
 }
 
 struct Timed {
