@@ -496,7 +496,9 @@ impl Kernels {
         check_len("scales", rows.rows(), scales.len())?;
         check_finite(rows)?;
         match self.code {
-            Code::Rust(_) => rust_backend::quantize_i8::quantize_i8_rows(rows, codes, scales),
+            Code::Rust(level) => {
+                rust_backend::quantize_i8::quantize_i8_rows(level, rows, codes, scales)
+            }
             #[cfg(feature = "zig-kernels")]
             Code::Zig(fns) => zig_backend::quantize_i8::quantize_i8_rows(fns, rows, codes, scales),
         }
@@ -552,7 +554,9 @@ impl Kernels {
         check_len("scales", rows.rows(), scales.len())?;
         check_finite(rows)?;
         match self.code {
-            Code::Rust(_) => rust_backend::quantize_f16::quantize_f16_rows(rows, codes, scales),
+            Code::Rust(level) => {
+                rust_backend::quantize_f16::quantize_f16_rows(level, rows, codes, scales)
+            }
             #[cfg(feature = "zig-kernels")]
             Code::Zig(fns) => {
                 zig_backend::quantize_f16::quantize_f16_rows(fns, rows, codes, scales)

@@ -5,8 +5,9 @@
 //! f16's range: no row overflows to ∞ and small rows keep f16's full precision. The same
 //! operations as the Zig kernel, so both give the same codes.
 
-use crate::EmbeddingsView;
+use crate::cpu::Supported;
 use crate::f16::f32_to_f16_bits;
+use crate::{CpuLevel, EmbeddingsView};
 
 /// The largest power of two not above `max` (> 0, finite): `max` with its mantissa cleared,
 /// or, for a subnormal, its highest set bit.
@@ -39,9 +40,47 @@ fn quantize_row(row: &[f32], codes: &mut [u16]) -> f32 {
     scale
 }
 
-/// `codes` (rows × dim) and `scales` (one per row) of `rows`, whose values are all finite;
-/// lengths were checked by the caller.
-pub(crate) fn quantize_f16_rows(rows: EmbeddingsView<'_>, codes: &mut [u16], scales: &mut [f32]) {
+/// `codes` (rows × dim) and `scales` (one per row) of `rows`, whose values are all finite,
+/// at `level`, which this CPU supports; lengths were checked by the caller. Every level runs
+/// the same operations (no FMA, no reordering), so the codes are the same bits.
+pub(crate) fn quantize_f16_rows(
+    level: Supported,
+    rows: EmbeddingsView<'_>,
+    codes: &mut [u16],
+    scales: &mut [f32],
+) {
+    match level.get() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a `Supported` level is one this CPU was found to support, so every
+        // instruction the level enables exists.
+        CpuLevel::X86_64V4 => unsafe { x86::rows_v4(rows, codes, scales) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        CpuLevel::X86_64V3 => unsafe { x86::rows_v3(rows, codes, scales) },
+        _ => rows_body(rows, codes, scales),
+    }
+}
+
+/// The body compiled for x86-64-v3 and v4, where the compiler may use wider vectors.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{EmbeddingsView, rows_body};
+
+    at_x86_64_v3! {
+        pub(super) fn rows_v3(rows: EmbeddingsView<'_>, codes: &mut [u16], scales: &mut [f32]) {
+            rows_body(rows, codes, scales);
+        }
+    }
+
+    at_x86_64_v4! {
+        pub(super) fn rows_v4(rows: EmbeddingsView<'_>, codes: &mut [u16], scales: &mut [f32]) {
+            rows_body(rows, codes, scales);
+        }
+    }
+}
+
+#[inline(always)]
+fn rows_body(rows: EmbeddingsView<'_>, codes: &mut [u16], scales: &mut [f32]) {
     let dim = rows.dim();
     let rows_codes = codes.chunks_exact_mut(dim);
     for ((row, codes), scale) in rows.as_flat().chunks_exact(dim).zip(rows_codes).zip(scales) {
@@ -58,7 +97,7 @@ mod tests {
         let view = EmbeddingsView::new(flat, dim).expect("whole rows");
         let mut codes = vec![0xffff; flat.len()];
         let mut scales = vec![-1.0f32; view.rows()];
-        quantize_f16_rows(view, &mut codes, &mut scales);
+        rows_body(view, &mut codes, &mut scales);
         (codes, scales)
     }
 
