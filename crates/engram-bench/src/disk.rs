@@ -88,6 +88,22 @@ pub fn build_store(
     })
 }
 
+/// This process's resident memory in MB: private (anonymous: what it allocated) and
+/// file-backed (mapped pages of a store, shared with the page cache and every other reader;
+/// the kernel maps up to 16 neighbours of each page touched). NaN where `/proc` has no such
+/// field.
+pub fn resident() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1e3)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +122,8 @@ mod tests {
         assert_eq!(snapshot.len(), 700);
         // Duplicates merge: a little under (n − 1) · degree.
         assert!((1_900..=2_097).contains(&snapshot.association_count()));
+        let (private, mapped) = resident();
+        assert!(private > 0.0 && mapped >= 0.0, "{private} {mapped}");
         Ok(())
     }
 }

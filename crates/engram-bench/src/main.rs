@@ -789,25 +789,44 @@ fn int8_section(
     }
     println!();
     // Quantization, the write path's cost: one batch of a remember's size.
+    quantization_table(
+        kernels,
+        repeats,
+        bar,
+        "Int8 quantization (f32 → codes and one scale per row)",
+        "quantize_i8",
+        |k, rows, codes: &mut [i8], scales| k.quantize_i8(rows, codes, scales),
+    )
+}
+
+/// A quantizer's table: `name` (a `Kernels` method, given as `quantize`) on 10k rows × 384, a
+/// remember batch's size, on every backend and level, which must all give the same codes and
+/// scales.
+fn quantization_table<C: Copy + Default + PartialEq>(
+    kernels: &[Kernels],
+    repeats: usize,
+    bar: &ProgressBar,
+    title: &str,
+    name: &str,
+    quantize: impl Fn(&Kernels, EmbeddingsView<'_>, &mut [C], &mut [f32]) -> Result<(), Error>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (dim, rows) = (384, 10_000);
-    println!("### Int8 quantization (f32 → codes and one scale per row)\n");
+    println!("### {title}\n");
     println!(
-        "`Kernels::quantize_i8` of {rows} rows × {dim} (validation included); every implementation gives the same codes and scales (checked here).\n"
+        "`Kernels::{name}` of {rows} rows × {dim} (validation included); every implementation gives the same codes and scales (checked here).\n"
     );
     println!("| D | N | implementation | ns/row |");
     println!("|---:|---:|---|---:|");
     let matrix = workload::embeddings(rows, dim, 15)?;
-    let (mut codes, mut scales) = (vec![0i8; rows * dim], vec![0.0f32; rows]);
-    let mut reference: Option<(Vec<i8>, Vec<f32>)> = None;
+    let (mut codes, mut scales) = (vec![C::default(); rows * dim], vec![0.0f32; rows]);
+    let mut reference: Option<(Vec<C>, Vec<f32>)> = None;
     for k in kernels {
-        k.quantize_i8(matrix.view(), &mut codes, &mut scales)?;
+        quantize(k, matrix.view(), &mut codes, &mut scales)?;
         match &reference {
             Some((c, s)) if *c != codes || *s != scales => {
-                return Err(format!(
-                    "quantize_i8: {} disagrees with the first backend",
-                    k.describe()
-                )
-                .into());
+                return Err(
+                    format!("{name}: {} disagrees with the first backend", k.describe()).into(),
+                );
             }
             Some(_) => {}
             None => reference = Some((codes.clone(), scales.clone())),
@@ -817,9 +836,9 @@ fn int8_section(
         kernels,
         repeats,
         bar,
-        &format!("quantize D={dim} N={rows}"),
+        &format!("{name} D={dim} N={rows}"),
         |k| {
-            k.quantize_i8(matrix.view(), &mut codes, &mut scales)?;
+            quantize(k, matrix.view(), &mut codes, &mut scales)?;
             black_box((&codes, &scales));
             Ok(())
         },
@@ -918,47 +937,14 @@ fn f16_section(
         }
     }
     println!();
-    let (dim, rows) = (384, 10_000);
-    println!("### F16 quantization (f32 → codes and one power-of-two scale per row)\n");
-    println!(
-        "`Kernels::quantize_f16` of {rows} rows × {dim} (validation included); every implementation gives the same codes and scales (checked here).\n"
-    );
-    println!("| D | N | implementation | ns/row |");
-    println!("|---:|---:|---|---:|");
-    let matrix = workload::embeddings(rows, dim, 15)?;
-    let (mut codes, mut scales) = (vec![0u16; rows * dim], vec![0.0f32; rows]);
-    let mut reference: Option<(Vec<u16>, Vec<f32>)> = None;
-    for k in kernels {
-        k.quantize_f16(matrix.view(), &mut codes, &mut scales)?;
-        match &reference {
-            Some((c, s)) if *c != codes || *s != scales => {
-                return Err(format!(
-                    "quantize_f16: {} disagrees with the first backend",
-                    k.describe()
-                )
-                .into());
-            }
-            Some(_) => {}
-            None => reference = Some((codes.clone(), scales.clone())),
-        }
-    }
-    let table = time_every_kernel(
+    quantization_table(
         kernels,
         repeats,
         bar,
-        &format!("quantize f16 D={dim} N={rows}"),
-        |k| {
-            k.quantize_f16(matrix.view(), &mut codes, &mut scales)?;
-            black_box((&codes, &scales));
-            Ok(())
-        },
-    )?;
-    for row in &table {
-        let ns = row.time.as_secs_f64() * 1e9 / rows as f64;
-        println!("| {dim} | {rows} | {} | {ns:.1} |", row.name);
-    }
-    println!();
-    Ok(())
+        "F16 quantization (f32 → codes and one power-of-two scale per row)",
+        "quantize_f16",
+        |k, rows, codes: &mut [u16], scales| k.quantize_f16(rows, codes, scales),
+    )
 }
 
 /// Every engram backend/level and every spreading peer, one dense hop.

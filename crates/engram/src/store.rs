@@ -142,10 +142,7 @@ fn load_segment(
         len: Option<usize>,
     ) -> Result<Pinned<T>> {
         let values = snapshot
-            .pin::<T>(BlockKey {
-                segment: number,
-                part,
-            })?
+            .pin::<T>(segment_key(number, part))?
             .ok_or_else(|| corrupt(format!("segment {number} has no part {part}")))?;
         if let Some(len) = len
             && values.len() != len
@@ -585,10 +582,7 @@ impl SegmentArrays {
                 self.rows()
             )));
         }
-        let key = |part| BlockKey {
-            segment: number,
-            part,
-        };
+        let key = |part| segment_key(number, part);
         let flats: Vec<&[f32]> = embeddings.iter().map(|m| m.as_flat()).collect();
         let norms: Vec<&[f32]> = embeddings.iter().map(|m| m.norms()).collect();
         txn.put_block_parts(key(part::EMBEDDINGS), &flats)?;
@@ -606,9 +600,17 @@ impl SegmentArrays {
     }
 }
 
+/// The key of part `part` of segment `number`.
+fn segment_key(number: u64, part: u8) -> BlockKey {
+    BlockKey {
+        segment: number,
+        part,
+    }
+}
+
 /// Writes the codes and factors of segment `number`, whose embeddings are `embeddings` one
 /// after the other, at `precision` (nothing for f32). Quantizing is the write path's one
-/// extra pass over the rows (BENCHMARKS.md, "Quantizing on write").
+/// extra pass over the rows (its cost: BENCHMARKS.md, "Writes, and where codes lose").
 fn write_codes(
     txn: &mut WriteTxn<'_>,
     number: u64,
@@ -616,10 +618,7 @@ fn write_codes(
     kernels: &Kernels,
     precision: Precision,
 ) -> Result<()> {
-    let key = |part| BlockKey {
-        segment: number,
-        part,
-    };
+    let key = |part| segment_key(number, part);
     let mut f16 = Vec::new();
     let mut int8 = Vec::new();
     let mut factors = Vec::new();

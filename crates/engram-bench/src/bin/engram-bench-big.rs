@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use engram_bench::disk::build_store;
+use engram_bench::disk::{build_store, resident};
 use engram_bench::recall::{params, percentile};
 use engram_bench::workload::query;
 use engram_graph::{Engram, Kernels, Options, Precision};
@@ -82,19 +82,6 @@ fn read_bytes() -> u64 {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// Resident memory, private and file-backed, in MB.
-fn resident() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1e3)
-    };
-    (field("RssAnon:"), field("RssFile:"))
 }
 
 /// Free bytes on the file system of `dir`, from `df` (no unsafe `statvfs` here).

@@ -21,7 +21,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use engram_bench::disk::build_store;
+use engram_bench::disk::{build_store, resident};
 use engram_bench::workload::Rng;
 use engram_graph::{Engram, Options, Precision};
 
@@ -174,21 +174,6 @@ fn measure(engram: &Path, dir: &Path, n: usize, precision: Precision, keep: bool
         }
     }
     Ok(())
-}
-
-/// This process's resident memory: private (anonymous: what it allocated) and file-backed
-/// (mapped pages of the store, shared with the page cache and every other reader; the
-/// kernel maps up to 16 neighbours of each page touched), in MB.
-fn resident() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1e3)
-    };
-    (field("RssAnon:"), field("RssFile:"))
 }
 
 /// The child of `--child-open`: opens the store read-only, prints its resident memory, recalls
