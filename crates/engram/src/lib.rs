@@ -79,7 +79,9 @@
 //! (`tests/precision.rs` checks equality; BENCHMARKS.md measures how often it holds). The f32
 //! embeddings stay: export, rescoring and changes of precision read them. Codes cost one
 //! quantization per row written into a segment; rows not yet sealed (under 256) are scanned
-//! in f32.
+//! in f32, and so is a segment without codes (one written to the store by a release that knows
+//! no precisions, which reads such a store as f32 and ignores its codes) until the next
+//! compaction.
 //!
 //! # Concurrency
 //! [`Engram`] is `Send + Sync`. Any number of processes may open a store at once, each with

@@ -168,7 +168,15 @@ fn load_segment(
     if id_range.is_some_and(|(first, last)| first > last) {
         return Err(corrupt(format!("segment {number}'s ids do not ascend")));
     }
+    // A segment without codes in a store with a precision was written by a release that
+    // knows no precisions (it ignores the metadata key): it is scanned in f32, exactly, until
+    // a compaction or `set_precision` writes its codes. Codes of the wrong length are damage.
+    let has_codes = snapshot
+        .txn()
+        .block_bytes(segment_key(number, part::CODES))?
+        .is_some();
     let codes = match precision {
+        _ if !has_codes => SegmentCodes::None,
         Precision::F32 => SegmentCodes::None,
         Precision::F16 => SegmentCodes::F16 {
             codes: pin(snapshot, number, part::CODES, Some(floats))?,

@@ -189,3 +189,37 @@ fn candidates_are_checked() {
         RecallParams::MAX_CANDIDATES
     );
 }
+
+#[test]
+fn segments_without_codes_from_a_release_without_precisions_are_scanned_in_f32() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("mixed.engram");
+    let dim = 16;
+    let kernels = options_with(Kernels::rust());
+    let engram = Engram::create(&path, dim, kernels).expect("create");
+    random_graph(&engram, 600, 3, 4);
+    let cue = Rng(5).vector(dim);
+    let before = engram.recall(&cue, &params()).expect("recall");
+    drop(engram);
+    // What such a release leaves behind when it writes to an int8 store: the metadata says
+    // int8 (it keeps the key it does not know), its segments have no codes.
+    let store = engram_store::Store::open(&path, engram_store::OpenOptions::default())
+        .expect("open the raw store");
+    let mut txn = store.write().expect("write");
+    txn.put_meta_u64("precision", 2).expect("put");
+    txn.commit().expect("commit");
+    drop(store);
+
+    let engram = Engram::open(&path, options_with(Kernels::rust())).expect("still opens");
+    assert_eq!(engram.precision(), Precision::Int8);
+    assert_eq!(engram.recall(&cue, &params()).expect("recall"), before);
+    // New segments get codes beside the old ones; a compaction codes every row.
+    let mut rng = Rng(6);
+    engram
+        .remember_batch((0..300).map(|_| memory(rng.vector(dim))))
+        .expect("a sealed batch");
+    let exact = engram.recall(&cue, &at(Precision::F32)).expect("f32");
+    assert_eq!(engram.recall(&cue, &params()).expect("mixed"), exact);
+    engram.compact().expect("compact");
+    assert_eq!(engram.recall(&cue, &params()).expect("coded"), exact);
+}
