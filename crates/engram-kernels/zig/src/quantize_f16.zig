@@ -6,31 +6,13 @@
 const std = @import("std");
 const contract = @import("contract.zig");
 const half = @import("half.zig");
+/// The same max as the int8 quantizer's.
+const maxAbs = @import("quantize_i8.zig").maxAbs;
 
 /// f32 lanes per step of the max and of the codes.
 const lanes = 8;
 const V32 = @Vector(lanes, f32);
 const V64 = @Vector(lanes, f64);
-
-/// max |x| over row[0..dim] (every value finite). Four accumulators: one `vmaxps` chain
-/// waited for each step's latency (the max is exact in any order, so the result is the same).
-inline fn maxAbs(row: [*]const f32, dim: usize) f32 {
-    var acc: [4]V32 = @splat(@as(V32, @splat(0)));
-    var i: usize = 0;
-    while (i + 4 * lanes <= dim) : (i += 4 * lanes) {
-        inline for (0..4) |k| {
-            const x: V32 = row[i + k * lanes ..][0..lanes].*;
-            acc[k] = @max(acc[k], @abs(x));
-        }
-    }
-    while (i + lanes <= dim) : (i += lanes) {
-        const x: V32 = row[i..][0..lanes].*;
-        acc[0] = @max(acc[0], @abs(x));
-    }
-    var m = @reduce(.Max, @max(@max(acc[0], acc[1]), @max(acc[2], acc[3])));
-    while (i < dim) : (i += 1) m = @max(m, @abs(row[i]));
-    return m;
-}
 
 /// The largest power of two not above `max` (> 0, finite): its mantissa cleared, or, for a
 /// subnormal, its highest set bit.

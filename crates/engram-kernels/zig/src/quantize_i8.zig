@@ -15,7 +15,7 @@ const V64 = @Vector(lanes, f64);
 
 /// max |x| over row[0..dim] (every value finite). Four accumulators: one `vmaxps` chain
 /// waited for each step's latency (the max is exact in any order, so the result is the same).
-inline fn maxAbs(row: [*]const f32, dim: usize) f32 {
+pub inline fn maxAbs(row: [*]const f32, dim: usize) f32 {
     var acc: [4]V32 = @splat(@as(V32, @splat(0)));
     var i: usize = 0;
     while (i + 4 * lanes <= dim) : (i += 4 * lanes) {
