@@ -626,36 +626,28 @@ fn write_codes(
     kernels: &Kernels,
     precision: Precision,
 ) -> Result<()> {
+    if precision == Precision::F32 {
+        return Ok(());
+    }
     let key = |part| segment_key(number, part);
-    let mut f16 = Vec::new();
-    let mut int8 = Vec::new();
-    let mut factors = Vec::new();
+    let (mut f16, mut int8, mut factors) = (Vec::new(), Vec::new(), Vec::new());
     for matrix in embeddings {
         match precision::quantize(kernels, precision, matrix.view())? {
-            None => return Ok(()),
-            Some((Codes::F16(codes), f)) => {
-                f16.push(codes);
-                factors.push(f);
-            }
-            Some((Codes::Int8(codes), f)) => {
-                int8.push(codes);
-                factors.push(f);
-            }
+            Some((Codes::F16(codes), f)) => f16.push((codes, f)),
+            Some((Codes::Int8(codes), f)) => int8.push((codes, f)),
+            None => {}
         }
     }
-    match precision {
-        Precision::F32 => return Ok(()),
-        Precision::F16 => {
-            let parts: Vec<&[u16]> = f16.iter().map(Vec::as_slice).collect();
-            txn.put_block_parts(key(part::CODES), &parts)?;
-        }
-        Precision::Int8 => {
-            let parts: Vec<&[i8]> = int8.iter().map(Vec::as_slice).collect();
-            txn.put_block_parts(key(part::CODES), &parts)?;
-        }
+    if precision == Precision::F16 {
+        let parts: Vec<&[u16]> = f16.iter().map(|(c, _)| c.as_slice()).collect();
+        txn.put_block_parts(key(part::CODES), &parts)?;
+        factors.extend(f16.iter().map(|(_, f)| f.as_slice()));
+    } else {
+        let parts: Vec<&[i8]> = int8.iter().map(|(c, _)| c.as_slice()).collect();
+        txn.put_block_parts(key(part::CODES), &parts)?;
+        factors.extend(int8.iter().map(|(_, f)| f.as_slice()));
     }
-    let parts: Vec<&[f32]> = factors.iter().map(Vec::as_slice).collect();
-    txn.put_block_parts(key(part::CODE_FACTORS), &parts)?;
+    txn.put_block_parts(key(part::CODE_FACTORS), &factors)?;
     Ok(())
 }
 

@@ -129,49 +129,47 @@ fn run(args: &Args) -> Result<()> {
 /// One row of the table: a store of `n` memories at `precision`, built, then reached by
 /// fresh processes.
 fn measure(engram: &Path, dir: &Path, n: usize, precision: Precision, keep: bool) -> Result<()> {
-    {
-        let path = dir.join(format!("store-{n}-{precision}.engram"));
-        let rate = build(&path, n, precision)?;
-        let file_mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
-        let cue = dir.join("cue.json");
-        let mut rng = Rng::new(7);
-        let vector: Vec<String> = (0..DIM)
-            .map(|_| format!("{}", 2.0 * rng.unit() - 1.0))
-            .collect();
-        std::fs::write(&cue, format!("[{}]", vector.join(",")))?;
-        let stats = timed(engram, &path, &["stats"])?;
-        let recall = timed(
-            engram,
-            &path,
-            &[
-                "--json",
-                "recall",
-                "--vector-file",
-                &cue.display().to_string(),
-            ],
-        )?;
-        let out = Command::new(std::env::current_exe()?)
-            .arg("--child-open")
-            .arg(&path)
-            .output()?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
-        }
-        let memory = String::from_utf8_lossy(&out.stdout);
-        println!(
-            "| {n} | {precision} | {rate:.0} | {file_mb:.0} MB | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
-            stats.wall,
-            stats.rss_mb,
-            recall.wall,
-            recall.reported,
-            recall.wall - recall.reported,
-            recall.rss_mb,
-            memory.trim()
-        );
-        if !keep {
-            std::fs::remove_file(&path)?;
-            let _ = std::fs::remove_file(dir.join(format!("store-{n}-{precision}.engram-lock")));
-        }
+    let path = dir.join(format!("store-{n}-{precision}.engram"));
+    let rate = build(&path, n, precision)?;
+    let file_mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
+    let cue = dir.join("cue.json");
+    let mut rng = Rng::new(7);
+    let vector: Vec<String> = (0..DIM)
+        .map(|_| format!("{}", 2.0 * rng.unit() - 1.0))
+        .collect();
+    std::fs::write(&cue, format!("[{}]", vector.join(",")))?;
+    let stats = timed(engram, &path, &["stats"])?;
+    let recall = timed(
+        engram,
+        &path,
+        &[
+            "--json",
+            "recall",
+            "--vector-file",
+            &cue.display().to_string(),
+        ],
+    )?;
+    let out = Command::new(std::env::current_exe()?)
+        .arg("--child-open")
+        .arg(&path)
+        .output()?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+    }
+    let memory = String::from_utf8_lossy(&out.stdout);
+    println!(
+        "| {n} | {precision} | {rate:.0} | {file_mb:.0} MB | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+        stats.wall,
+        stats.rss_mb,
+        recall.wall,
+        recall.reported,
+        recall.wall - recall.reported,
+        recall.rss_mb,
+        memory.trim()
+    );
+    if !keep {
+        std::fs::remove_file(&path)?;
+        let _ = std::fs::remove_file(dir.join(format!("store-{n}-{precision}.engram-lock")));
     }
     Ok(())
 }
