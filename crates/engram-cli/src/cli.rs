@@ -28,6 +28,23 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `init --dim`'s default (and a new space's, in `engram serve`).
+pub const DEFAULT_DIM: usize = 384;
+/// `associate --weight`'s default.
+pub const DEFAULT_WEIGHT: f32 = 0.5;
+/// `recall --k`'s default.
+pub const RECALL_K: usize = 10;
+/// `recall --hops`'s default.
+pub const RECALL_HOPS: u32 = 3;
+/// `recall --limit`'s default.
+pub const RECALL_LIMIT: usize = 20;
+/// `recall --attenuation`'s default.
+pub const RECALL_ATTENUATION: f32 = 0.5;
+/// `recall --threshold`'s default.
+pub const RECALL_THRESHOLD: f32 = 0.0;
+/// `recall --half-life`'s default.
+pub const DEFAULT_HALF_LIFE: &str = "1week";
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -58,9 +75,49 @@ pub enum Command {
     Info,
     /// Time recalls on this store with every backend and CPU level, side by side.
     Bench(BenchArgs),
+    /// Serve a directory of stores ("spaces") over HTTP: JSON routes for everything the
+    /// commands do, for many clients at once. Ignores --db. See the README's "Server" section.
+    Serve(ServeArgs),
     /// Convert a store of format 1 (made by engram before the memory-mapped store) into a new
     /// store; the old one is left as it is. Ignores --db.
     Migrate(MigrateArgs),
+}
+
+/// The address `engram serve` listens on unless `--listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7373";
+/// `engram serve --max-body-bytes`' default: 64 MiB, a batch of about 25,000 memories of
+/// 384 dimensions written as JSON numbers.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+/// `engram serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The directory of spaces: space NAME is the store DIR/NAME.engram. Created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The address and port to listen on (port 0: any free port, printed at start). Any
+    /// address but loopback needs a token.
+    #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the bearer token every request must carry (`Authorization: Bearer
+    /// TOKEN`); ENGRAM_TOKEN in the environment gives it instead. Never on the command line,
+    /// where other users could read it. Required unless --listen is a loopback address.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Allow browsers on this origin (e.g. http://localhost:5173) to call the server
+    /// (repeatable). Without it, CORS is off: no cross-origin browser request is allowed.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origin: Vec<String>,
+    /// Threads serving requests [default: one per core].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// How long a shutdown (SIGTERM or SIGINT) waits for requests in flight before it exits;
+    /// writes already started always finish.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub shutdown_timeout: humantime::Duration,
 }
 
 /// `engram migrate`.
@@ -73,7 +130,8 @@ pub struct MigrateArgs {
 }
 
 /// How a store embeds text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EmbedderChoice {
     /// The built-in lexical embedder: feature hashing of words, word pairs and character
     /// n-grams (engram-text's `hash-v1`). Deterministic, no model, no network.
@@ -86,7 +144,7 @@ pub enum EmbedderChoice {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Embedding dimension of every memory.
-    #[arg(long, default_value_t = 384)]
+    #[arg(long, default_value_t = DEFAULT_DIM)]
     pub dim: usize,
     /// How text is embedded.
     #[arg(long, value_enum, default_value_t = EmbedderChoice::Hash)]
@@ -101,7 +159,8 @@ pub struct InitArgs {
 }
 
 /// A scan precision (`engram_graph::Precision`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PrecisionChoice {
     /// The f32 embeddings: exact, 4 bytes a value.
     F32,
@@ -165,7 +224,7 @@ pub struct AssociateArgs {
     /// The memory it flows to.
     pub to: u64,
     /// Weight in [-1, 1]; negative inhibits. Replaces an existing association's weight.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_WEIGHT, allow_negative_numbers = true)]
     pub weight: f32,
     /// Associate both ways (A → B and B → A).
     #[arg(long)]
@@ -209,7 +268,7 @@ pub struct DecayArgs {
     #[arg(
         long,
         value_name = "DURATION",
-        default_value = "1week",
+        default_value = DEFAULT_HALF_LIFE,
         conflicts_with = "power_law"
     )]
     pub half_life: String,
@@ -226,25 +285,25 @@ pub struct RecallArgs {
     #[command(flatten)]
     pub vector: VectorArgs,
     /// How many of the most similar memories seed the spreading (1..=10000).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = RECALL_K)]
     pub k: usize,
     /// Hops of spreading activation (0..=16; 0 ranks the seeds alone).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = RECALL_HOPS)]
     pub hops: u32,
     /// How many results to print (1..=100000).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = RECALL_LIMIT)]
     pub limit: usize,
     /// Attenuation: the fraction of activation passed along an association per hop, in (0, 1].
     /// (`--spread-decay` is its former name, still accepted.)
     #[arg(
         long,
         alias = "spread-decay",
-        default_value_t = 0.5,
+        default_value_t = RECALL_ATTENUATION,
         allow_negative_numbers = true
     )]
     pub attenuation: f32,
     /// Activation a memory needs to pass activation on (≥ 0).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = RECALL_THRESHOLD, allow_negative_numbers = true)]
     pub threshold: f32,
     #[command(flatten)]
     pub decay: DecayArgs,

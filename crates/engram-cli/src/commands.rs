@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
-use engram_graph::{Engram, Kernels, MemoryId, NewMemory, Options, WriteBatch};
+use engram_graph::{
+    Association, Engram, Kernels, Memory, MemoryId, NewMemory, Options, WriteBatch,
+};
 use engram_kernels::{BACKEND_ENV, CpuLevel, LEVEL_ENV};
 use engram_text::HashEmbedder;
 use serde::Serialize;
@@ -217,6 +219,26 @@ fn unbatched(error: engram_graph::Error) -> engram_graph::Error {
     }
 }
 
+/// A memory as `show --json` prints it: the export format, so that a shown memory reads like
+/// an exported one (its embedding only if asked for).
+pub fn shown(memory: &Memory, links: &[Association], embedding: bool) -> Record {
+    Record {
+        id: Some(FileId::Number(memory.id.get())),
+        text: memory.content.as_deref().map(str::to_owned),
+        embedding: embedding.then(|| memory.embedding.clone()),
+        strength: Some(memory.strength),
+        time: Some(TimeValue::Seconds(memory.last_access)),
+        created: Some(TimeValue::Seconds(memory.created_at)),
+        links: links
+            .iter()
+            .map(|a| Link {
+                to: FileId::Number(a.to.get()),
+                weight: Some(a.weight),
+            })
+            .collect(),
+    }
+}
+
 /// `engram show`.
 pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
     let engram = store::open(db, store::Access::Read)?;
@@ -227,22 +249,7 @@ pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
         .ok_or_else(|| anyhow!("memory {id} vanished while reading"))?;
     let links = snapshot.associations_from(id);
     if json {
-        // The export format, so a shown memory reads like an exported one.
-        return output::json(&Record {
-            id: Some(FileId::Number(id.get())),
-            text: memory.content.as_deref().map(str::to_owned),
-            embedding: args.embedding.then(|| memory.embedding.clone()),
-            strength: Some(memory.strength),
-            time: Some(TimeValue::Seconds(memory.last_access)),
-            created: Some(TimeValue::Seconds(memory.created_at)),
-            links: links
-                .iter()
-                .map(|a| Link {
-                    to: FileId::Number(a.to.get()),
-                    weight: Some(a.weight),
-                })
-                .collect(),
-        });
+        return output::json(&shown(&memory, &links, args.embedding));
     }
     let mut out = String::new();
     writeln!(out, "id           {id}")?;
@@ -281,11 +288,35 @@ pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
     output::text(&out)
 }
 
-/// `engram stats`.
-pub fn stats(db: &Path, json: bool) -> Result<()> {
-    // The size at rest, before opening (which may extend the file while it is open).
-    let file_size = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
-    let engram = store::open(db, store::Access::Read)?;
+/// How many memories have how many associations (`stats`' `out_degree`).
+#[derive(Debug, Serialize)]
+pub struct Degrees {
+    min: usize,
+    median: usize,
+    mean: f64,
+    p99: usize,
+    max: usize,
+    without_associations: usize,
+}
+
+/// What `engram stats --json` prints (and the server's `GET .../stats` answers).
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    db: std::path::PathBuf,
+    memories: usize,
+    associations: usize,
+    dimension: usize,
+    embedder: String,
+    precision: &'static str,
+    scan_bytes_per_memory: usize,
+    file_bytes: u64,
+    embedding_bytes: u64,
+    code_bytes: u64,
+    out_degree: Degrees,
+}
+
+/// The statistics of an open store, named `db`, whose file held `file_size` bytes.
+pub fn stats_of(engram: &Engram, db: &Path, file_size: u64) -> Result<Stats> {
     let snapshot = engram.snapshot();
     let mut degrees = snapshot.out_degrees();
     degrees.sort_unstable();
@@ -298,29 +329,6 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
     let embedder = engram
         .property(EMBEDDER_PROPERTY)?
         .unwrap_or_else(|| "none".into());
-    #[derive(Serialize)]
-    struct Degrees {
-        min: usize,
-        median: usize,
-        mean: f64,
-        p99: usize,
-        max: usize,
-        without_associations: usize,
-    }
-    #[derive(Serialize)]
-    struct Stats<'a> {
-        db: &'a Path,
-        memories: usize,
-        associations: usize,
-        dimension: usize,
-        embedder: &'a str,
-        precision: &'a str,
-        scan_bytes_per_memory: usize,
-        file_bytes: u64,
-        embedding_bytes: u64,
-        code_bytes: u64,
-        out_degree: Degrees,
-    }
     let precision = snapshot.precision();
     let dim = snapshot.dimension();
     let scan_bytes = precision.scan_bytes_per_memory(dim);
@@ -328,12 +336,12 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
         engram_graph::Precision::F32 => 0,
         _ => (snapshot.len() * scan_bytes) as u64,
     };
-    let stats = Stats {
-        db,
+    Ok(Stats {
+        db: db.to_owned(),
         memories: snapshot.len(),
         associations: snapshot.association_count(),
         dimension: snapshot.dimension(),
-        embedder: &embedder,
+        embedder,
         precision: precision.as_str(),
         scan_bytes_per_memory: scan_bytes,
         file_bytes: file_size,
@@ -347,7 +355,15 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
             max: degrees.last().copied().unwrap_or(0),
             without_associations: isolated,
         },
-    };
+    })
+}
+
+/// `engram stats`.
+pub fn stats(db: &Path, json: bool) -> Result<()> {
+    // The size at rest, before opening (which may extend the file while it is open).
+    let file_size = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
+    let engram = store::open(db, store::Access::Read)?;
+    let stats = stats_of(&engram, db, file_size)?;
     if json {
         return output::json(&stats);
     }

@@ -70,7 +70,10 @@ pub fn run(db: &Path, args: &ExportArgs, json: bool) -> Result<()> {
 }
 
 /// Writes one line per memory, in id order; returns (memories, associations).
-fn write_all(snapshot: &engram_graph::Snapshot, out: &mut impl Write) -> Result<(usize, usize)> {
+pub fn write_all(
+    snapshot: &engram_graph::Snapshot,
+    out: &mut impl Write,
+) -> Result<(usize, usize)> {
     let (mut memories, mut associations) = (0, 0);
     for memory in snapshot.memories() {
         let links: Vec<Link> = snapshot

@@ -191,7 +191,7 @@ pub enum FileId {
 
 impl FileId {
     /// The id's canonical form, so that `5` and `"5"` are one id.
-    fn key(&self) -> String {
+    pub fn key(&self) -> String {
         match self {
             FileId::Number(n) => n.to_string(),
             FileId::Text(t) => t.clone(),
@@ -242,7 +242,7 @@ pub enum TimeValue {
 }
 
 impl TimeValue {
-    fn seconds(&self) -> Result<i64> {
+    pub fn seconds(&self) -> Result<i64> {
         match self {
             TimeValue::Seconds(s) => {
                 engram_graph::check_time(*s).map_err(|_| store::out_of_range(&s.to_string()))?;
@@ -759,7 +759,7 @@ fn check(
 /// What is wrong with one record, if anything: the engine's own rules
 /// ([`engram_graph::check_embedding`], [`engram_graph::check_strength`], [`engram_graph::check_weight`],
 /// [`engram_graph::check_time`]) plus what the import adds (something to embed, readable times).
-fn check_record(
+pub fn check_record(
     record: &Record,
     dim: usize,
     embedder: Option<&HashEmbedder>,
@@ -796,7 +796,7 @@ fn check_record(
 }
 
 /// The memory a checked record becomes.
-fn new_memory(record: Record, embedder: Option<&HashEmbedder>, now: i64) -> Result<NewMemory> {
+pub fn new_memory(record: Record, embedder: Option<&HashEmbedder>, now: i64) -> Result<NewMemory> {
     let embedding = match (record.embedding, &record.text, embedder) {
         (Some(embedding), _, _) => embedding,
         (None, Some(text), Some(embedder)) => embedder.embed(text)?,

@@ -17,6 +17,7 @@ mod import;
 mod output;
 mod progress;
 mod recall;
+mod serve;
 mod source;
 mod store;
 mod wordnet;
@@ -59,6 +60,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::SetPrecision(args) => commands::set_precision(db, args, cli.json),
         Command::Info => commands::info(db, cli.json),
         Command::Bench(args) => bench::run(db, args, cli.json),
+        Command::Serve(args) => serve::run(args, cli.json),
         Command::Migrate(args) => commands::migrate(args, cli.json),
     }
 }

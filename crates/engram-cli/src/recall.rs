@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use engram_graph::{Kernels, MemoryId, Precision, RecallParams, Recalled, Snapshot};
+use engram_graph::{Engram, Kernels, MemoryId, Precision, RecallParams, Recalled, Snapshot};
 use serde::Serialize;
 
 use crate::cli::RecallArgs;
@@ -60,33 +60,10 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
         .map_err(|e| engine_error(e, db))?;
     let elapsed = started.elapsed();
     let snapshot = engram.snapshot();
-    let contents: Vec<Option<std::sync::Arc<str>>> = recalled
-        .iter()
-        .map(|r| snapshot.get(r.id).and_then(|m| m.content))
-        .collect();
     if json {
-        let rows: Vec<Row<'_>> = recalled
-            .iter()
-            .zip(&contents)
-            .enumerate()
-            .map(|(i, (r, text))| Row {
-                rank: i + 1,
-                id: r.id.get(),
-                score: r.score,
-                similarity: r.similarity,
-                activation: r.activation,
-                retention: r.retention,
-                seed: r.seed,
-                text: text.as_deref(),
-            })
-            .collect();
-        return output::json(&serde_json::json!({
-            "results": rows,
-            "memories": snapshot.len(),
-            "elapsed_ms": elapsed.as_secs_f64() * 1e3,
-            "kernels": engram.kernels().describe(),
-        }));
+        return output::json(&results_json(&engram, &snapshot, &recalled, elapsed));
     }
+    let contents = contents(&snapshot, &recalled);
     let mut table = Table::new(&[
         ">rank",
         ">id",
@@ -127,6 +104,46 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
         engram.kernels().describe()
     )?;
     output::text(&out)
+}
+
+/// Each result's content text.
+fn contents(snapshot: &Snapshot, recalled: &[Recalled]) -> Vec<Option<std::sync::Arc<str>>> {
+    recalled
+        .iter()
+        .map(|r| snapshot.get(r.id).and_then(|m| m.content))
+        .collect()
+}
+
+/// A recall as `recall --json` prints it (and the server's recall route answers): the
+/// results best first, the store's size, the time the recall took and the kernels it ran on.
+pub fn results_json(
+    engram: &Engram,
+    snapshot: &Snapshot,
+    recalled: &[Recalled],
+    elapsed: Duration,
+) -> serde_json::Value {
+    let contents = contents(snapshot, recalled);
+    let rows: Vec<Row<'_>> = recalled
+        .iter()
+        .zip(&contents)
+        .enumerate()
+        .map(|(i, (r, text))| Row {
+            rank: i + 1,
+            id: r.id.get(),
+            score: r.score,
+            similarity: r.similarity,
+            activation: r.activation,
+            retention: r.retention,
+            seed: r.seed,
+            text: text.as_deref(),
+        })
+        .collect();
+    serde_json::json!({
+        "results": rows,
+        "memories": snapshot.len(),
+        "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+        "kernels": engram.kernels().describe(),
+    })
 }
 
 /// Whether two recalls agree: same ids in the same order, and the largest score difference.

@@ -1,0 +1,145 @@
+//! Errors as the server answers them: a status and a JSON body
+//! `{"error": {"code": "...", "message": "..."}}` whose `code` is stable (scripts match on it)
+//! and whose `message` says what went wrong as the command would.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is malformed or breaks a rule (the message says which).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// 404 for an unknown space.
+    pub fn unknown_space(space: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "unknown_space",
+            format!("there is no space {space:?}: create it with PUT /v1/spaces/{space}"),
+        )
+    }
+
+    /// 404 for a memory the space does not have.
+    pub fn unknown_memory(space: &str, id: u64) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "unknown_memory",
+            format!("space {space:?} has no memory with id {id}"),
+        )
+    }
+
+    /// 500: a bug, or a store the server cannot use; logged with the request id.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    /// The error the engine returned for an operation on `space`: its message, with the status
+    /// that says whose fault it is (the request's: 4xx; a busy store: 503; the server's: 5xx).
+    pub fn engine(error: engram_graph::Error, space: &str) -> Self {
+        use engram_graph::Error as E;
+        let (status, code) = match &error {
+            E::InBatch { source, .. } if matches!(**source, E::UnknownMemory(_)) => {
+                (StatusCode::NOT_FOUND, "unknown_memory")
+            }
+            E::UnknownMemory(_) => (StatusCode::NOT_FOUND, "unknown_memory"),
+            E::DimensionMismatch { .. }
+            | E::NonFiniteEmbedding { .. }
+            | E::ZeroEmbedding
+            | E::TimeOutOfRange(_)
+            | E::InvalidStrength(_)
+            | E::InvalidWeight(_)
+            | E::SelfAssociation(_)
+            | E::UnknownBatchMemory { .. }
+            | E::InvalidParameter { .. }
+            | E::PrecisionUnavailable { .. }
+            | E::EmptyPropertyKey
+            | E::TooManyMemories { .. }
+            | E::InBatch { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            E::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            E::AlreadyExists { .. } => (StatusCode::CONFLICT, "space_exists"),
+            E::Io(io) if is_storage_full(io) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
+        };
+        Self::new(status, code, format!("space {space:?}: {error}"))
+    }
+}
+
+fn is_storage_full(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+    )
+}
+
+/// The JSON body of every error.
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Detail {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // A busy store or a server shutting down: worth trying again shortly.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        // What went wrong is logged once, with the request id, by the request middleware.
+        response.extensions_mut().insert(ErrorLogged {
+            code: self.code,
+            message: self.message,
+        });
+        response
+    }
+}
+
+/// The error a response carries, for the request log.
+#[derive(Clone, Debug)]
+pub struct ErrorLogged {
+    /// The error's code.
+    pub code: &'static str,
+    /// Its message.
+    pub message: String,
+}

@@ -1,0 +1,946 @@
+//! `engram serve` end to end: the built binary on a loopback port, driven by curl (a real
+//! client), its answers compared with the commands' own on the same store files.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use common::Sandbox;
+
+/// A running server, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    token: Option<String>,
+}
+
+impl Server {
+    /// `engram serve --dir DIR --listen 127.0.0.1:0 args...`, with `env` set; waits until it
+    /// listens.
+    fn start(sandbox: &Sandbox, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let log = sandbox.path(&format!(
+            "serve-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("time")
+                .as_nanos()
+        ));
+        let mut command = sandbox.std_command(&["serve", "--dir"]);
+        command
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("ENGRAM_TOKEN")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        let mut child = command.spawn().expect("engram serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the first line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line {line:?}; log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_owned();
+        let token = env
+            .iter()
+            .find(|(k, _)| *k == "ENGRAM_TOKEN")
+            .map(|(_, v)| (*v).to_owned());
+        Self {
+            child,
+            url,
+            log,
+            token,
+        }
+    }
+
+    /// `curl -X METHOD URL/PATH` with a JSON body, the server's token unless `auth` says
+    /// otherwise; returns the status and the body as text.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        auth: Option<&str>,
+    ) -> (u16, String) {
+        let mut curl = Command::new("curl");
+        curl.args([
+            "-sS",
+            "--path-as-is",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+        ])
+        .arg(format!("{}{path}", self.url))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+        if let Some(token) = auth.or(self.token.as_deref()) {
+            curl.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        if body.is_some() {
+            curl.args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+            ]);
+        }
+        let mut child = curl.spawn().expect("curl runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(body.unwrap_or_default().as_bytes())
+            .expect("body written");
+        drop(stdin);
+        let output = child.wait_with_output().expect("curl finishes");
+        let text = String::from_utf8(output.stdout).expect("UTF-8");
+        let (body, status) = text.rsplit_once('\n').expect("a status line");
+        (status.parse().unwrap_or(0), body.to_owned())
+    }
+
+    /// A request whose answer is JSON.
+    fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let body = body.map(|b| b.to_string());
+        let (status, text) = self.request(method, path, body.as_deref(), None);
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: {status} {text:?} is not JSON: {e}"));
+        (status, value)
+    }
+
+    /// A request that must succeed with `status`.
+    fn ok(&self, status: u16, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (got, value) = self.json(method, path, body);
+        assert_eq!(got, status, "{method} {path}: {value}");
+        value
+    }
+
+    /// A request that must fail with this status and error code.
+    fn fails(&self, status: u16, code: &str, method: &str, path: &str, body: Option<&str>) {
+        let (got, text) = self.request(method, path, body, None);
+        let value: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: {got} {text:?} is not JSON: {e}"));
+        assert_eq!(
+            (got, value["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {value}"
+        );
+        assert!(value["error"]["message"].is_string(), "{value}");
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits (at most 30 s) for the server to exit; its exit code.
+    fn wait(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn results(recall: &Value) -> Vec<(u64, String)> {
+    recall["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_u64().expect("id"),
+                r["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_route_answers_what_the_commands_answer_on_the_same_store() {
+    // The commands below run on the space's store file.
+    let sandbox = Sandbox::new().with_db("spaces/notes.engram");
+    let dir = sandbox.path("spaces");
+    let server = Server::start(&sandbox, &dir, &[], &[]);
+    let health = server.ok(200, "GET", "/health", None);
+    assert_eq!(health["status"], "ok");
+
+    let space = server.ok(201, "PUT", "/v1/spaces/notes", Some(json!({"dim": 128})));
+    assert_eq!(space["embedder"], "hash-v1 dim=128");
+    // PUT again with the same settings: the same space, 200.
+    let again = server.ok(200, "PUT", "/v1/spaces/notes", Some(json!({"dim": 128})));
+    assert_eq!(again["created"], false);
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces", None)["spaces"],
+        json!(["notes"])
+    );
+
+    let ids = server.ok(
+        201,
+        "POST",
+        "/v1/spaces/notes/memories",
+        Some(json!([
+            {"id": "cat", "text": "cat: a small domesticated feline", "links": [{"to": "lion", "weight": 0.8}]},
+            {"id": "lion", "text": "lion: a large tawny feline of Africa", "strength": 0.9, "time": "2026-11-01T00:00:00Z"},
+            {"text": "tea: a hot drink made by infusing leaves", "time": 1_790_000_000},
+        ])),
+    )["ids"]
+        .clone();
+    assert_eq!(ids, json!([1, 2, 3]));
+    // One record alone, linked to an existing memory by its id.
+    let one = server.ok(
+        201,
+        "POST",
+        "/v1/spaces/notes/memories",
+        Some(json!({"text": "kitten: a young cat", "links": [{"to": 1}]})),
+    );
+    assert_eq!(one["ids"], json!([4]));
+    server.ok(
+        200,
+        "PUT",
+        "/v1/spaces/notes/associations/3/2",
+        Some(json!({"weight": -0.25})),
+    );
+    server.ok(200, "PUT", "/v1/spaces/notes/associations/2/3", None);
+    server.ok(200, "DELETE", "/v1/spaces/notes/associations/2/3", None);
+
+    // The command reads the same file while the server has it open.
+    let db = dir.join("notes.engram");
+    let command = |args: &[&str]| -> Vec<u8> {
+        let output = sandbox.std_command(args).output().expect("engram runs");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    let command_json =
+        |args: &[&str]| -> Value { serde_json::from_slice(&command(args)).expect("JSON") };
+
+    let shown = server.ok(
+        200,
+        "GET",
+        "/v1/spaces/notes/memories/1?embedding=true",
+        None,
+    );
+    assert_eq!(shown, command_json(&["show", "1", "--embedding", "--json"]));
+    assert_eq!(shown["links"], json!([{"to": 2, "weight": 0.8}]));
+
+    let cue = json!({"text": "a small cat", "k": 3, "limit": 10, "at": "2026-12-01T00:00:00Z"});
+    let served = server.ok(200, "POST", "/v1/spaces/notes/recall", Some(cue));
+    let mut by_command = command_json(&[
+        "recall",
+        "a small cat",
+        "--k",
+        "3",
+        "--limit",
+        "10",
+        "--at",
+        "2026-12-01T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(served["results"], by_command["results"]);
+    assert_eq!(served["memories"], 4);
+    assert_eq!(results(&served)[0].0, 1, "{served}");
+    by_command["elapsed_ms"] = served["elapsed_ms"].clone();
+    assert_eq!(served, by_command);
+
+    let vector: Vec<f32> = shown["embedding"]
+        .as_array()
+        .expect("embedding")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect();
+    let by_vector = server.ok(
+        200,
+        "POST",
+        "/v1/spaces/notes/recall",
+        Some(json!({"vector": vector, "hops": 0, "limit": 1})),
+    );
+    assert_eq!(results(&by_vector)[0].0, 1);
+
+    // Export: byte for byte what `engram export` writes.
+    let (status, exported) = server.request("GET", "/v1/spaces/notes/export", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(exported.as_bytes(), command(&["export"]).as_slice());
+    assert_eq!(exported.lines().count(), 4);
+
+    let mut stats = server.ok(200, "GET", "/v1/spaces/notes/stats", None);
+    let mut command_stats = command_json(&["stats", "--json"]);
+    assert_eq!(stats["db"], "notes.engram");
+    for s in [&mut stats, &mut command_stats] {
+        s["db"] = Value::Null;
+        s["file_bytes"] = Value::Null;
+    }
+    assert_eq!(stats, command_stats);
+
+    assert_eq!(
+        server.ok(200, "DELETE", "/v1/spaces/notes/memories/4", None),
+        json!({"forgotten": [4]})
+    );
+    server.fails(
+        404,
+        "unknown_memory",
+        "GET",
+        "/v1/spaces/notes/memories/4",
+        None,
+    );
+    assert_eq!(
+        server.ok(200, "DELETE", "/v1/spaces/notes", None),
+        json!({"deleted": "notes"})
+    );
+    assert!(!db.exists());
+    assert!(!dir.join("notes.engram-lock").exists());
+    server.fails(404, "unknown_space", "GET", "/v1/spaces/notes/stats", None);
+
+    // The answers are what the OpenAPI document says they are.
+    let space = server.ok(
+        201,
+        "PUT",
+        "/v1/spaces/again",
+        Some(json!({"precision": "int8"})),
+    );
+    let shown_without = {
+        server.ok(
+            201,
+            "POST",
+            "/v1/spaces/again/memories",
+            Some(json!({"text": "x", "links": []})),
+        );
+        server.ok(200, "GET", "/v1/spaces/again/memories/1", None)
+    };
+    check_openapi(
+        &sandbox,
+        &server,
+        &[
+            ("Space", space),
+            ("Record", shown),
+            ("Record", shown_without),
+            ("RecallResponse", served),
+            (
+                "Stats",
+                server.ok(200, "GET", "/v1/spaces/again/stats", None),
+            ),
+        ],
+    );
+
+    let metrics = server.request("GET", "/metrics", None, None).1;
+    assert!(
+        metrics.contains(
+            r#"engram_http_requests_total{method="POST",route="/v1/spaces/{space}/recall",status="200"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("engram_recall_duration_seconds_count 2"),
+        "{metrics}"
+    );
+    // One log line per request, with its id.
+    assert!(
+        server
+            .log()
+            .contains("route=/v1/spaces/{space}/recall status=200")
+    );
+}
+
+/// The pinned validator scripts/test installs.
+const VALIDATOR: &str = "openapi-spec-validator==0.9.0";
+
+/// `GET /openapi.json` is valid OpenAPI 3.1 (by `openapi-spec-validator`, not ours), and each
+/// `(schema, answer)` validates against that component schema of it (by `jsonschema`, which
+/// the validator brings), whose response objects allow no field they do not list.
+fn check_openapi(sandbox: &Sandbox, server: &Server, answers: &[(&str, Value)]) {
+    let (status, doc) = server.request("GET", "/openapi.json", None, None);
+    assert_eq!(status, 200);
+    let doc_path = sandbox.path("openapi.json");
+    std::fs::write(&doc_path, &doc).expect("written");
+    let answers_path = sandbox.path("answers.json");
+    std::fs::write(&answers_path, serde_json::to_vec(answers).expect("JSON")).expect("written");
+    let script = r##"
+import json, sys
+try:
+    import jsonschema
+    from openapi_spec_validator import validate
+except ImportError as e:
+    sys.exit(f"{e}: pip install VALIDATOR (scripts/test does)")
+doc = json.load(open(sys.argv[1]))
+validate(doc)
+for name, answer in json.load(open(sys.argv[2])):
+    schema = {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
+    jsonschema.Draft202012Validator(schema).validate(answer)
+print("valid")
+"##
+    .replace("VALIDATOR", VALIDATOR);
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&doc_path)
+        .arg(&answers_path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn bad_requests_get_json_errors_with_stable_codes() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("spaces");
+    let server = Server::start(&sandbox, &dir, &["--max-body-bytes", "4096"], &[]);
+    server.ok(
+        201,
+        "PUT",
+        "/v1/spaces/s",
+        Some(json!({"dim": 4, "embedder": "none"})),
+    );
+    let cases: &[(u16, &str, &str, &str, Option<&str>)] = &[
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some("{"),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some("[]"),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some(r#"{"embedding": [1, 2]}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some(r#"{"embedding": [0, 0, 0, 0]}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some(r#"{"text": "no embedder here"}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some(r#"{"embedding": [1, 0, 0, 0], "strength": 2}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some(r#"{"embedding": [1, 0, 0, 0], "links": [{"to": 99}]}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/memories",
+            Some(r#"{"embedding": [1, 0, 0, 0], "colour": "red"}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/recall",
+            Some(r#"{"vector": [1, 0, 0, 0], "k": 0}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/recall",
+            Some(r#"{"vector": [1, 0, 0, 0], "half_life": "soon"}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/recall",
+            Some(r#"{"vector": [1, 0, 0, 0], "precision": "int8"}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "POST",
+            "/v1/spaces/s/recall",
+            Some("{}"),
+        ),
+        (
+            400,
+            "invalid_request",
+            "GET",
+            "/v1/spaces/s/memories/abc",
+            None,
+        ),
+        (
+            400,
+            "invalid_request",
+            "GET",
+            "/v1/spaces/s/memories/18446744073709551616",
+            None,
+        ),
+        (
+            400,
+            "invalid_request",
+            "PUT",
+            "/v1/spaces/.hidden",
+            Some("{}"),
+        ),
+        (
+            400,
+            "invalid_request",
+            "PUT",
+            "/v1/spaces/..%2F..%2Fetc",
+            Some("{}"),
+        ),
+        (
+            400,
+            "invalid_request",
+            "PUT",
+            "/v1/spaces/a%00b",
+            Some("{}"),
+        ),
+        (
+            400,
+            "invalid_request",
+            "PUT",
+            "/v1/spaces/t",
+            Some(r#"{"dim": 0}"#),
+        ),
+        (
+            400,
+            "invalid_request",
+            "PUT",
+            "/v1/spaces/t",
+            Some(r#"{"embedder": "bert"}"#),
+        ),
+        (404, "unknown_space", "GET", "/v1/spaces/nope/stats", None),
+        (404, "unknown_space", "DELETE", "/v1/spaces/nope", None),
+        (
+            404,
+            "unknown_memory",
+            "GET",
+            "/v1/spaces/s/memories/7",
+            None,
+        ),
+        (
+            404,
+            "unknown_memory",
+            "PUT",
+            "/v1/spaces/s/associations/7/8",
+            None,
+        ),
+        (404, "no_route", "GET", "/v1/../../etc/passwd", None),
+        (404, "no_route", "GET", "/v2/spaces", None),
+        (
+            405,
+            "method_not_allowed",
+            "PATCH",
+            "/v1/spaces/s",
+            Some("{}"),
+        ),
+        (
+            409,
+            "space_exists",
+            "PUT",
+            "/v1/spaces/s",
+            Some(r#"{"dim": 8}"#),
+        ),
+    ];
+    for &(status, code, method, path, body) in cases {
+        server.fails(status, code, method, path, body);
+    }
+    // Too large: 413, however the body is sent.
+    let big = format!(r#"{{"embedding": [{}1]}}"#, "0, ".repeat(2000));
+    server.fails(
+        413,
+        "payload_too_large",
+        "POST",
+        "/v1/spaces/s/memories",
+        Some(&big),
+    );
+    // Not sent as JSON: 415.
+    let (status, text) = {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "-X",
+                "POST",
+                "-d",
+                "{}",
+            ])
+            .arg(format!("{}/v1/spaces/s/recall", server.url))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8(output.stdout).expect("UTF-8");
+        let (body, status) = text.rsplit_once('\n').expect("status").to_owned();
+        (status.to_owned(), body.to_owned())
+    };
+    assert_eq!(status, "415", "{text}");
+    assert!(text.contains("unsupported_media_type"));
+    // The server still works, and nothing was stored by any of the above.
+    let stats = server.ok(200, "GET", "/v1/spaces/s/stats", None);
+    assert_eq!(stats["memories"], 0);
+}
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+#[test]
+fn a_token_is_required_off_loopback_and_checked_on_every_route_but_health() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("spaces");
+    // Listening on every address without a token: refused, before binding anything.
+    let output = sandbox
+        .engram(&["serve", "--listen", "0.0.0.0:0", "--dir"])
+        .arg(&dir)
+        .env_remove("ENGRAM_TOKEN")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{stderr}"
+    );
+    // A token too short to be one: refused.
+    let output = sandbox
+        .engram(&["serve", "--dir"])
+        .arg(&dir)
+        .env("ENGRAM_TOKEN", "hunter2")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+
+    for from_file in [false, true] {
+        let token_file = sandbox.path("token");
+        std::fs::write(&token_file, format!("{TOKEN}\n")).expect("token file");
+        let server = if from_file {
+            let mut server = Server::start(
+                &sandbox,
+                &dir,
+                &["--token-file", token_file.to_str().expect("UTF-8 path")],
+                &[],
+            );
+            server.token = Some(TOKEN.to_owned());
+            server
+        } else {
+            Server::start(&sandbox, &dir, &[], &[("ENGRAM_TOKEN", TOKEN)])
+        };
+        let without = Some("");
+        for (method, path) in [
+            ("GET", "/v1/spaces"),
+            ("PUT", "/v1/spaces/x"),
+            ("GET", "/metrics"),
+            ("GET", "/openapi.json"),
+        ] {
+            let (status, text) = server.request(method, path, None, without);
+            assert_eq!(status, 401, "{method} {path} without the token: {text}");
+            assert!(text.contains("\"unauthorized\""));
+            let (status, _) =
+                server.request(method, path, None, Some("test-token-0123456789abcdeF"));
+            assert_eq!(status, 401, "{method} {path} with another token");
+        }
+        assert_eq!(server.request("GET", "/health", None, without).0, 200);
+        assert_eq!(server.request("GET", "/v1/spaces", None, None).0, 200);
+        // Never logged.
+        assert!(!server.log().contains(TOKEN));
+        assert!(!server.log().contains("0123456789abcde"));
+    }
+}
+
+#[test]
+fn spaces_are_isolated_and_deleting_one_leaves_the_others_whole() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("spaces");
+    let server = Server::start(&sandbox, &dir, &[], &[]);
+    for space in ["apples", "bananas"] {
+        server.ok(
+            201,
+            "PUT",
+            &format!("/v1/spaces/{space}"),
+            Some(json!({"dim": 64})),
+        );
+    }
+    // Interleaved writes, each space's own words.
+    for i in 0..20 {
+        for (space, word) in [("apples", "apple"), ("bananas", "banana")] {
+            server.ok(
+                201,
+                "POST",
+                &format!("/v1/spaces/{space}/memories"),
+                Some(json!({"text": format!("{word} number {i}"), "links": if i > 0 { json!([{"to": i}]) } else { json!([]) }})),
+            );
+        }
+    }
+    for (space, own, other) in [
+        ("apples", "apple", "banana"),
+        ("bananas", "banana", "apple"),
+    ] {
+        let recalled = server.ok(
+            200,
+            "POST",
+            &format!("/v1/spaces/{space}/recall"),
+            Some(json!({"text": format!("{other} number 3"), "limit": 100})),
+        );
+        let texts = results(&recalled);
+        assert!(!texts.is_empty());
+        assert!(
+            texts.iter().all(|(_, t)| t.starts_with(own)),
+            "{space} recalled another space's memory: {texts:?}"
+        );
+    }
+    let before = server
+        .request("GET", "/v1/spaces/apples/export", None, None)
+        .1;
+    server.ok(200, "DELETE", "/v1/spaces/bananas", None);
+    assert_eq!(
+        server
+            .request("GET", "/v1/spaces/apples/export", None, None)
+            .1,
+        before
+    );
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces/apples/stats", None)["memories"],
+        20
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["apples.engram", "apples.engram-lock"]);
+    // The name can be used again, for a new, empty space.
+    server.ok(201, "PUT", "/v1/spaces/bananas", Some(json!({"dim": 32})));
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces/bananas/stats", None)["memories"],
+        0
+    );
+}
+
+/// SIGTERM while a large batch is being written: the batch finishes and is acknowledged, the
+/// server exits with 0, and after a restart the batch is there.
+#[test]
+fn sigterm_lets_the_write_in_flight_finish_then_exits_cleanly() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("spaces");
+    let mut server = Server::start(&sandbox, &dir, &[], &[]);
+    server.ok(201, "PUT", "/v1/spaces/s", Some(json!({"dim": 384})));
+    server.ok(
+        201,
+        "POST",
+        "/v1/spaces/s/memories",
+        Some(json!({"text": "kept"})),
+    );
+    // Embedding 20,000 texts takes the server a while: long enough to signal it meanwhile.
+    let batch: Vec<Value> = (0..20_000)
+        .map(|i| json!({"text": format!("memory number {i} of a large batch")}))
+        .collect();
+    let body = Value::from(batch).to_string();
+    let url = server.url.clone();
+    let writer = std::thread::spawn(move || {
+        let output = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+            ])
+            .arg(format!("{url}/v1/spaces/s/memories"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(body.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("curl");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    });
+    // Signal once the batch is being answered (it and this metrics request are in flight).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server
+        .request("GET", "/metrics", None, None)
+        .1
+        .contains("engram_http_requests_in_flight 2")
+    {
+        assert!(Instant::now() < deadline, "the batch never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.signal("TERM");
+    assert_eq!(writer.join().expect("writer"), "201", "{}", server.log());
+    assert_eq!(server.wait(), Some(0), "{}", server.log());
+    let log = server.log();
+    assert!(log.contains("signal=\"SIGTERM\""), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+    let server = Server::start(&sandbox, &dir, &[], &[]);
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces/s/memories/1", None)["text"],
+        "kept"
+    );
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces/s/stats", None)["memories"],
+        20_001
+    );
+}
+
+/// Several clients write to one space while another is left alone; the server is killed with
+/// SIGKILL in the middle. After a restart, every write that got a 2xx is there with what it
+/// said, the store opens and takes writes, and the other space is as it was.
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_write() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("spaces");
+    let server = Server::start(&sandbox, &dir, &[], &[]);
+    server.ok(201, "PUT", "/v1/spaces/busy", Some(json!({"dim": 32})));
+    server.ok(201, "PUT", "/v1/spaces/quiet", Some(json!({"dim": 32})));
+    server.ok(
+        201,
+        "POST",
+        "/v1/spaces/quiet/memories",
+        Some(json!([{"text": "untouched one"}, {"text": "untouched two"}])),
+    );
+    let quiet = server
+        .request("GET", "/v1/spaces/quiet/export", None, None)
+        .1;
+    let url = server.url.clone();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for i in 0.. {
+                    let text = format!("writer {w} memory {i}");
+                    let body =
+                        json!([{"text": text}, {"text": format!("{text} (second)")}]).to_string();
+                    let output = Command::new("curl")
+                        .args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", "POST"])
+                        .args([
+                            "-H",
+                            "Content-Type: application/json",
+                            "--data-binary",
+                            &body,
+                        ])
+                        .arg(format!("{url}/v1/spaces/busy/memories"))
+                        .output()
+                        .expect("curl");
+                    let text_out = String::from_utf8_lossy(&output.stdout).into_owned();
+                    match text_out.rsplit_once('\n') {
+                        Some((body, "201")) => {
+                            let ids: Value = serde_json::from_str(body).expect("JSON");
+                            acknowledged.push((ids["ids"][0].as_u64().expect("id"), text));
+                        }
+                        // The server is gone: stop.
+                        _ => return acknowledged,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = server;
+    server.signal("KILL");
+    server.wait();
+    let acknowledged: Vec<(u64, String)> = writers
+        .into_iter()
+        .flat_map(|w| w.join().expect("writer"))
+        .collect();
+    assert!(
+        acknowledged.len() >= 8,
+        "only {} writes before the kill",
+        acknowledged.len()
+    );
+
+    let server = Server::start(&sandbox, &dir, &[], &[]);
+    for (id, text) in &acknowledged {
+        let shown = server.ok(200, "GET", &format!("/v1/spaces/busy/memories/{id}"), None);
+        assert_eq!(shown["text"].as_str(), Some(text.as_str()));
+        let second = server.ok(
+            200,
+            "GET",
+            &format!("/v1/spaces/busy/memories/{}", id + 1),
+            None,
+        );
+        assert_eq!(
+            second["text"].as_str(),
+            Some(format!("{text} (second)").as_str())
+        );
+    }
+    // Nothing half-written: every memory has its pair.
+    let stats = server.ok(200, "GET", "/v1/spaces/busy/stats", None);
+    let memories = stats["memories"].as_u64().expect("count");
+    assert_eq!(memories % 2, 0, "{stats}");
+    assert!(memories >= 2 * acknowledged.len() as u64);
+    server.ok(
+        201,
+        "POST",
+        "/v1/spaces/busy/memories",
+        Some(json!({"text": "after the restart"})),
+    );
+    assert_eq!(
+        server
+            .request("GET", "/v1/spaces/quiet/export", None, None)
+            .1,
+        quiet
+    );
+}
