@@ -159,7 +159,9 @@ pub struct InitArgs {
 }
 
 /// A scan precision (`engram_graph::Precision`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PrecisionChoice {
     /// The f32 embeddings: exact, 4 bytes a value.

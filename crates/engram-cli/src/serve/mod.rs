@@ -9,6 +9,7 @@
 mod auth;
 mod error;
 mod metrics;
+mod ops;
 mod routes;
 mod spaces;
 #[cfg(test)]

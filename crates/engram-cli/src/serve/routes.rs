@@ -2,9 +2,7 @@
 //! JSON Lines records and of the commands' `--json` output, and the commands' defaults.
 //! `GET /openapi.json` describes them all ([`OPENAPI`]).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -13,20 +11,17 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use engram_graph::{MemoryId, MemoryRef, RecallParams, WriteBatch};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::App;
 use super::error::ApiError;
+use super::ops::{self, RecallRequest, blocking};
 use super::spaces::Space;
-use crate::cli::{
-    DEFAULT_DIM, DEFAULT_HALF_LIFE, DEFAULT_WEIGHT, DecayArgs, EmbedderChoice, PrecisionChoice,
-    RECALL_ATTENUATION, RECALL_HOPS, RECALL_K, RECALL_LIMIT, RECALL_THRESHOLD,
-};
-use crate::import::{self, DEFAULT_LINK_WEIGHT, Record, TimeValue};
-use crate::{commands, export, recall, store};
+use crate::cli::{DEFAULT_DIM, DEFAULT_WEIGHT, EmbedderChoice, PrecisionChoice};
+use crate::import::Record;
+use crate::{commands, export};
 
 /// The recall route, whose latencies the metrics' histogram keeps.
 pub const RECALL_ROUTE: &str = "/v1/spaces/{space}/recall";
@@ -79,16 +74,6 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 type Answer = Result<Response, ApiError>;
-
-/// Runs `work` (which blocks: files, fsyncs, kernels) on the blocking pool. A panic in it is a
-/// 500 for this request only.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))?
-}
 
 /// A rejected path, query or body, as our error.
 fn rejected(status: StatusCode, text: String) -> ApiError {
@@ -327,83 +312,8 @@ async fn remember(
         return Err(ApiError::bad_request("the array holds no memories"));
     }
     let space = space_of(&app, name).await?;
-    let ids = blocking(move || write_records(&space, records)).await?;
+    let ids = blocking(move || ops::write_records(&space, records)).await?;
     ok(StatusCode::CREATED, &json!({ "ids": ids }))
-}
-
-fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Vec<u64>, ApiError> {
-    let which = |i: usize, n: usize| {
-        if n == 1 {
-            String::new()
-        } else {
-            format!("memory {i} (from 0): ")
-        }
-    };
-    let n = records.len();
-    let dim = space.engram.dimension();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, record) in records.iter().enumerate() {
-        import::check_record(record, dim, space.embedder.as_ref())
-            .map_err(|p| ApiError::bad_request(format!("{}{p}", which(i, n))))?;
-        if let Some(id) = &record.id
-            && index.insert(id.key(), i).is_some()
-        {
-            return Err(ApiError::bad_request(format!(
-                "{}id {:?} is used by two memories of this request",
-                which(i, n),
-                id.key()
-            )));
-        }
-    }
-    let snapshot = space.engram.snapshot();
-    let now = engram_graph::unix_now();
-    let mut batch = WriteBatch::new();
-    let mut refs = Vec::with_capacity(n);
-    let mut links = Vec::with_capacity(n);
-    for (i, record) in records.iter_mut().enumerate() {
-        links.push(std::mem::take(&mut record.links));
-        let memory = import::new_memory(std::mem::take(record), space.embedder.as_ref(), now)
-            .map_err(|e| ApiError::bad_request(format!("{}{e:#}", which(i, n))))?;
-        refs.push(batch.remember(memory));
-    }
-    for (i, links) in links.into_iter().enumerate() {
-        let mut linked = HashSet::new();
-        for link in links {
-            let key = link.to.key();
-            let target = match (index.get(&key), key.parse::<u64>()) {
-                (Some(&j), _) if j == i => {
-                    return Err(ApiError::bad_request(format!(
-                        "{}links to itself (id {key:?})",
-                        which(i, n)
-                    )));
-                }
-                (Some(&j), _) => refs[j],
-                (None, Ok(id)) if snapshot.contains(MemoryId::new(id)) => {
-                    MemoryRef::Existing(MemoryId::new(id))
-                }
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "{}links to id {key:?}, which is neither the id of a memory in this request nor of one in space {:?}",
-                        which(i, n),
-                        space.name
-                    )));
-                }
-            };
-            // One target per key: a key names one memory.
-            if !linked.insert(key.clone()) {
-                return Err(ApiError::bad_request(format!(
-                    "{}links to id {key:?} twice",
-                    which(i, n)
-                )));
-            }
-            batch.associate(refs[i], target, link.weight.unwrap_or(DEFAULT_LINK_WEIGHT));
-        }
-    }
-    let ids = space
-        .engram
-        .write(&batch)
-        .map_err(|e| ApiError::engine(e, &space.name))?;
-    Ok(ids.into_iter().map(MemoryId::get).collect())
 }
 
 /// `GET /v1/spaces/{space}/memories/{id}`'s query.
@@ -424,15 +334,7 @@ async fn show(
     let id = memory_id(&id)?;
     let query = query_param(query)?;
     let space = space_of(&app, name).await?;
-    let record = blocking(move || {
-        let snapshot = space.engram.snapshot();
-        let memory = snapshot
-            .get(MemoryId::new(id))
-            .ok_or_else(|| ApiError::unknown_memory(&space.name, id))?;
-        let links = snapshot.associations_from(memory.id);
-        Ok(commands::shown(&memory, &links, query.embedding))
-    })
-    .await?;
+    let record = blocking(move || ops::show(&space, id, query.embedding)).await?;
     Ok(axum::Json(record).into_response())
 }
 
@@ -443,19 +345,8 @@ async fn forget(
     let (name, id) = path_param(path)?;
     let id = memory_id(&id)?;
     let space = space_of(&app, name).await?;
-    blocking(move || {
-        if !space.engram.snapshot().contains(MemoryId::new(id)) {
-            return Err(ApiError::unknown_memory(&space.name, id));
-        }
-        let mut batch = WriteBatch::new();
-        batch.forget(MemoryId::new(id));
-        space
-            .engram
-            .write(&batch)
-            .map_err(|e| ApiError::engine(e, &space.name))
-    })
-    .await?;
-    ok(StatusCode::OK, &json!({ "forgotten": [id] }))
+    let forgotten = blocking(move || ops::forget(&space, &[id])).await?;
+    ok(StatusCode::OK, &json!({ "forgotten": forgotten }))
 }
 
 /// `PUT /v1/spaces/{space}/associations/{from}/{to}`'s body (optional).
@@ -467,17 +358,6 @@ struct Associate {
     /// Both ways (default false).
     #[serde(default)]
     both: bool,
-}
-
-/// The two memories of an association route, checked to exist.
-fn ends(space: &Space, from: u64, to: u64) -> Result<(MemoryId, MemoryId), ApiError> {
-    let snapshot = space.engram.snapshot();
-    for id in [from, to] {
-        if !snapshot.contains(MemoryId::new(id)) {
-            return Err(ApiError::unknown_memory(&space.name, id));
-        }
-    }
-    Ok((MemoryId::new(from), MemoryId::new(to)))
 }
 
 async fn associate(
@@ -492,32 +372,11 @@ async fn associate(
     let weight = request.weight.unwrap_or(DEFAULT_WEIGHT);
     let both = request.both;
     let space = space_of(&app, name).await?;
-    blocking(move || {
-        let (a, b) = ends(&space, from, to)?;
-        let mut batch = WriteBatch::new();
-        if both {
-            batch.associate_both(a, b, weight);
-        } else {
-            batch.associate(a, b, weight);
-        }
-        space
-            .engram
-            .write(&batch)
-            .map_err(|e| ApiError::engine(unbatched(e), &space.name))
-    })
-    .await?;
+    blocking(move || ops::associate(&space, from, to, weight, both)).await?;
     ok(
         StatusCode::OK,
         &json!({ "from": from, "to": to, "weight": weight, "both": both }),
     )
-}
-
-/// A batch error whose index means nothing to a one-operation route.
-fn unbatched(error: engram_graph::Error) -> engram_graph::Error {
-    match error {
-        engram_graph::Error::InBatch { source, .. } => *source,
-        other => other,
-    }
 }
 
 /// `DELETE /v1/spaces/{space}/associations/{from}/{to}`'s query.
@@ -538,58 +397,11 @@ async fn dissociate(
     let (from, to) = (memory_id(&from)?, memory_id(&to)?);
     let both = query_param(query)?.both;
     let space = space_of(&app, name).await?;
-    blocking(move || {
-        let (a, b) = ends(&space, from, to)?;
-        let snapshot = space.engram.snapshot();
-        let has =
-            |x: MemoryId, y: MemoryId| snapshot.associations_from(x).iter().any(|e| e.to == y);
-        if !(has(a, b) || both && has(b, a)) {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_association",
-                format!(
-                    "space {:?} has no association from {from} to {to}",
-                    space.name
-                ),
-            ));
-        }
-        let mut batch = WriteBatch::new();
-        batch.dissociate(a, b);
-        if both {
-            batch.dissociate(b, a);
-        }
-        space
-            .engram
-            .write(&batch)
-            .map_err(|e| ApiError::engine(unbatched(e), &space.name))
-    })
-    .await?;
+    blocking(move || ops::dissociate(&space, from, to, both)).await?;
     ok(
         StatusCode::OK,
         &json!({ "from": from, "to": to, "both": both }),
     )
-}
-
-/// `POST /v1/spaces/{space}/recall`: the options of `engram recall`, by the same names, with
-/// the same defaults.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RecallRequest {
-    /// The cue, embedded by the space's embedder.
-    text: Option<String>,
-    /// The cue as a vector of the space's dimension.
-    vector: Option<Vec<f32>>,
-    k: Option<usize>,
-    hops: Option<u32>,
-    limit: Option<usize>,
-    attenuation: Option<f32>,
-    threshold: Option<f32>,
-    half_life: Option<String>,
-    power_law: Option<String>,
-    at: Option<TimeValue>,
-    reinforce: Option<f32>,
-    precision: Option<PrecisionChoice>,
-    candidates: Option<usize>,
 }
 
 async fn recall(
@@ -600,78 +412,9 @@ async fn recall(
 ) -> Answer {
     let name = path_param(space)?;
     let request: RecallRequest = json_body(&headers, body, None)?;
-    let bad = |e: anyhow::Error| ApiError::bad_request(format!("{e:#}"));
-    if request.half_life.is_some() && request.power_law.is_some() {
-        return Err(ApiError::bad_request(
-            "give half_life or power_law, not both",
-        ));
-    }
-    let curve = store::decay_curve(&DecayArgs {
-        half_life: request
-            .half_life
-            .clone()
-            .unwrap_or_else(|| DEFAULT_HALF_LIFE.to_owned()),
-        power_law: request.power_law.clone(),
-    })
-    .map_err(bad)?;
-    let params = RecallParams {
-        k: request.k.unwrap_or(RECALL_K),
-        hops: request.hops.unwrap_or(RECALL_HOPS),
-        limit: request.limit.unwrap_or(RECALL_LIMIT),
-        attenuation: request.attenuation.unwrap_or(RECALL_ATTENUATION),
-        threshold: request.threshold.unwrap_or(RECALL_THRESHOLD),
-        curve,
-        now: request
-            .at
-            .as_ref()
-            .map(TimeValue::seconds)
-            .transpose()
-            .map_err(bad)?,
-        reinforce: request.reinforce,
-        precision: request.precision.map(Into::into),
-        candidates: request.candidates,
-    };
+    let params = request.params()?;
     let space = space_of(&app, name).await?;
-    let answer = blocking(move || {
-        let cue = match (request.vector, &request.text, &space.embedder) {
-            (Some(_), Some(_), _) => {
-                return Err(ApiError::bad_request("give text or vector, not both"));
-            }
-            (Some(vector), None, _) => {
-                engram_graph::check_embedding(&vector, space.engram.dimension())
-                    .map_err(|e| ApiError::bad_request(format!("vector: {e}")))?;
-                vector
-            }
-            (None, Some(text), Some(embedder)) => embedder
-                .embed(text)
-                .map_err(|e| ApiError::bad_request(format!("cannot embed {text:?}: {e}")))?,
-            (None, Some(_), None) => {
-                return Err(ApiError::bad_request(format!(
-                    "space {:?} has no text embedder (it was created with \"embedder\": \"none\"): give a vector",
-                    space.name
-                )));
-            }
-            (None, None, _) => {
-                return Err(ApiError::bad_request(
-                    "give the cue as \"text\" or as \"vector\"",
-                ));
-            }
-        };
-        let started = Instant::now();
-        let recalled = space
-            .engram
-            .recall(&cue, &params)
-            .map_err(|e| ApiError::engine(e, &space.name))?;
-        let elapsed = started.elapsed();
-        let snapshot = space.engram.snapshot();
-        Ok(recall::results_json(
-            &space.engram,
-            &snapshot,
-            &recalled,
-            elapsed,
-        ))
-    })
-    .await?;
+    let answer = blocking(move || ops::recall(&space, &request, &params)).await?;
     ok(StatusCode::OK, &answer)
 }
 

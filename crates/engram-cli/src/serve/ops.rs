@@ -1,0 +1,337 @@
+//! What the server and the MCP tools do to a space, once their requests are parsed: each
+//! function blocks (files, fsyncs, kernels), so callers run it on the blocking pool
+//! ([`blocking`]), and answers an [`ApiError`] for anything it refuses.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use engram_graph::{MemoryId, MemoryRef, RecallParams, WriteBatch};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::spaces::Space;
+use crate::cli::{
+    DEFAULT_HALF_LIFE, DecayArgs, PrecisionChoice, RECALL_ATTENUATION, RECALL_HOPS, RECALL_K,
+    RECALL_LIMIT, RECALL_THRESHOLD,
+};
+use crate::import::{self, DEFAULT_LINK_WEIGHT, Record, TimeValue};
+use crate::{commands, recall, store};
+
+/// Runs `work` (which blocks: files, fsyncs, kernels) on the blocking pool. A panic in it is a
+/// 500 for this request only.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))?
+}
+
+/// Remembers `records` (checked first, all of them) in one transaction; their new ids.
+/// A link's `to` is the `id` of a record of the same call if one has it, else an existing
+/// memory's id.
+pub fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Vec<u64>, ApiError> {
+    let which = |i: usize, n: usize| {
+        if n == 1 {
+            String::new()
+        } else {
+            format!("memory {i} (from 0): ")
+        }
+    };
+    let n = records.len();
+    let dim = space.engram.dimension();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, record) in records.iter().enumerate() {
+        import::check_record(record, dim, space.embedder.as_ref())
+            .map_err(|p| ApiError::bad_request(format!("{}{p}", which(i, n))))?;
+        if let Some(id) = &record.id
+            && index.insert(id.key(), i).is_some()
+        {
+            return Err(ApiError::bad_request(format!(
+                "{}id {:?} is used by two memories of this request",
+                which(i, n),
+                id.key()
+            )));
+        }
+    }
+    let snapshot = space.engram.snapshot();
+    let now = engram_graph::unix_now();
+    let mut batch = WriteBatch::new();
+    let mut refs = Vec::with_capacity(n);
+    let mut links = Vec::with_capacity(n);
+    for (i, record) in records.iter_mut().enumerate() {
+        links.push(std::mem::take(&mut record.links));
+        let memory = import::new_memory(std::mem::take(record), space.embedder.as_ref(), now)
+            .map_err(|e| ApiError::bad_request(format!("{}{e:#}", which(i, n))))?;
+        refs.push(batch.remember(memory));
+    }
+    for (i, links) in links.into_iter().enumerate() {
+        let mut linked = HashSet::new();
+        for link in links {
+            let key = link.to.key();
+            let target = match (index.get(&key), key.parse::<u64>()) {
+                (Some(&j), _) if j == i => {
+                    return Err(ApiError::bad_request(format!(
+                        "{}links to itself (id {key:?})",
+                        which(i, n)
+                    )));
+                }
+                (Some(&j), _) => refs[j],
+                (None, Ok(id)) if snapshot.contains(MemoryId::new(id)) => {
+                    MemoryRef::Existing(MemoryId::new(id))
+                }
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "{}links to id {key:?}, which is neither the id of a memory in this request nor of one in space {:?}",
+                        which(i, n),
+                        space.name
+                    )));
+                }
+            };
+            // One target per key: a key names one memory.
+            if !linked.insert(key.clone()) {
+                return Err(ApiError::bad_request(format!(
+                    "{}links to id {key:?} twice",
+                    which(i, n)
+                )));
+            }
+            batch.associate(refs[i], target, link.weight.unwrap_or(DEFAULT_LINK_WEIGHT));
+        }
+    }
+    let ids = space
+        .engram
+        .write(&batch)
+        .map_err(|e| ApiError::engine(e, &space.name))?;
+    Ok(ids.into_iter().map(MemoryId::get).collect())
+}
+
+/// Memory `id` as `engram show --json` prints it (with its embedding if asked).
+pub fn show(space: &Space, id: u64, embedding: bool) -> Result<Record, ApiError> {
+    let snapshot = space.engram.snapshot();
+    let memory = snapshot
+        .get(MemoryId::new(id))
+        .ok_or_else(|| ApiError::unknown_memory(&space.name, id))?;
+    let links = snapshot.associations_from(memory.id);
+    Ok(commands::shown(&memory, &links, embedding))
+}
+
+/// Forgets every memory of `ids` in one transaction (or none, if one is unknown); the ids
+/// forgotten, sorted, each once.
+pub fn forget(space: &Space, ids: &[u64]) -> Result<Vec<u64>, ApiError> {
+    let snapshot = space.engram.snapshot();
+    let ids: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
+    let mut batch = WriteBatch::new();
+    for &id in &ids {
+        if !snapshot.contains(MemoryId::new(id)) {
+            return Err(ApiError::unknown_memory(&space.name, id));
+        }
+        batch.forget(MemoryId::new(id));
+    }
+    space
+        .engram
+        .write(&batch)
+        .map_err(|e| ApiError::engine(e, &space.name))?;
+    Ok(ids.into_iter().collect())
+}
+
+/// Associates `from` → `to` (and back, if `both`) with `weight`, replacing a weight there was.
+pub fn associate(
+    space: &Space,
+    from: u64,
+    to: u64,
+    weight: f32,
+    both: bool,
+) -> Result<Value, ApiError> {
+    let (a, b) = ends(space, from, to)?;
+    let mut batch = WriteBatch::new();
+    if both {
+        batch.associate_both(a, b, weight);
+    } else {
+        batch.associate(a, b, weight);
+    }
+    space
+        .engram
+        .write(&batch)
+        .map_err(|e| ApiError::engine(unbatched(e), &space.name))?;
+    Ok(json!({ "from": from, "to": to, "weight": weight, "both": both }))
+}
+
+/// Removes `from` → `to` (and back, if `both`); 404 if there is neither.
+pub fn dissociate(space: &Space, from: u64, to: u64, both: bool) -> Result<Value, ApiError> {
+    let (a, b) = ends(space, from, to)?;
+    let snapshot = space.engram.snapshot();
+    let has = |x: MemoryId, y: MemoryId| snapshot.associations_from(x).iter().any(|e| e.to == y);
+    if !(has(a, b) || both && has(b, a)) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_association",
+            format!(
+                "space {:?} has no association from {from} to {to}",
+                space.name
+            ),
+        ));
+    }
+    let mut batch = WriteBatch::new();
+    batch.dissociate(a, b);
+    if both {
+        batch.dissociate(b, a);
+    }
+    space
+        .engram
+        .write(&batch)
+        .map_err(|e| ApiError::engine(unbatched(e), &space.name))?;
+    Ok(json!({ "from": from, "to": to, "both": both }))
+}
+
+/// The two memories of an association route, checked to exist.
+fn ends(space: &Space, from: u64, to: u64) -> Result<(MemoryId, MemoryId), ApiError> {
+    let snapshot = space.engram.snapshot();
+    for id in [from, to] {
+        if !snapshot.contains(MemoryId::new(id)) {
+            return Err(ApiError::unknown_memory(&space.name, id));
+        }
+    }
+    Ok((MemoryId::new(from), MemoryId::new(to)))
+}
+
+/// A batch error whose index means nothing to a one-operation route.
+fn unbatched(error: engram_graph::Error) -> engram_graph::Error {
+    match error {
+        engram_graph::Error::InBatch { source, .. } => *source,
+        other => other,
+    }
+}
+
+/// A recall: the cue and the options of `engram recall`, by the same names, with the same
+/// defaults (the HTTP route's body and the MCP tool's arguments).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallRequest {
+    /// The cue, embedded by the space's text embedder.
+    text: Option<String>,
+    /// The cue as a vector of the space's dimension (instead of text).
+    vector: Option<Vec<f32>>,
+    /// How many of the most similar memories seed the spreading (1..=10000; default 10).
+    k: Option<usize>,
+    /// Hops of spreading activation (0..=16; 0 ranks the seeds alone; default 3).
+    hops: Option<u32>,
+    /// How many results to return (1..=100000; default 20).
+    limit: Option<usize>,
+    /// The fraction of activation passed along an association per hop, in (0, 1] (default 0.5).
+    attenuation: Option<f32>,
+    /// Activation a memory needs to pass activation on (>= 0; default 0).
+    threshold: Option<f32>,
+    /// Exponential decay: strength halves every this long, e.g. "7d", "12h" (default "1week").
+    half_life: Option<String>,
+    /// Power-law decay instead: "SCALE,EXPONENT", e.g. "1day,0.5".
+    power_law: Option<String>,
+    /// Compute retention at this time instead of now: Unix seconds or RFC 3339.
+    #[schemars(with = "Option<TimeSchema>")]
+    at: Option<TimeValue>,
+    /// Reinforce what is recalled: last access becomes now and strength moves this fraction
+    /// of the way to 1 (a durable write).
+    reinforce: Option<f32>,
+    /// Scan this precision instead of the store's: f32 always works; f16 or int8 if the store
+    /// keeps those codes.
+    precision: Option<PrecisionChoice>,
+    /// With codes, rescore this many of the best-scoring memories exactly (default
+    /// max(10·k, 100)).
+    candidates: Option<usize>,
+}
+
+impl RecallRequest {
+    /// The engine's parameters: the request's, else the command's defaults. Checks what can
+    /// be checked before the space is open (the engine checks the ranges).
+    pub fn params(&self) -> Result<RecallParams, ApiError> {
+        let bad = |e: anyhow::Error| ApiError::bad_request(format!("{e:#}"));
+        if self.half_life.is_some() && self.power_law.is_some() {
+            return Err(ApiError::bad_request(
+                "give half_life or power_law, not both",
+            ));
+        }
+        let curve = store::decay_curve(&DecayArgs {
+            half_life: self
+                .half_life
+                .clone()
+                .unwrap_or_else(|| DEFAULT_HALF_LIFE.to_owned()),
+            power_law: self.power_law.clone(),
+        })
+        .map_err(bad)?;
+        Ok(RecallParams {
+            k: self.k.unwrap_or(RECALL_K),
+            hops: self.hops.unwrap_or(RECALL_HOPS),
+            limit: self.limit.unwrap_or(RECALL_LIMIT),
+            attenuation: self.attenuation.unwrap_or(RECALL_ATTENUATION),
+            threshold: self.threshold.unwrap_or(RECALL_THRESHOLD),
+            curve,
+            now: self
+                .at
+                .as_ref()
+                .map(TimeValue::seconds)
+                .transpose()
+                .map_err(bad)?,
+            reinforce: self.reinforce,
+            precision: self.precision.map(Into::into),
+            candidates: self.candidates,
+        })
+    }
+}
+
+/// Recalls what the request's cue brings to mind: the fields of `recall --json`.
+pub fn recall(
+    space: &Space,
+    request: &RecallRequest,
+    params: &RecallParams,
+) -> Result<Value, ApiError> {
+    let cue = match (&request.vector, &request.text, &space.embedder) {
+        (Some(_), Some(_), _) => {
+            return Err(ApiError::bad_request("give text or vector, not both"));
+        }
+        (Some(vector), None, _) => {
+            engram_graph::check_embedding(vector, space.engram.dimension())
+                .map_err(|e| ApiError::bad_request(format!("vector: {e}")))?;
+            vector.clone()
+        }
+        (None, Some(text), Some(embedder)) => embedder
+            .embed(text)
+            .map_err(|e| ApiError::bad_request(format!("cannot embed {text:?}: {e}")))?,
+        (None, Some(_), None) => {
+            return Err(ApiError::bad_request(format!(
+                "space {:?} has no text embedder (it was created with \"embedder\": \"none\"): give a vector",
+                space.name
+            )));
+        }
+        (None, None, _) => {
+            return Err(ApiError::bad_request(
+                "give the cue as \"text\" or as \"vector\"",
+            ));
+        }
+    };
+    let started = Instant::now();
+    let recalled = space
+        .engram
+        .recall(&cue, params)
+        .map_err(|e| ApiError::engine(e, &space.name))?;
+    let elapsed = started.elapsed();
+    let snapshot = space.engram.snapshot();
+    Ok(recall::results_json(
+        &space.engram,
+        &snapshot,
+        &recalled,
+        elapsed,
+    ))
+}
+
+/// A schema for a time: Unix seconds or RFC 3339 text (what [`TimeValue`] reads).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only its schema is used.
+enum TimeSchema {
+    /// Unix seconds.
+    Seconds(i64),
+    /// RFC 3339, e.g. 2026-11-22T10:00:00Z.
+    Text(String),
+}
