@@ -78,6 +78,10 @@ pub enum Command {
     /// Serve a directory of stores ("spaces") over HTTP: JSON routes for everything the
     /// commands do, for many clients at once. Ignores --db. See the README's "Server" section.
     Serve(ServeArgs),
+    /// Serve this store (--db) to an AI agent over the Model Context Protocol, on standard
+    /// input and output: tools remember, recall, associate, forget and show. See the README's
+    /// "MCP" section for the lines to add to an agent's configuration.
+    Mcp,
     /// Convert a store of format 1 (made by engram before the memory-mapped store) into a new
     /// store; the old one is left as it is. Ignores --db.
     Migrate(MigrateArgs),

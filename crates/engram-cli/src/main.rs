@@ -61,6 +61,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Info => commands::info(db, cli.json),
         Command::Bench(args) => bench::run(db, args, cli.json),
         Command::Serve(args) => serve::run(args, cli.json),
+        Command::Mcp => serve::mcp::run(db),
         Command::Migrate(args) => commands::migrate(args, cli.json),
     }
 }

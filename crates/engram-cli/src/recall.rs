@@ -63,7 +63,21 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
     if json {
         return output::json(&results_json(&engram, &snapshot, &recalled, elapsed));
     }
-    let contents = contents(&snapshot, &recalled);
+    output::text(&results_table(
+        &engram, &snapshot, &recalled, elapsed, args.width,
+    )?)
+}
+
+/// A recall as `engram recall` prints it: a table (contents cut at `width` characters) and
+/// a line saying how many of how many memories, in how long, on which kernels.
+pub fn results_table(
+    engram: &Engram,
+    snapshot: &Snapshot,
+    recalled: &[Recalled],
+    elapsed: Duration,
+    width: usize,
+) -> Result<String> {
+    let contents = contents(snapshot, recalled);
     let mut table = Table::new(&[
         ">rank",
         ">id",
@@ -84,7 +98,7 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
             format!("{:.4}", r.retention),
             if r.seed { "seed" } else { "spread" }.into(),
             text.as_deref()
-                .map(|t| output::shorten(t, args.width))
+                .map(|t| output::shorten(t, width))
                 .unwrap_or_default(),
         ]);
     }
@@ -103,7 +117,7 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
         millis(elapsed),
         engram.kernels().describe()
     )?;
-    output::text(&out)
+    Ok(out)
 }
 
 /// Each result's content text.

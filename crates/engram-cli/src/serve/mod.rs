@@ -8,6 +8,7 @@
 
 mod auth;
 mod error;
+pub mod mcp;
 mod metrics;
 mod ops;
 mod routes;
@@ -102,7 +103,7 @@ pub fn run(args: &ServeArgs, json: bool) -> Result<()> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
     };
-    init_logging()?;
+    init_logging("info")?;
     let app = App::new(&args.dir, token, args.max_body_bytes)?;
     let cors = cors(&args.cors_origin)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -193,10 +194,10 @@ async fn shutdown_signal() -> &'static str {
 }
 
 /// Log lines to standard error: `ENGRAM_LOG` (a tracing filter such as `info` or
-/// `engram=debug`) chooses what, `info` unless it is set.
-fn init_logging() -> Result<()> {
+/// `engram=debug`) chooses what, `default` unless it is set.
+fn init_logging(default: &str) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ENGRAM_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new("info"))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
         .context("ENGRAM_LOG is not a log filter (write e.g. info, warn or debug)")?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

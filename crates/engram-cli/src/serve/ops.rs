@@ -280,12 +280,38 @@ impl RecallRequest {
     }
 }
 
-/// Recalls what the request's cue brings to mind: the fields of `recall --json`.
+/// A recall's results, and what they were recalled from.
+pub struct Recall {
+    recalled: Vec<engram_graph::Recalled>,
+    elapsed: std::time::Duration,
+    snapshot: engram_graph::Snapshot,
+}
+
+impl Recall {
+    /// The fields of `recall --json`.
+    pub fn json(&self, space: &Space) -> Value {
+        recall::results_json(&space.engram, &self.snapshot, &self.recalled, self.elapsed)
+    }
+
+    /// The table `engram recall` prints, contents cut at `width` characters.
+    pub fn table(&self, space: &Space, width: usize) -> Result<String, ApiError> {
+        recall::results_table(
+            &space.engram,
+            &self.snapshot,
+            &self.recalled,
+            self.elapsed,
+            width,
+        )
+        .map_err(|e| ApiError::internal(format!("{e:#}")))
+    }
+}
+
+/// Recalls what the request's cue brings to mind.
 pub fn recall(
     space: &Space,
     request: &RecallRequest,
     params: &RecallParams,
-) -> Result<Value, ApiError> {
+) -> Result<Recall, ApiError> {
     let cue = match (&request.vector, &request.text, &space.embedder) {
         (Some(_), Some(_), _) => {
             return Err(ApiError::bad_request("give text or vector, not both"));
@@ -316,20 +342,18 @@ pub fn recall(
         .recall(&cue, params)
         .map_err(|e| ApiError::engine(e, &space.name))?;
     let elapsed = started.elapsed();
-    let snapshot = space.engram.snapshot();
-    Ok(recall::results_json(
-        &space.engram,
-        &snapshot,
-        &recalled,
+    Ok(Recall {
+        recalled,
         elapsed,
-    ))
+        snapshot: space.engram.snapshot(),
+    })
 }
 
 /// A schema for a time: Unix seconds or RFC 3339 text (what [`TimeValue`] reads).
 #[derive(JsonSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // Only its schema is used.
-enum TimeSchema {
+pub enum TimeSchema {
     /// Unix seconds.
     Seconds(i64),
     /// RFC 3339, e.g. 2026-11-22T10:00:00Z.

@@ -414,7 +414,8 @@ async fn recall(
     let request: RecallRequest = json_body(&headers, body, None)?;
     let params = request.params()?;
     let space = space_of(&app, name).await?;
-    let answer = blocking(move || ops::recall(&space, &request, &params)).await?;
+    let answer =
+        blocking(move || ops::recall(&space, &request, &params).map(|r| r.json(&space))).await?;
     ok(StatusCode::OK, &answer)
 }
 
