@@ -115,7 +115,7 @@ pub struct ServeArgs {
     /// (repeatable). Without it, CORS is off: no cross-origin browser request is allowed.
     #[arg(long, value_name = "ORIGIN")]
     pub cors_origin: Vec<String>,
-    /// Threads serving requests [default: one per core].
+    /// Threads serving requests, and recalls run at once [default: one per core].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// How long a shutdown (SIGTERM or SIGINT) waits for requests in flight before it exits;

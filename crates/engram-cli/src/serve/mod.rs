@@ -48,6 +48,11 @@ pub struct App {
     next_request: AtomicU64,
     /// The largest body accepted.
     pub max_body_bytes: usize,
+    /// One permit per worker: a recall (bound by the CPU) runs only with one, so that no
+    /// more run at once than there are workers to run them, and the rest wait their turn in
+    /// order instead of slowing each other down. Writes do not take one: they mostly wait for
+    /// their fsync, and the engine runs one writer per store at a time anyway.
+    pub recall_permits: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -56,8 +61,10 @@ impl App {
         dir: &std::path::Path,
         token: Option<Token>,
         max_body_bytes: usize,
+        workers: usize,
     ) -> Result<Arc<Self>> {
         Ok(Arc::new(Self {
+            recall_permits: tokio::sync::Semaphore::new(workers),
             spaces: Spaces::new(dir)?,
             metrics: Metrics::new(),
             token,
@@ -104,7 +111,7 @@ pub fn run(args: &ServeArgs, json: bool) -> Result<()> {
         None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
     };
     init_logging("info")?;
-    let app = App::new(&args.dir, token, args.max_body_bytes)?;
+    let app = App::new(&args.dir, token, args.max_body_bytes, workers)?;
     let cors = cors(&args.cors_origin)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)

@@ -100,6 +100,12 @@ impl Spaces {
         self.lock().len()
     }
 
+    /// Space `name` if it is open and the lock is free at once; never blocks, so that the
+    /// common case needs no trip to the blocking pool.
+    pub fn get_open(&self, name: &str) -> Option<Arc<Space>> {
+        self.open.try_lock().ok()?.get(name).cloned()
+    }
+
     /// Space `name`, opened if it is not yet; 404 if there is none. Blocks (it may open a file).
     pub fn get(&self, name: &str) -> Result<Arc<Space>, ApiError> {
         check_name(name)?;
