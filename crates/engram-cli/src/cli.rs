@@ -23,6 +23,28 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Send the command to a running `engram serve` at this URL (e.g. http://127.0.0.1:7373)
+    /// instead of opening a store: it acts on the space named by --space. ENGRAM_TOKEN, if
+    /// set, is sent as the bearer token. [env: ENGRAM_SERVER]
+    #[arg(
+        long,
+        global = true,
+        env = "ENGRAM_SERVER",
+        value_name = "URL",
+        hide_env = true
+    )]
+    pub server: Option<String>,
+
+    /// With --server: the space to act on. [env: ENGRAM_SPACE]
+    #[arg(
+        long,
+        global = true,
+        env = "ENGRAM_SPACE",
+        value_name = "NAME",
+        hide_env = true
+    )]
+    pub space: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -159,8 +159,29 @@ pub fn associate(db: &Path, args: &AssociateArgs, json: bool) -> Result<()> {
             both: args.both,
         });
     }
-    let arrow = if args.both { "↔" } else { "→" };
-    output::text(&format!("{from} {arrow} {to} weight {}\n", args.weight))
+    output::text(&associated_text(
+        from.get(),
+        to.get(),
+        args.weight,
+        args.both,
+    ))
+}
+
+/// What `associate` prints.
+pub fn associated_text(from: u64, to: u64, weight: f32, both: bool) -> String {
+    let arrow = if both { "↔" } else { "→" };
+    format!("{from} {arrow} {to} weight {weight}\n")
+}
+
+/// What `dissociate` prints.
+pub fn dissociated_text(from: u64, to: u64) -> String {
+    format!("removed {from} → {to}\n")
+}
+
+/// What `forget` prints.
+pub fn forgot_text(ids: &[u64]) -> String {
+    let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+    format!("forgot {}\n", ids.join(", "))
 }
 
 /// `engram dissociate`.
@@ -188,7 +209,7 @@ pub fn dissociate(db: &Path, args: &DissociateArgs, json: bool) -> Result<()> {
             &serde_json::json!({ "from": from.get(), "to": to.get(), "both": args.both }),
         );
     }
-    output::text(&format!("removed {from} → {to}\n"))
+    output::text(&dissociated_text(from.get(), to.get()))
 }
 
 /// `engram forget`: every id in one transaction, or none.
@@ -207,8 +228,7 @@ pub fn forget(db: &Path, args: &ForgetArgs, json: bool) -> Result<()> {
     if json {
         return output::json(&serde_json::json!({ "forgotten": seen }));
     }
-    let ids: Vec<String> = seen.iter().map(u64::to_string).collect();
-    output::text(&format!("forgot {}\n", ids.join(", ")))
+    output::text(&forgot_text(&seen.iter().copied().collect::<Vec<_>>()))
 }
 
 /// A batch error whose index means nothing to a user of a one-item command.
@@ -251,45 +271,64 @@ pub fn show(db: &Path, args: &ShowArgs, json: bool) -> Result<()> {
     if json {
         return output::json(&shown(&memory, &links, args.embedding));
     }
+    let record = shown(&memory, &links, args.embedding);
+    let targets: Vec<Option<String>> = links
+        .iter()
+        .map(|link| {
+            snapshot
+                .get(link.to)
+                .and_then(|m| m.content)
+                .map(|c| c.to_string())
+        })
+        .collect();
+    output::text(&show_text(&record, &targets)?)
+}
+
+/// A memory as `engram show` prints it, from its `show --json` record and the content of each
+/// association's target, in the record's order.
+pub fn show_text(record: &Record, targets: &[Option<String>]) -> Result<String> {
+    let seconds = |t: &Option<TimeValue>| -> Result<String> {
+        Ok(match t {
+            Some(t) => store::format_time(t.seconds()?),
+            None => "(none)".to_owned(),
+        })
+    };
+    let id = record.id.as_ref().map(FileId::key).unwrap_or_default();
     let mut out = String::new();
     writeln!(out, "id           {id}")?;
     writeln!(
         out,
         "content      {}",
-        memory.content.as_deref().unwrap_or("(none)")
-    )?;
-    writeln!(out, "strength     {}", memory.strength)?;
-    writeln!(
-        out,
-        "created      {}",
-        store::format_time(memory.created_at)
+        record.text.as_deref().unwrap_or("(none)")
     )?;
     writeln!(
         out,
-        "last access  {}",
-        store::format_time(memory.last_access)
+        "strength     {}",
+        record.strength.unwrap_or(NewMemory::DEFAULT_STRENGTH)
     )?;
-    writeln!(out, "associations {}", links.len())?;
-    for link in &links {
-        let content = snapshot
-            .get(link.to)
-            .and_then(|m| m.content)
-            .map(|c| output::shorten(&c, 60))
+    writeln!(out, "created      {}", seconds(&record.created)?)?;
+    writeln!(out, "last access  {}", seconds(&record.time)?)?;
+    writeln!(out, "associations {}", record.links.len())?;
+    for (link, content) in record.links.iter().zip(targets) {
+        let content = content
+            .as_deref()
+            .map(|c| output::shorten(c, 60))
             .unwrap_or_default();
-        writeln!(out, "  → {:<8} {:>6.3}  {content}", link.to, link.weight)?;
-    }
-    if args.embedding {
         writeln!(
             out,
-            "embedding    {}",
-            serde_json::to_string(&memory.embedding)?
+            "  → {:<8} {:>6.3}  {content}",
+            link.to.key(),
+            link.weight.unwrap_or(crate::import::DEFAULT_LINK_WEIGHT)
         )?;
     }
-    output::text(&out)
+    if let Some(embedding) = &record.embedding {
+        writeln!(out, "embedding    {}", serde_json::to_string(embedding)?)?;
+    }
+    Ok(out)
 }
 
 /// How many memories have how many associations (`stats`' `out_degree`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Degrees {
     min: usize,
     median: usize,
@@ -300,14 +339,14 @@ pub struct Degrees {
 }
 
 /// What `engram stats --json` prints (and the server's `GET .../stats` answers).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Stats {
     db: std::path::PathBuf,
     memories: usize,
     associations: usize,
     dimension: usize,
     embedder: String,
-    precision: &'static str,
+    precision: String,
     scan_bytes_per_memory: usize,
     file_bytes: u64,
     embedding_bytes: u64,
@@ -342,7 +381,7 @@ pub fn stats_of(engram: &Engram, db: &Path, file_size: u64) -> Result<Stats> {
         associations: snapshot.association_count(),
         dimension: snapshot.dimension(),
         embedder,
-        precision: precision.as_str(),
+        precision: precision.as_str().to_owned(),
         scan_bytes_per_memory: scan_bytes,
         file_bytes: file_size,
         embedding_bytes: (snapshot.len() * snapshot.dimension() * 4) as u64,
@@ -367,8 +406,13 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
     if json {
         return output::json(&stats);
     }
+    output::text(&stats_text(&stats))
+}
+
+/// Statistics as `engram stats` prints them.
+pub fn stats_text(stats: &Stats) -> String {
     let d = &stats.out_degree;
-    output::text(&format!(
+    format!(
         "store         {}\n\
          memories      {}\n\
          associations  {}\n\
@@ -377,7 +421,7 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
          precision     {} (a recall scans {} bytes per memory)\n\
          file size     {} ({} of it embeddings, {} codes; the file grows in steps and reuses freed pages)\n\
          out-degree    min {}, median {}, mean {:.2}, p99 {}, max {}; {} memories have none\n",
-        db.display(),
+        stats.db.display(),
         stats.memories,
         stats.associations,
         stats.dimension,
@@ -393,7 +437,7 @@ pub fn stats(db: &Path, json: bool) -> Result<()> {
         d.p99,
         d.max,
         d.without_associations
-    ))
+    )
 }
 
 /// `engram set-precision`: rebuilds the codes in one transaction.

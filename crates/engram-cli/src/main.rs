@@ -11,6 +11,7 @@
 
 mod bench;
 mod cli;
+mod client;
 mod commands;
 mod export;
 mod import;
@@ -46,6 +47,13 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let db = cli.db.as_path();
+    // `serve` and `mcp` are servers themselves: ENGRAM_SERVER, set for the shell, does not
+    // send them anywhere.
+    if let Some(server) = &cli.server
+        && !matches!(cli.command, Command::Serve(_) | Command::Mcp)
+    {
+        return client::run(cli, server);
+    }
     match &cli.command {
         Command::Init(args) => commands::init(db, args, cli.json),
         Command::Remember(args) => commands::remember(db, args, cli.json),

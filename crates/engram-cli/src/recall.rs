@@ -16,17 +16,25 @@ use crate::store::{self, engine_error};
 /// Runs per backend in `--compare-backends`; the median is reported.
 const COMPARE_RUNS: usize = 5;
 
-/// One result, as printed by `--json`.
-#[derive(Serialize)]
-struct Row<'a> {
-    rank: usize,
-    id: u64,
-    score: f32,
-    similarity: f32,
-    activation: f32,
-    retention: f32,
-    seed: bool,
-    text: Option<&'a str>,
+/// One result, as `--json` prints it (and the server answers it).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Row {
+    /// 1 for the best.
+    pub rank: usize,
+    /// The memory's id.
+    pub id: u64,
+    /// activation × retention.
+    pub score: f32,
+    /// Cosine similarity to the cue.
+    pub similarity: f32,
+    /// Activation after spreading.
+    pub activation: f32,
+    /// Strength decayed since last access.
+    pub retention: f32,
+    /// Found by similarity (else only through associations).
+    pub seed: bool,
+    /// The memory's content.
+    pub text: Option<String>,
 }
 
 /// `engram recall`.
@@ -68,6 +76,27 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
     )?)
 }
 
+/// The results as rows, with each memory's content.
+fn rows(snapshot: &Snapshot, recalled: &[Recalled]) -> Vec<Row> {
+    recalled
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Row {
+            rank: i + 1,
+            id: r.id.get(),
+            score: r.score,
+            similarity: r.similarity,
+            activation: r.activation,
+            retention: r.retention,
+            seed: r.seed,
+            text: snapshot
+                .get(r.id)
+                .and_then(|m| m.content)
+                .map(|c| c.to_string()),
+        })
+        .collect()
+}
+
 /// A recall as `engram recall` prints it: a table (contents cut at `width` characters) and
 /// a line saying how many of how many memories, in how long, on which kernels.
 pub fn results_table(
@@ -77,7 +106,23 @@ pub fn results_table(
     elapsed: Duration,
     width: usize,
 ) -> Result<String> {
-    let contents = contents(snapshot, recalled);
+    render_table(
+        &rows(snapshot, recalled),
+        snapshot.len(),
+        elapsed,
+        &engram.kernels().describe(),
+        width,
+    )
+}
+
+/// The table of [`results_table`], from rows (the command's own, or a server's answer).
+pub fn render_table(
+    rows: &[Row],
+    memories: usize,
+    elapsed: Duration,
+    kernels: &str,
+    width: usize,
+) -> Result<String> {
     let mut table = Table::new(&[
         ">rank",
         ">id",
@@ -88,21 +133,22 @@ pub fn results_table(
         "via",
         "content",
     ]);
-    for (i, (r, text)) in recalled.iter().zip(&contents).enumerate() {
+    for r in rows {
         table.row(vec![
-            (i + 1).to_string(),
+            r.rank.to_string(),
             r.id.to_string(),
             format!("{:.4}", r.score),
             format!("{:.4}", r.similarity),
             format!("{:.4}", r.activation),
             format!("{:.4}", r.retention),
             if r.seed { "seed" } else { "spread" }.into(),
-            text.as_deref()
+            r.text
+                .as_deref()
                 .map(|t| output::shorten(t, width))
                 .unwrap_or_default(),
         ]);
     }
-    let mut out = if recalled.is_empty() {
+    let mut out = if rows.is_empty() {
         "nothing recalled: no memory is similar to the cue, or every match has decayed to zero \
          retention (see --at and --half-life)\n"
             .to_owned()
@@ -112,20 +158,12 @@ pub fn results_table(
     writeln!(
         out,
         "{} of {} memories in {} on {}",
-        recalled.len(),
-        snapshot.len(),
+        rows.len(),
+        memories,
         millis(elapsed),
-        engram.kernels().describe()
+        kernels
     )?;
     Ok(out)
-}
-
-/// Each result's content text.
-fn contents(snapshot: &Snapshot, recalled: &[Recalled]) -> Vec<Option<std::sync::Arc<str>>> {
-    recalled
-        .iter()
-        .map(|r| snapshot.get(r.id).and_then(|m| m.content))
-        .collect()
 }
 
 /// A recall as `recall --json` prints it (and the server's recall route answers): the
@@ -136,22 +174,7 @@ pub fn results_json(
     recalled: &[Recalled],
     elapsed: Duration,
 ) -> serde_json::Value {
-    let contents = contents(snapshot, recalled);
-    let rows: Vec<Row<'_>> = recalled
-        .iter()
-        .zip(&contents)
-        .enumerate()
-        .map(|(i, (r, text))| Row {
-            rank: i + 1,
-            id: r.id.get(),
-            score: r.score,
-            similarity: r.similarity,
-            activation: r.activation,
-            retention: r.retention,
-            seed: r.seed,
-            text: text.as_deref(),
-        })
-        .collect();
+    let rows = rows(snapshot, recalled);
     serde_json::json!({
         "results": rows,
         "memories": snapshot.len(),

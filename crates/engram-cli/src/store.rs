@@ -143,7 +143,7 @@ pub fn embedding(engram: &Engram, text: Option<&str>, vector: &VectorArgs) -> Re
 pub const MAX_VECTOR_BYTES: u64 = 16 << 20;
 
 /// The vector of `--vector` or `--vector-file`, if either was given.
-fn read_vector(args: &VectorArgs) -> Result<Option<Vec<f32>>> {
+pub fn read_vector(args: &VectorArgs) -> Result<Option<Vec<f32>>> {
     let (json, source) = match (&args.vector, &args.vector_file) {
         (Some(json), _) => (json.clone(), "--vector".to_owned()),
         (None, Some(path)) if path.as_os_str() == "-" => (

@@ -697,6 +697,32 @@ fn a_token_is_required_off_loopback_and_checked_on_every_route_but_health() {
         }
         assert_eq!(server.request("GET", "/health", None, without).0, 200);
         assert_eq!(server.request("GET", "/v1/spaces", None, None).0, 200);
+        // The command sends ENGRAM_TOKEN with --server.
+        let space = if from_file { "from-file" } else { "from-env" };
+        let command = |token: Option<&str>| {
+            let mut command = sandbox.std_command(&[
+                "--server",
+                &server.url,
+                "--space",
+                space,
+                "init",
+                "--dim",
+                "8",
+            ]);
+            command.env_remove("ENGRAM_TOKEN");
+            if let Some(token) = token {
+                command.env("ENGRAM_TOKEN", token);
+            }
+            command.output().expect("runs")
+        };
+        let refused = command(None);
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("needs a token"));
+        let created = command(Some(TOKEN));
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
         // Never logged.
         assert!(!server.log().contains(TOKEN));
         assert!(!server.log().contains("0123456789abcde"));
@@ -943,4 +969,125 @@ fn sigkill_under_load_loses_no_acknowledged_write() {
             .1,
         quiet
     );
+}
+
+/// `engram --server URL --space NAME COMMAND` prints what the command prints on the store
+/// itself, and refuses what needs the file.
+#[test]
+fn commands_sent_with_server_print_what_they_print_on_the_store() {
+    let sandbox = Sandbox::new().with_db("spaces/notes.engram");
+    let dir = sandbox.path("spaces");
+    let server = Server::start(&sandbox, &dir, &[], &[]);
+    let remote = |args: &[&str]| -> std::process::Output {
+        let mut command = sandbox.std_command(&[]);
+        command
+            .args(["--server", &server.url, "--space", "notes"])
+            .args(args)
+            .env_remove("ENGRAM_TOKEN")
+            .output()
+            .expect("runs")
+    };
+    let ok = |output: std::process::Output| -> String {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+    let local = |args: &[&str]| ok(sandbox.std_command(args).output().expect("runs"));
+    assert!(ok(remote(&["init", "--dim", "64"])).starts_with("created space notes on http://"));
+    assert_eq!(ok(remote(&["remember", "cat: a small feline"])), "1\n");
+    assert_eq!(
+        ok(remote(&[
+            "remember",
+            "lion: a large feline",
+            "--at",
+            "2026-11-01T00:00:00Z",
+            "--strength",
+            "0.5"
+        ])),
+        "2\n"
+    );
+    assert_eq!(
+        ok(remote(&["--json", "remember", "tea: a hot drink"])),
+        "{\"id\":3}\n"
+    );
+    assert_eq!(
+        ok(remote(&["associate", "1", "2", "--weight", "0.75"])),
+        "1 → 2 weight 0.75\n"
+    );
+    assert_eq!(ok(remote(&["associate", "3", "1"])), "3 → 1 weight 0.5\n");
+    assert_eq!(ok(remote(&["dissociate", "3", "1"])), "removed 3 → 1\n");
+    assert_eq!(ok(remote(&["forget", "3"])), "forgot 3\n");
+    for args in [
+        &["show", "1"][..],
+        &["show", "2", "--embedding"],
+        &["--json", "show", "1"],
+        &["export"],
+    ] {
+        assert_eq!(ok(remote(args)), local(args), "{args:?}");
+    }
+    let cue = ["recall", "small cat", "--at", "2026-12-01T00:00:00Z"];
+    let (served, here) = (ok(remote(&cue)), local(&cue));
+    let table = |text: &str| {
+        text.lines()
+            .filter(|l| !l.contains(" memories in "))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(table(&served), table(&here));
+    assert!(served.contains("2 of 2 memories in"), "{served}");
+    let json_cue = [
+        "--json",
+        "recall",
+        "small cat",
+        "--at",
+        "2026-12-01T00:00:00Z",
+    ];
+    let mut served: Value = serde_json::from_str(&ok(remote(&json_cue))).expect("JSON");
+    let here: Value = serde_json::from_str(&local(&json_cue)).expect("JSON");
+    served["elapsed_ms"] = here["elapsed_ms"].clone();
+    assert_eq!(served, here);
+    let stats = |text: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with("store") && !l.starts_with("file size"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(stats(&ok(remote(&["stats"]))), stats(&local(&["stats"])));
+    let exported = sandbox.path("exported.jsonl");
+    let exported_arg = exported.to_str().expect("UTF-8 path");
+    assert_eq!(
+        ok(remote(&["export", exported_arg])),
+        format!("exported 2 memories and 1 associations to {exported_arg}\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&exported).expect("written"),
+        local(&["export"])
+    );
+
+    // Refused: the server's message, exit status 1.
+    for (args, says) in [
+        (&["show", "9"][..], "has no memory with id 9"),
+        (&["forget", "1", "2"], "forget takes one id"),
+        (&["import", "x.jsonl"], "works on a store file"),
+        (
+            &["recall", "x", "--compare-backends"],
+            "does not work with --server",
+        ),
+        (&["init", "--dim", "64"], "already exists"),
+        (&["init"], "exists with dimension 64"),
+    ] {
+        let output = remote(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let output = sandbox
+        .std_command(&["--server", &server.url, "stats"])
+        .env_remove("ENGRAM_SPACE")
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--space NAME"));
 }

@@ -27,6 +27,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+pub use self::auth::TOKEN_ENV;
 use self::auth::Token;
 use self::error::{ApiError, ErrorLogged};
 use self::metrics::Metrics;
