@@ -130,6 +130,10 @@ pub struct ServeArgs {
     /// where other users could read it. Required unless --listen is a loopback address.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// A file of per-space tokens, one `SPACE TOKEN` per line: a request on such a space
+    /// needs its token (or the server's), and a space's token opens that space only.
+    #[arg(long, value_name = "PATH")]
+    pub space_tokens: Option<PathBuf>,
     /// The largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,

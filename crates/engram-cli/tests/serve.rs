@@ -1091,3 +1091,67 @@ fn commands_sent_with_server_print_what_they_print_on_the_store() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&output.stderr).contains("--space NAME"));
 }
+
+#[test]
+fn a_space_token_opens_its_own_space_and_no_other() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("spaces");
+    let tokens = sandbox.path("space-tokens");
+    std::fs::write(
+        &tokens,
+        "# space token\nalpha alpha-token-0123456789\n\nbeta  beta-token-0123456789\n",
+    )
+    .expect("written");
+    let tokens_arg = tokens.to_str().expect("UTF-8 path");
+    let (alpha, beta) = (
+        Some("alpha-token-0123456789"),
+        Some("beta-token-0123456789"),
+    );
+    let none = Some("");
+    {
+        // No server token (loopback): the spaces with a token need it; the others are open.
+        let server = Server::start(&sandbox, &dir, &["--space-tokens", tokens_arg], &[]);
+        let put = |path: &str, auth| server.request("PUT", path, Some("{\"dim\": 8}"), auth).0;
+        assert_eq!(put("/v1/spaces/alpha", none), 401);
+        assert_eq!(put("/v1/spaces/alpha", beta), 401);
+        assert_eq!(
+            put("/v1/spaces/%61lpha", none),
+            401,
+            "an encoded name is the same name"
+        );
+        assert_eq!(put("/v1/spaces/alpha", alpha), 201);
+        assert_eq!(put("/v1/spaces/beta", beta), 201);
+        assert_eq!(put("/v1/spaces/gamma", none), 201);
+        assert_eq!(
+            server
+                .request("GET", "/v1/spaces/alpha/stats", None, beta)
+                .0,
+            401
+        );
+        assert_eq!(server.request("GET", "/v1/spaces", None, none).0, 200);
+    }
+    // With a server token too: a space's token opens that space only; the server's, all.
+    let server = Server::start(
+        &sandbox,
+        &dir,
+        &["--space-tokens", tokens_arg],
+        &[("ENGRAM_TOKEN", TOKEN)],
+    );
+    let get = |path: &str, auth| server.request("GET", path, None, auth).0;
+    assert_eq!(get("/v1/spaces/alpha/stats", alpha), 200);
+    assert_eq!(get("/v1/spaces/alpha/stats", Some(TOKEN)), 200);
+    assert_eq!(get("/v1/spaces/gamma/stats", alpha), 401);
+    assert_eq!(get("/v1/spaces/gamma/stats", Some(TOKEN)), 200);
+    assert_eq!(get("/v1/spaces", alpha), 401);
+    assert_eq!(get("/metrics", alpha), 401);
+    assert!(!server.log().contains("alpha-token"));
+    // A bad tokens file stops the server before it listens.
+    std::fs::write(&tokens, "alpha short\n").expect("written");
+    let output = sandbox
+        .engram(&["serve", "--space-tokens", tokens_arg, "--dir"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
+}

@@ -41,8 +41,10 @@ pub struct App {
     pub spaces: Spaces,
     /// Counters and the recall histogram.
     pub metrics: Metrics,
-    /// The token every request needs, if any.
+    /// The server's token, if any: it opens every route.
     token: Option<Token>,
+    /// Per-space tokens: each opens its space's routes only.
+    space_tokens: std::collections::HashMap<String, Token>,
     /// Set once a shutdown signal arrived: new requests then get 503.
     shutting_down: AtomicBool,
     /// The next request id's number.
@@ -57,10 +59,10 @@ pub struct App {
 }
 
 impl App {
-    /// The state of a server of the spaces in `dir`.
+    /// The state of a server of the spaces in `dir`, with the server's token and the spaces'.
     fn new(
         dir: &std::path::Path,
-        token: Option<Token>,
+        (token, space_tokens): (Option<Token>, std::collections::HashMap<String, Token>),
         max_body_bytes: usize,
         workers: usize,
     ) -> Result<Arc<Self>> {
@@ -69,6 +71,7 @@ impl App {
             spaces: Spaces::new(dir)?,
             metrics: Metrics::new(),
             token,
+            space_tokens,
             shutting_down: AtomicBool::new(false),
             next_request: AtomicU64::new(1),
             max_body_bytes,
@@ -112,7 +115,13 @@ pub fn run(args: &ServeArgs, json: bool) -> Result<()> {
         None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
     };
     init_logging("info")?;
-    let app = App::new(&args.dir, token, args.max_body_bytes, workers)?;
+    let space_tokens = auth::load_space_tokens(args.space_tokens.as_deref())?;
+    let app = App::new(
+        &args.dir,
+        (token, space_tokens),
+        args.max_body_bytes,
+        workers,
+    )?;
     let cors = cors(&args.cors_origin)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -146,6 +155,7 @@ async fn serve(
         address = %local,
         dir = %app.spaces.dir().display(),
         token = app.token.is_some(),
+        space_tokens = app.space_tokens.len(),
         "listening"
     );
     // The first line on standard output, for scripts and tests (port 0 picks a free port).

@@ -43,7 +43,7 @@ async fn send(app: &Arc<App>, method: Method, uri: &str, body: &[u8]) -> (Status
 
 /// A space `s` of dimension 4 holding memories 1 and 2, associated 1 → 2.
 async fn populated(dir: &std::path::Path) -> Arc<App> {
-    let app = App::new(dir, None, 1 << 20, 2).expect("an app");
+    let app = App::new(dir, (None, std::collections::HashMap::new()), 1 << 20, 2).expect("an app");
     let (status, _) = send(&app, Method::PUT, "/v1/spaces/s", br#"{"dim": 4}"#).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) = send(
