@@ -47,6 +47,9 @@ struct Args {
     /// Distinct cues (sequential recalls: each once, after a warm-up round).
     #[arg(long, default_value_t = 200)]
     cues: usize,
+    /// The space's scan precision: f32, f16 or int8.
+    #[arg(long, default_value = "f32")]
+    precision: String,
     /// Keep the spaces in DIR/SIZE (created, or reused if filled before) instead of a
     /// temporary directory removed at the end.
     #[arg(long, value_name = "DIR")]
@@ -205,9 +208,10 @@ fn run(args: &Args) -> Result<()> {
         args.throughput_clients
     ))?;
     say(&format!(
-        "- kernels: {}; CPU: {}\n",
+        "- kernels: {}; CPU: {}; scan precision {}\n",
         engram_graph::Kernels::from_env()?.describe(),
-        cpu_name()
+        cpu_name(),
+        args.precision
     ))?;
     let mut overhead = Vec::new();
     let mut scaling = Vec::new();
@@ -223,7 +227,7 @@ fn run(args: &Args) -> Result<()> {
             f64::NAN
         } else {
             std::fs::create_dir_all(dir)?;
-            fill(&engram, dir, size)?
+            fill(&engram, dir, size, &args.precision)?
         };
         let mut rng = Rng(0x5eed ^ size as u64);
         let cues: Vec<String> = (0..args.cues).map(|_| rng.text()).collect();
@@ -318,15 +322,15 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Creates space `bench` of `size` generated memories over HTTP, each linked to up to 5
+/// Creates space `bench` (at `precision`) of `size` generated memories over HTTP, each linked to up to 5
 /// earlier ones; the seconds it took.
-fn fill(engram: &Path, dir: &Path, size: usize) -> Result<f64> {
+fn fill(engram: &Path, dir: &Path, size: usize, precision: &str) -> Result<f64> {
     let server = Server::start(engram, dir, 2)?;
     let agent = agent();
     agent
         .put(format!("{}/v1/spaces/bench", server.url))
         .header("Content-Type", "application/json")
-        .send(r#"{"dim": 384}"#)?;
+        .send(format!(r#"{{"dim": 384, "precision": "{precision}"}}"#))?;
     let started = Instant::now();
     let mut rng = Rng(0x0123_4567_89ab_cdef);
     let url = format!("{}/v1/spaces/bench/memories", server.url);
