@@ -215,17 +215,14 @@ pub fn run(cli: &Cli, server: &str) -> Result<()> {
             output::text(&commands::dissociated_text(args.from, args.to))
         }
         Command::Forget(args) => {
-            let [id] = args.ids.as_slice() else {
-                bail!(
-                    "with --server, forget takes one id: the server forgets one memory per request, and several would not be one transaction"
-                );
-            };
-            let (_, _, text) =
-                remote.json("DELETE", &remote.url(&format!("/memories/{id}")), None)?;
+            let body = json!({ "ids": args.ids });
+            let (_, answer, text) = remote.json("POST", &remote.url("/forget"), Some(&body))?;
             if json {
                 return verbatim(&text);
             }
-            output::text(&commands::forgot_text(&[*id]))
+            let ids: Vec<u64> = serde_json::from_value(answer["forgotten"].clone())
+                .context("the server's forgotten ids")?;
+            output::text(&commands::forgot_text(&ids))
         }
         Command::Show(args) => {
             let url = remote.url(&format!(

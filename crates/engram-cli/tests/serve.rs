@@ -1070,7 +1070,7 @@ fn commands_sent_with_server_print_what_they_print_on_the_store() {
     // Refused: the server's message, exit status 1.
     for (args, says) in [
         (&["show", "9"][..], "has no memory with id 9"),
-        (&["forget", "1", "2"], "forget takes one id"),
+        (&["forget", "1", "9"], "has no memory with id 9"),
         (&["import", "x.jsonl"], "works on a store file"),
         (
             &["recall", "x", "--compare-backends"],
@@ -1084,6 +1084,9 @@ fn commands_sent_with_server_print_what_they_print_on_the_store() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+    // The refused forget of 1 and 9 forgot neither.
+    assert!(ok(remote(&["show", "1"])).contains("cat: a small feline"));
+    assert_eq!(ok(remote(&["forget", "2", "1", "2"])), "forgot 1, 2\n");
     let output = sandbox
         .std_command(&["--server", &server.url, "stats"])
         .env_remove("ENGRAM_SPACE")

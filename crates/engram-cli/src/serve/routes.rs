@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/spaces/{space}", &["put", "delete"]),
     ("/v1/spaces/{space}/memories", &["post"]),
     ("/v1/spaces/{space}/memories/{id}", &["get", "delete"]),
+    ("/v1/spaces/{space}/forget", &["post"]),
     (
         "/v1/spaces/{space}/associations/{from}/{to}",
         &["put", "delete"],
@@ -60,6 +61,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/spaces/{space}", put(create_space).delete(delete_space))
         .route("/v1/spaces/{space}/memories", post(remember))
         .route("/v1/spaces/{space}/memories/{id}", get(show).delete(forget))
+        .route("/v1/spaces/{space}/forget", post(forget_many))
         .route(
             "/v1/spaces/{space}/associations/{from}/{to}",
             put(associate).delete(dissociate),
@@ -349,6 +351,32 @@ async fn forget(
     let id = memory_id(&id)?;
     let space = space_of(&app, name).await?;
     let forgotten = blocking(move || ops::forget(&space, &[id])).await?;
+    ok(StatusCode::OK, &json!({ "forgotten": forgotten }))
+}
+
+/// `POST /v1/spaces/{space}/forget`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForgetMany {
+    /// The memories to forget, in one transaction.
+    ids: Vec<u64>,
+}
+
+/// `POST /v1/spaces/{space}/forget`: several memories in one transaction, or none of them
+/// if one is unknown.
+async fn forget_many(
+    State(app): State<Arc<App>>,
+    space: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let name = path_param(space)?;
+    let request: ForgetMany = json_body(&headers, body, None)?;
+    if request.ids.is_empty() {
+        return Err(ApiError::bad_request("\"ids\" holds no memory id"));
+    }
+    let space = space_of(&app, name).await?;
+    let forgotten = blocking(move || ops::forget(&space, &request.ids)).await?;
     ok(StatusCode::OK, &json!({ "forgotten": forgotten }))
 }
 

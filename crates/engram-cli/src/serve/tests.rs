@@ -88,6 +88,9 @@ fn every_documented_route_answers_and_other_methods_get_405() {
                     br#"{"text": "cat"}"#
                 } else if uri.ends_with("/memories") {
                     br#"{"text": "dog"}"#
+                } else if uri.ends_with("/forget") {
+                    // Memory 3, remembered by the POST /memories above.
+                    br#"{"ids": [3]}"#
                 } else if uri.ends_with("/spaces/s") {
                     br#"{"dim": 4}"#
                 } else {
