@@ -144,10 +144,23 @@ pub struct ServeArgs {
     /// Threads serving requests, and recalls run at once [default: one per core].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// The log lines' format on standard error: text (key=value fields) or json (one object
+    /// per line, for log collectors).
+    #[arg(long, value_enum, env = "ENGRAM_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// How long a shutdown (SIGTERM or SIGINT) waits for requests in flight before it exits;
     /// writes already started always finish.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub shutdown_timeout: humantime::Duration,
+}
+
+/// How `engram serve` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `2026-12-03T10:00:00Z INFO request request=0000002a method=POST ...`.
+    Text,
+    /// One JSON object per line: `{"timestamp", "level", "fields": {...}}`.
+    Json,
 }
 
 /// `engram migrate`.

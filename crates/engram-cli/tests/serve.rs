@@ -424,7 +424,12 @@ print("valid")
 fn bad_requests_get_json_errors_with_stable_codes() {
     let sandbox = Sandbox::new();
     let dir = sandbox.path("spaces");
-    let server = Server::start(&sandbox, &dir, &["--max-body-bytes", "4096"], &[]);
+    let server = Server::start(
+        &sandbox,
+        &dir,
+        &["--max-body-bytes", "4096", "--log-format", "json"],
+        &[],
+    );
     server.ok(
         201,
         "PUT",
@@ -636,6 +641,25 @@ fn bad_requests_get_json_errors_with_stable_codes() {
     // The server still works, and nothing was stored by any of the above.
     let stats = server.ok(200, "GET", "/v1/spaces/s/stats", None);
     assert_eq!(stats["memories"], 0);
+    // Every log line is a JSON object; each refusal is logged with its request id and code.
+    let lines: Vec<Value> = server
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    let refused: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request refused")
+        .collect();
+    assert_eq!(refused.len(), cases.len() + 2, "{lines:?}");
+    assert!(refused.iter().all(|l| l["fields"]["request"].is_string()));
+    assert!(
+        refused
+            .iter()
+            .any(|l| l["fields"]["code"] == "payload_too_large"
+                && l["fields"]["status"] == 413
+                && l["fields"]["error"].is_string())
+    );
 }
 
 const TOKEN: &str = "test-token-0123456789abcdef";

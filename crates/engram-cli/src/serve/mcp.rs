@@ -225,7 +225,7 @@ impl ServerHandler for MemoryServer {
 
 /// `engram --db PATH mcp`.
 pub fn run(db: &Path) -> Result<()> {
-    super::init_logging("warn")?;
+    super::init_logging("warn", crate::cli::LogFormat::Text)?;
     let engram = store::open(db, store::Access::Write)?;
     let embedder = store::embedder(&engram)?;
     let name = db.file_name().map_or_else(

@@ -114,7 +114,7 @@ pub fn run(args: &ServeArgs, json: bool) -> Result<()> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
     };
-    init_logging("info")?;
+    init_logging("info", args.log_format)?;
     let space_tokens = auth::load_space_tokens(args.space_tokens.as_deref())?;
     let app = App::new(
         &args.dir,
@@ -211,19 +211,23 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// Log lines to standard error: `ENGRAM_LOG` (a tracing filter such as `info` or
-/// `engram=debug`) chooses what, `default` unless it is set.
-fn init_logging(default: &str) -> Result<()> {
+/// Log lines to standard error, in `format`: `ENGRAM_LOG` (a tracing filter such as `info`
+/// or `engram=debug`) chooses what, `default` unless it is set.
+fn init_logging(default: &str, format: crate::cli::LogFormat) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ENGRAM_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
         .context("ENGRAM_LOG is not a log filter (write e.g. info, warn or debug)")?;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+        .with_target(false);
+    match format {
+        crate::cli::LogFormat::Json => builder.json().try_init(),
+        crate::cli::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
 /// CORS for these origins, or none (the default: browsers may not call across origins).
@@ -295,11 +299,11 @@ async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Next) 
     match response.extensions().get::<ErrorLogged>() {
         Some(e) if status >= 500 => tracing::error!(
             request = %id_text, %method, %route, status, ms = seconds * 1e3,
-            code = e.code, message = %e.message, "request failed"
+            code = e.code, error = %e.message, "request failed"
         ),
         Some(e) => tracing::info!(
             request = %id_text, %method, %route, status, ms = seconds * 1e3,
-            code = e.code, message = %e.message, "request refused"
+            code = e.code, error = %e.message, "request refused"
         ),
         None => tracing::info!(
             request = %id_text, %method, %route, status, ms = seconds * 1e3, "request"
