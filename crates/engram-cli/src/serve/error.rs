@@ -143,3 +143,72 @@ pub struct ErrorLogged {
     /// Its message.
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engram_graph::{Error as E, MemoryId};
+
+    #[test]
+    fn engine_errors_get_the_status_of_whose_fault_they_are() {
+        let cases = [
+            (
+                E::Busy {
+                    waited: std::time::Duration::from_secs(10),
+                },
+                503,
+                "busy",
+            ),
+            (E::UnknownMemory(MemoryId::new(7)), 404, "unknown_memory"),
+            (
+                E::InBatch {
+                    index: 3,
+                    source: Box::new(E::UnknownMemory(MemoryId::new(7))),
+                },
+                404,
+                "unknown_memory",
+            ),
+            (E::InvalidWeight(2.0), 400, "invalid_request"),
+            (E::ZeroEmbedding, 400, "invalid_request"),
+            (
+                E::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)),
+                507,
+                "storage_full",
+            ),
+            (E::Corrupt("a page".into()), 500, "store_error"),
+            (E::Internal("a bug".into()), 500, "store_error"),
+        ];
+        for (error, status, code) in cases {
+            let shown = error.to_string();
+            let api = ApiError::engine(error, "s");
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{shown}");
+            assert!(api.message.starts_with("space \"s\": "), "{}", api.message);
+        }
+    }
+
+    #[test]
+    fn busy_and_unauthorized_answers_say_what_to_do_in_their_headers() {
+        let busy = ApiError::engine(
+            E::Busy {
+                waited: std::time::Duration::ZERO,
+            },
+            "s",
+        )
+        .into_response();
+        assert_eq!(
+            busy.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let unauthorized =
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "x").into_response();
+        assert_eq!(
+            unauthorized
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.as_bytes()),
+            Some(&b"Bearer"[..])
+        );
+    }
+}

@@ -237,3 +237,45 @@ fn once_shutting_down_every_request_gets_503_with_retry_after() {
         }
     });
 }
+
+/// A browser's preflight from another origin: no CORS headers unless `--cors-origin` allows
+/// that origin, and never for one it does not name.
+#[test]
+fn cross_origin_requests_are_refused_unless_their_origin_is_allowed() {
+    let dir = tempfile::tempdir().expect("a directory");
+    runtime().block_on(async {
+        let app = populated(dir.path()).await;
+        let preflight = |origin: &'static str| {
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri("/v1/spaces/s/recall")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type")
+                .body(Body::empty())
+                .expect("a request")
+        };
+        let allowed = |response: &axum::response::Response| {
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap_or_default().to_owned())
+        };
+        let off = service(&app, None)
+            .oneshot(preflight("http://evil.example"))
+            .await
+            .expect("answer");
+        assert_eq!(allowed(&off), None);
+        let cors = super::cors(&["http://localhost:5173".to_owned()]).expect("a valid origin");
+        let on = service(&app, cors.clone())
+            .oneshot(preflight("http://localhost:5173"))
+            .await
+            .expect("answer");
+        assert_eq!(allowed(&on).as_deref(), Some("http://localhost:5173"));
+        let other = service(&app, cors)
+            .oneshot(preflight("http://evil.example"))
+            .await
+            .expect("answer");
+        assert_eq!(allowed(&other), None);
+    });
+}
