@@ -104,6 +104,21 @@ pub fn resident() -> (f64, f64) {
     (field("RssAnon:"), field("RssFile:"))
 }
 
+/// The `engram` binary beside the running one (`target/release/engram`), which the store and
+/// server benchmarks run; an error saying how to build it if it is not there.
+pub fn engram_binary() -> Result<std::path::PathBuf, String> {
+    let path = std::env::current_exe()
+        .map_err(|e| format!("cannot find this program's path: {e}"))?
+        .with_file_name("engram");
+    if !path.exists() {
+        return Err(format!(
+            "{} is missing: build it first with `cargo build --release -p engram-graph-cli --features zig-kernels`",
+            path.display()
+        ));
+    }
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

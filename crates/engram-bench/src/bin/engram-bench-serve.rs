@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use engram_bench::workload::Rng;
 use engram_graph::{Engram, Options, RecallParams};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -80,29 +81,13 @@ fn say(text: &str) -> Result<()> {
     Ok(())
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A text of 6 to 14 words from a vocabulary of 5,000 made-up ones.
-    fn text(&mut self) -> String {
-        let words = 6 + self.below(9);
-        (0..words)
-            .map(|_| word(self.below(5000)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
+/// A text of 6 to 14 words from a vocabulary of 5,000 made-up ones.
+fn text(rng: &mut Rng) -> String {
+    let words = 6 + rng.below(9);
+    (0..words)
+        .map(|_| word(rng.below(5000)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Made-up word number `n`: pronounceable, distinct.
@@ -171,18 +156,6 @@ fn post(agent: &ureq::Agent, url: &str, body: &str) -> Result<String> {
     Ok(response.body_mut().read_to_string()?)
 }
 
-fn engram_binary() -> Result<PathBuf> {
-    let path = std::env::current_exe()?.with_file_name("engram");
-    if !path.exists() {
-        return Err(format!(
-            "{} is missing: build it first with `cargo build --release -p engram-graph-cli --features zig-kernels`",
-            path.display()
-        )
-        .into());
-    }
-    Ok(path)
-}
-
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -197,7 +170,7 @@ fn sorted(mut values: Vec<f64>) -> Vec<f64> {
 }
 
 fn run(args: &Args) -> Result<()> {
-    let engram = engram_binary()?;
+    let engram = engram_bench::disk::engram_binary()?;
     say("# engram serve on loopback\n")?;
     say(&format!(
         "- `{}`; {} s per load, {} clients in the mixed load ({}% writes), {} in the throughput comparison",
@@ -229,8 +202,8 @@ fn run(args: &Args) -> Result<()> {
             std::fs::create_dir_all(dir)?;
             fill(&engram, dir, size, &args.precision)?
         };
-        let mut rng = Rng(0x5eed ^ size as u64);
-        let cues: Vec<String> = (0..args.cues).map(|_| rng.text()).collect();
+        let mut rng = Rng::new(0x5eed ^ size as u64);
+        let cues: Vec<String> = (0..args.cues).map(|_| text(&mut rng)).collect();
         let server = Server::start(&engram, dir, 2)?;
         let measured = sequential(&server, &dir.join("bench.engram"), &cues)?;
         drop(server);
@@ -332,7 +305,7 @@ fn fill(engram: &Path, dir: &Path, size: usize, precision: &str) -> Result<f64> 
         .header("Content-Type", "application/json")
         .send(format!(r#"{{"dim": 384, "precision": "{precision}"}}"#))?;
     let started = Instant::now();
-    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let mut rng = Rng::new(0x0123_4567_89ab_cdef);
     let url = format!("{}/v1/spaces/bench/memories", server.url);
     let mut stored = 0u64;
     while (stored as usize) < size {
@@ -347,7 +320,7 @@ fn fill(engram: &Path, dir: &Path, size: usize, precision: &str) -> Result<f64> 
                     .collect();
                 format!(
                     r#"{{"text": "{}", "links": [{}]}}"#,
-                    rng.text(),
+                    text(&mut rng),
                     links.join(",")
                 )
             })
@@ -459,12 +432,12 @@ fn load(
             let write_url = format!("{}/v1/spaces/bench/memories", server.url);
             std::thread::spawn(move || {
                 let agent = agent();
-                let mut rng = Rng(0x9e37_79b9 + c as u64);
+                let mut rng = Rng::new(0x9e37_79b9 + c as u64);
                 let (mut recalls, mut writes, mut errors) = (Vec::new(), Vec::new(), Vec::new());
                 while !stop.load(Ordering::Relaxed) {
                     let write = rng.below(100) < write_percent;
                     let (url, body) = if write {
-                        (&write_url, format!(r#"{{"text": "{}"}}"#, rng.text()))
+                        (&write_url, format!(r#"{{"text": "{}"}}"#, text(&mut rng)))
                     } else {
                         let cue = &cues[rng.below(cues.len() as u64) as usize];
                         (&recall_url, format!(r#"{{"text": "{cue}"}}"#))

@@ -78,18 +78,6 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-fn engram_binary() -> Result<PathBuf> {
-    let path = std::env::current_exe()?.with_file_name("engram");
-    if !path.exists() {
-        return Err(format!(
-            "{} is missing: build it first with `cargo build --release -p engram-graph-cli`",
-            path.display()
-        )
-        .into());
-    }
-    Ok(path)
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -100,7 +88,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn run(args: &Args) -> Result<()> {
-    let engram = engram_binary()?;
+    let engram = engram_bench::disk::engram_binary()?;
     let temp = tempfile::tempdir()?;
     let dir = args
         .dir
