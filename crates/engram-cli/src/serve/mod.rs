@@ -1,7 +1,9 @@
 //! `engram serve`: a directory of stores ("spaces") over HTTP, JSON in and out.
 //!
-//! One tokio runtime; every store operation (they block: file reads, fsyncs, kernels) runs on
-//! its blocking pool, so a slow write never holds up the threads that accept requests. The
+//! One tokio runtime. Store operations block (file reads, fsyncs, kernels): writes and reads
+//! run on its blocking pool, so a slow write never holds up the threads that accept requests;
+//! recalls, bound by the CPU, run in place on a worker (`block_in_place`), at most one per
+//! worker ([`App::recall_permits`]). The
 //! routes are in [`routes`], the spaces in [`spaces`], the error format in [`error`].
 //! Middleware, outermost first: request id, log line and metrics ([`observe`]); 503 once
 //! shutting down ([`gate`]); the bearer token ([`auth`]); CORS when asked for; the body limit.
