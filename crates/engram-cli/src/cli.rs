@@ -141,7 +141,8 @@ pub struct ServeArgs {
     /// (repeatable). Without it, CORS is off: no cross-origin browser request is allowed.
     #[arg(long, value_name = "ORIGIN")]
     pub cors_origin: Vec<String>,
-    /// Threads serving requests, and recalls run at once [default: one per core].
+    /// Recalls run at once, each on its own thread, with one more thread for every other
+    /// request [default: one per core].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// The log lines' format on standard error: text (key=value fields) or json (one object

@@ -89,10 +89,7 @@ fn rows(snapshot: &Snapshot, recalled: &[Recalled]) -> Vec<Row> {
             activation: r.activation,
             retention: r.retention,
             seed: r.seed,
-            text: snapshot
-                .get(r.id)
-                .and_then(|m| m.content)
-                .map(|c| c.to_string()),
+            text: snapshot.content(r.id).map(|c| c.to_string()),
         })
         .collect()
 }

@@ -909,6 +909,15 @@ impl Snapshot {
         self.state.row_of(id).map(|row| self.memory(row))
     }
 
+    /// The content text of `id`, if it is here and was given one: what [`get`](Self::get)
+    /// answers in [`Memory::content`], without copying the embedding (a recall's results
+    /// show their texts, not their vectors).
+    pub fn content(&self, id: MemoryId) -> Option<Arc<str>> {
+        self.state
+            .row_of(id)
+            .and_then(|row| self.state.stored_meta(row).content)
+    }
+
     fn memory(&self, row: u32) -> Memory {
         let meta = self.state.meta(row);
         Memory {

@@ -27,6 +27,18 @@ fn recalls(engram: &Engram, seed: u64) -> Vec<Vec<engram_graph::Recalled>> {
         .collect()
 }
 
+/// `content` answers what `get` does, for every id up to past the last, forgotten included.
+fn contents_are_the_memories(snapshot: &engram_graph::Snapshot) {
+    let mut with_content = 0;
+    for id in 0..snapshot.next_id().get() + 2 {
+        let id = MemoryId::new(id);
+        let content = snapshot.content(id);
+        assert_eq!(content, snapshot.get(id).and_then(|m| m.content), "{id:?}");
+        with_content += usize::from(content.is_some());
+    }
+    assert!(with_content > 0, "some memories have content");
+}
+
 #[test]
 fn reopening_gives_exactly_the_same_store_and_recalls() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -50,6 +62,7 @@ fn reopening_gives_exactly_the_same_store_and_recalls() {
         );
         before = recalls(&engram, 3);
         let snapshot = engram.snapshot();
+        contents_are_the_memories(&snapshot);
         memories = snapshot.memories().collect::<Vec<_>>();
         edges = snapshot
             .ids()
@@ -60,6 +73,7 @@ fn reopening_gives_exactly_the_same_store_and_recalls() {
     assert_eq!(engram.dimension(), 24);
     assert_eq!(recalls(&engram, 3), before);
     let snapshot = engram.snapshot();
+    contents_are_the_memories(&snapshot);
     assert_eq!(snapshot.memories().collect::<Vec<_>>(), memories);
     let reopened_edges: Vec<_> = snapshot
         .ids()

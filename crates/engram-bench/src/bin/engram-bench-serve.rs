@@ -52,7 +52,8 @@ struct Args {
     #[arg(long, default_value = "f32")]
     precision: String,
     /// Keep the spaces in DIR/SIZE (created, or reused if filled before) instead of a
-    /// temporary directory removed at the end.
+    /// temporary directory removed at the end. A reused space also holds the writes of the
+    /// earlier runs' mixed loads (a few thousand at most).
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
 }
@@ -197,10 +198,10 @@ fn run(args: &Args) -> Result<()> {
         };
         let dir = dir.as_path();
         let fill_seconds = if dir.join("bench.engram").exists() {
-            f64::NAN
+            None
         } else {
             std::fs::create_dir_all(dir)?;
-            fill(&engram, dir, size, &args.precision)?
+            Some(fill(&engram, dir, size, &args.precision)?)
         };
         let mut rng = Rng::new(0x5eed ^ size as u64);
         let cues: Vec<String> = (0..args.cues).map(|_| text(&mut rng)).collect();
@@ -234,9 +235,12 @@ fn run(args: &Args) -> Result<()> {
     say("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for (size, fill_seconds, s) in &overhead {
         let (l, h) = (percentile(&s.local, 0.5), percentile(&s.http, 0.5));
+        let filled = fill_seconds.map_or_else(
+            || "reused (--keep)".to_owned(),
+            |seconds| format!("{:.0} memories/s", *size as f64 / seconds),
+        );
         say(&format!(
-            "| {size} | {:.0} memories/s | {l:.3} | {h:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            *size as f64 / fill_seconds,
+            "| {size} | {filled} | {l:.3} | {h:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
             percentile(&s.http, 0.99),
             h - l,
             percentile(&s.engine, 0.5),

@@ -2,8 +2,9 @@
 //!
 //! One tokio runtime. Store operations block (file reads, fsyncs, kernels): writes and reads
 //! run on its blocking pool, so a slow write never holds up the threads that accept requests;
-//! recalls, bound by the CPU, run in place on a worker (`block_in_place`), at most one per
-//! worker ([`App::recall_permits`]). The
+//! recalls, bound by the CPU, run in place on a worker thread, at most `--workers` at once
+//! ([`App::recall_permits`]), and the runtime has one worker more, so that one is always free
+//! to accept connections and answer the other requests. The
 //! routes are in [`routes`], the spaces in [`spaces`], the error format in [`error`].
 //! Middleware, outermost first: request id, log line and metrics ([`observe`]); 503 once
 //! shutting down ([`gate`]); the bearer token ([`auth`]); CORS when asked for; the body limit.
@@ -53,9 +54,10 @@ pub struct App {
     next_request: AtomicU64,
     /// The largest body accepted.
     pub max_body_bytes: usize,
-    /// One permit per worker: a recall (bound by the CPU) runs only with one, so that no
-    /// more run at once than there are workers to run them, and the rest wait their turn in
-    /// order instead of slowing each other down. Writes do not take one: they mostly wait for
+    /// `--workers` permits: a recall (bound by the CPU) runs only with one, on the worker
+    /// thread that took it, so that no more run at once than there are cores for them (and
+    /// one worker stays free for everything else), and the rest wait their turn in order
+    /// instead of slowing each other down. Writes do not take one: they mostly wait for
     /// their fsync, and the engine runs one writer per store at a time anyway.
     pub recall_permits: tokio::sync::Semaphore,
 }
@@ -102,6 +104,18 @@ fn service(app: &Arc<App>, cors: Option<tower_http::cors::CorsLayer>) -> axum::R
 /// response.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The server's runtime for `workers` recalls at once: one worker more than that, because
+/// recalls block the worker they run on (`routes::recall`), so that the last one keeps
+/// accepting connections and answering everything else.
+fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers + 1)
+        .thread_name("engram-serve")
+        .enable_all()
+        .build()
+        .context("cannot start the server's threads")
+}
+
 /// `engram serve`.
 pub fn run(args: &ServeArgs, json: bool) -> Result<()> {
     let token = auth::load(args.token_file.as_deref())?;
@@ -125,12 +139,7 @@ pub fn run(args: &ServeArgs, json: bool) -> Result<()> {
         workers,
     )?;
     let cors = cors(&args.cors_origin)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name("engram-serve")
-        .enable_all()
-        .build()
-        .context("cannot start the server's threads")?;
+    let runtime = runtime(workers)?;
     let drain = *args.shutdown_timeout;
     let result = runtime.block_on(serve(Arc::clone(&app), args.listen, cors, drain, json));
     // Dropping the runtime waits for every blocking task, so a write that started finishes

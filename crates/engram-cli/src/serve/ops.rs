@@ -1,7 +1,7 @@
 //! What the server and the MCP tools do to a space, once their requests are parsed: each
 //! function blocks (files, fsyncs, kernels), so callers run it on the blocking pool
-//! ([`blocking`]) or, for the HTTP recall, with `block_in_place`; each answers an
-//! [`ApiError`] for anything it refuses.
+//! ([`blocking`]) or, for the HTTP recall, on a worker while holding a recall permit
+//! (`routes::recall`); each answers an [`ApiError`] for anything it refuses.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;

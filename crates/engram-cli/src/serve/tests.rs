@@ -11,12 +11,9 @@ use tower::ServiceExt;
 use super::routes::ROUTES;
 use super::{App, service};
 
+/// The server's runtime, for the two recalls at once of [`app`].
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
+    super::runtime(2).expect("a runtime")
 }
 
 /// Sends one request; returns the status and the body as JSON (`Null` if it is not JSON).
@@ -277,5 +274,47 @@ fn cross_origin_requests_are_refused_unless_their_origin_is_allowed() {
             .await
             .expect("answer");
         assert_eq!(allowed(&other), None);
+    });
+}
+
+/// Recalls block the worker they run on; the runtime keeps one worker more than there are
+/// recall permits, so with every permit taken by a recall still running, other requests are
+/// still answered. (Blocked workers stand in for long recalls: with only as many workers as
+/// permits, `/health` would be answered only once one of them ended.)
+#[test]
+fn with_every_recall_permit_busy_other_requests_are_still_answered() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().expect("a directory");
+    runtime().block_on(async {
+        let app = populated(dir.path()).await;
+        let (running, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut recalls = Vec::new();
+        for _ in 0..app.recall_permits.available_permits() {
+            let (app, running, ended) =
+                (Arc::clone(&app), Arc::clone(&running), Arc::clone(&ended));
+            recalls.push(tokio::spawn(async move {
+                let _permit = app.recall_permits.acquire().await.expect("a permit");
+                running.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_secs(3));
+                ended.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        while running.load(Ordering::SeqCst) < recalls.len() {
+            std::thread::yield_now();
+        }
+        let health = {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move { send(&app, Method::GET, "/health", b"").await })
+        };
+        let (status, _) = health.await.expect("the request's task");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            ended.load(Ordering::SeqCst),
+            0,
+            "/health waited for a recall to end"
+        );
+        for recall in recalls {
+            recall.await.expect("the blocking task");
+        }
     });
 }
