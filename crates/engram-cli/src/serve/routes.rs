@@ -452,9 +452,9 @@ async fn recall(
         .map_err(|_| ApiError::internal("the recall permits were closed"))?;
     // Run here, on this worker: a recall is bound by the CPU, not by I/O. Handing it to the
     // blocking pool and back cost about 0.1 ms of a recall's time over HTTP (two wake-ups),
-    // and `block_in_place`, which hands this worker's other tasks to a new thread, 0.05-0.08
+    // and `block_in_place`, which hands this worker's other tasks to a new thread, 0.02-0.08
     // ms (BENCHMARKS.md). Blocking a worker is safe because the runtime has one more worker
-    // than there are permits (`run`): one is always free to accept and answer other requests.
+    // than there are permits (`serve::runtime`): one is always free for other requests.
     let answer = ops::recall(&space, &request, &params)?.json(&space);
     ok(StatusCode::OK, &answer)
 }

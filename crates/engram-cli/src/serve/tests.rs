@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use super::routes::ROUTES;
 use super::{App, service};
 
-/// The server's runtime, for the two recalls at once of [`app`].
+/// The server's runtime, for the two recalls at once of [`populated`]'s app.
 fn runtime() -> tokio::runtime::Runtime {
     super::runtime(2).expect("a runtime")
 }
