@@ -33,11 +33,14 @@
 //! # Damage
 //! Before LMDB maps a file, its first pages are checked ([`Store::open`]): an empty file, a
 //! format-1 (redb) store and other files are named, not opened (LMDB would initialize an empty
-//! file), and a file shorter than its last committed transaction needs is [`Error::Corrupt`]
-//! instead of a SIGBUS on the missing pages. Then, before anything reads through LMDB, every
-//! B-tree page of the committed state is checked (`verify.rs`: page numbers, kinds, node
-//! bounds, overflow spans, each page reached once; LMDB trusts its pages and faults on a
-//! damaged one), at a cost of the B-tree pages, not the blocks. Every value handed out is
+//! file), and a file without its two meta pages is [`Error::Corrupt`]. Then, before anything
+//! reads through LMDB, every B-tree page of the committed state is checked (`verify.rs`: page
+//! numbers, kinds, node bounds, overflow spans, each page reached once, and each inside the
+//! file, so a truncated file is [`Error::Corrupt`] instead of a SIGBUS on a missing page;
+//! LMDB trusts its pages and faults on a damaged one), at a cost of the B-tree pages, not the
+//! blocks. The file may end before the last page its meta page counts: LMDB writes only the
+//! pages a commit dirtied, and a page taken from the end and freed in the same commit is never
+//! written, so only the pages the trees reference must be there. Every value handed out is
 //! checked to lie inside the file. LMDB keeps no checksums: damage inside a value (an
 //! embedding, a time) reads as a changed value.
 //!

@@ -17,11 +17,10 @@ const LMDB_DATA_VERSION: u32 = 1;
 /// Bytes of the page header before a meta page's body (`PAGEHDRSZ`).
 const PAGE_HEADER: usize = 16;
 /// Offsets in a meta page body (`MDB_meta` on a 64-bit build): magic, version, the page
-/// size (`mm_dbs[FREE_DBI].md_pad`), the last page used, the transaction id.
+/// size (`mm_dbs[FREE_DBI].md_pad`), the transaction id.
 const META_MAGIC: usize = PAGE_HEADER;
 const META_VERSION: usize = PAGE_HEADER + 4;
 const META_PAGE_SIZE: usize = PAGE_HEADER + 24;
-const META_LAST_PAGE: usize = PAGE_HEADER + 120;
 const META_TXN_ID: usize = PAGE_HEADER + 128;
 /// LMDB's page sizes (`MIN_PAGESIZE`..=`MAX_PAGESIZE`); always a power of two.
 const PAGE_SIZES: std::ops::RangeInclusive<u64> = 512..=65536;
@@ -31,11 +30,9 @@ const PAGE_SIZES: std::ops::RangeInclusive<u64> = 512..=65536;
 pub(crate) struct Environment {
     /// LMDB's page size for this file.
     pub(crate) page_size: u64,
-    /// The bytes the newest committed meta page says the file holds.
-    pub(crate) used_bytes: u64,
 }
 
-/// Checks that `path` is an LMDB environment whose file holds every page it says it uses.
+/// Checks that `path` is an LMDB environment whose file holds its meta pages.
 ///
 /// # Errors
 /// [`Error::NotAStore`] (empty, a directory, neither LMDB nor redb); [`Error::FormatOne`]
@@ -46,8 +43,7 @@ pub(crate) fn sniff(path: &Path) -> Result<Environment> {
     if metadata.is_dir() {
         return Err(Error::NotAStore("a directory".into()));
     }
-    let len = metadata.len();
-    if len == 0 {
+    if metadata.len() == 0 {
         return Err(Error::NotAStore("the file is empty".into()));
     }
     let mut head = Vec::with_capacity(2 * 65536);
@@ -72,28 +68,27 @@ pub(crate) fn sniff(path: &Path) -> Result<Environment> {
         Some(second) if second.txn_id > first.txn_id => second,
         _ => first,
     };
-    let used_bytes = newest
-        .last_page
-        .checked_add(1)
-        .and_then(|pages| pages.checked_mul(newest.page_size))
-        .ok_or_else(|| Error::Corrupt("its meta page names an impossible size".into()))?;
-    let needed = used_bytes.max(2 * newest.page_size);
+    // Only the two meta pages must be there. The pages the meta page says are in use
+    // (`last_page`) may run past the end of the file: LMDB writes only the pages a commit
+    // dirtied, so a page it took from the end of the file and freed in the same commit is
+    // never written, and the file ends before it. The pages the trees reference are checked
+    // against the file's length when they are walked (`verify`).
+    let needed = 2 * newest.page_size;
+    // The length after the meta pages were read: a commit grows a file, never shrinks it.
+    let len = file.metadata()?.len();
     if len < needed {
         return Err(Error::Corrupt(format!(
-            "the file is truncated: it has {len} bytes, and its last committed transaction \
-             uses {needed}"
+            "the file is truncated: it has {len} bytes, less than its two meta pages"
         )));
     }
     Ok(Environment {
         page_size: newest.page_size,
-        used_bytes,
     })
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Meta {
     page_size: u64,
-    last_page: u64,
     txn_id: u64,
 }
 
@@ -116,11 +111,7 @@ fn meta_page(bytes: &[u8], offset: usize) -> Result<Option<Meta>> {
             "an LMDB environment of data version {version}, not {LMDB_DATA_VERSION}"
         )));
     }
-    let (Some(page_size), Some(last_page), Some(txn_id)) = (
-        u32_at(META_PAGE_SIZE),
-        u64_at(META_LAST_PAGE),
-        u64_at(META_TXN_ID),
-    ) else {
+    let (Some(page_size), Some(txn_id)) = (u32_at(META_PAGE_SIZE), u64_at(META_TXN_ID)) else {
         return Err(Error::Corrupt("its meta page is truncated".into()));
     };
     let page_size = u64::from(page_size);
@@ -129,16 +120,15 @@ fn meta_page(bytes: &[u8], offset: usize) -> Result<Option<Meta>> {
             "its meta page names page size {page_size}"
         )));
     }
-    Ok(Some(Meta {
-        page_size,
-        last_page,
-        txn_id,
-    }))
+    Ok(Some(Meta { page_size, txn_id }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where a meta page says which page is the last in use (not read by `sniff`).
+    const META_LAST_PAGE: usize = PAGE_HEADER + 120;
 
     fn meta(page_size: u32, last_page: u64, txn_id: u64) -> Vec<u8> {
         let mut page = vec![0u8; page_size as usize];
@@ -158,28 +148,28 @@ mod tests {
     }
 
     #[test]
-    fn the_newest_meta_page_decides_the_size_the_file_must_have() {
+    fn the_newest_meta_page_decides_the_page_size_and_both_must_be_there() {
         let mut file = meta(4096, 3, 7);
         file.extend(meta(4096, 5, 8));
-        file.resize(6 * 4096, 0);
+        // Pages 2.. may be missing: the trees' pages are checked when they are walked.
         assert_eq!(
-            sniff_bytes(&file).expect("whole"),
-            Environment {
-                page_size: 4096,
-                used_bytes: 6 * 4096
-            }
+            sniff_bytes(&file).expect("both meta pages"),
+            Environment { page_size: 4096 }
         );
-        file.truncate(6 * 4096 - 1);
+        file.truncate(2 * 4096 - 1);
         let err = sniff_bytes(&file).expect_err("one byte short");
         assert!(
             matches!(err, Error::Corrupt(ref m) if m.contains("truncated")),
             "{err}"
         );
-        // With the older meta page the newest, 4 pages are enough.
-        let mut file = meta(4096, 3, 9);
-        file.extend(meta(4096, 5, 8));
-        file.resize(4 * 4096, 0);
-        assert!(sniff_bytes(&file).is_ok());
+        // The second meta page of another page size is not one: the first decides.
+        let mut file = meta(8192, 3, 7);
+        file.extend(meta(4096, 5, 9));
+        file.resize(2 * 8192, 0);
+        assert_eq!(
+            sniff_bytes(&file).expect("whole"),
+            Environment { page_size: 8192 }
+        );
     }
 
     #[test]
@@ -197,9 +187,6 @@ mod tests {
         let mut bad_size = meta(4096, 3, 7);
         bad_size[META_PAGE_SIZE..META_PAGE_SIZE + 4].copy_from_slice(&1000u32.to_le_bytes());
         assert!(matches!(sniff_bytes(&bad_size), Err(Error::Corrupt(_))));
-        let mut huge = meta(4096, u64::MAX, 7);
-        huge.resize(8192, 0);
-        assert!(matches!(sniff_bytes(&huge), Err(Error::Corrupt(_))));
         assert!(matches!(
             sniff_bytes(&meta(4096, 1, 1)[..100]),
             Err(Error::Corrupt(_))

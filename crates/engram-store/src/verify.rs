@@ -50,6 +50,8 @@ struct Walker<'a> {
     page_size: usize,
     /// Pages the newest committed transaction uses: 0..pages.
     pages: u64,
+    /// The file's length in bytes.
+    file_len: u64,
     seen: HashSet<u64>,
     page: Vec<u8>,
 }
@@ -82,16 +84,15 @@ pub(crate) fn verify(file: &File, page_size: u64, txn_id: u64) -> Result<bool> {
     let pages = last
         .checked_add(1)
         .ok_or_else(|| damaged("its meta page names an impossible size".into()))?;
+    // The file may end before page `last`: LMDB writes only the pages a commit dirtied, and a
+    // page taken from the end and freed in the same commit is never written. Every page a
+    // tree references was written, so each must be inside the file (`Walker::inside`).
     let len = file.metadata()?.len();
-    if len / (page_size as u64) < pages {
-        return Err(damaged(format!(
-            "the file is truncated: it has {len} bytes, and transaction {txn_id} uses {pages} pages of {page_size}"
-        )));
-    }
     let mut walker = Walker {
         file,
         page_size,
         pages,
+        file_len: len,
         seen: HashSet::new(),
         page: vec![0; page_size],
     };
@@ -135,6 +136,7 @@ impl Walker<'_> {
                 self.pages
             )));
         }
+        self.inside(pgno, 1, what)?;
         if !self.seen.insert(pgno) {
             return Err(damaged(format!("page {pgno} is reached twice ({what})")));
         }
@@ -229,6 +231,23 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// Checks that pages `pgno..pgno + count`, which the `what` references, are inside the
+    /// file: a map read past its end would fault.
+    fn inside(&self, pgno: u64, count: u64, what: &str) -> Result<()> {
+        let end = pgno
+            .checked_add(count)
+            .and_then(|end| end.checked_mul(self.page_size as u64));
+        if end.is_none_or(|end| end > self.file_len) {
+            return Err(damaged(format!(
+                "the file is truncated: it has {} bytes, and the {what} uses page {} of {} bytes",
+                self.file_len,
+                pgno.saturating_add(count.saturating_sub(1)),
+                self.page_size
+            )));
+        }
+        Ok(())
+    }
+
     /// Rereads a page already checked (the buffer held another meanwhile).
     fn reread(&mut self, pgno: u64) -> Result<()> {
         self.file
@@ -252,6 +271,7 @@ impl Walker<'_> {
         if end > self.pages {
             return Err(bad("its pages run past the pages in use"));
         }
+        self.inside(pgno, count, &format!("{name} tree's large value"))?;
         let room = count
             .checked_mul(self.page_size as u64)
             .and_then(|bytes| bytes.checked_sub(PAGE_HEADER as u64))
