@@ -1,8 +1,9 @@
 //! `--server URL`: the commands sent to a running `engram serve` instead of a store opened
 //! here. Each command becomes one request on the space `--space` names, and prints what it
 //! prints locally (the same text, the same `--json`), built from the server's answer by the
-//! functions the local commands use. Commands that need the store's file (import, bench,
-//! set-precision, migrate, info, serve, mcp) say so instead.
+//! functions the local commands use. `import` is the local import ([`import::run`]) writing
+//! its batches with `POST /v1/spaces/{space}/batch` ([`RemoteSpace`]). Commands that need the
+//! store's file (bench, set-precision, migrate, info, serve, mcp) say so instead.
 
 use std::io::{BufRead, Write};
 use std::time::Duration;
@@ -12,8 +13,10 @@ use serde_json::{Value, json};
 
 use crate::cli::{Cli, Command};
 use crate::commands::{self, Stats};
-use crate::import::Record;
+use crate::import::{self, Batch, BatchFailure, Record, Target};
+use crate::progress::Progress;
 use crate::recall::{self, Row};
+use crate::serve::ops::{BatchAssociation, ImportBatch, ImportRecord};
 use crate::{output, store};
 
 /// A server and the space the command acts on.
@@ -67,6 +70,11 @@ impl Remote {
     /// Sends `method url` with a JSON body, if any; a transport failure is an error, any
     /// status is an answer.
     fn send(&self, method: &str, url: &str, body: Option<&Value>) -> Result<Answer> {
+        self.send_text(method, url, body.map(Value::to_string))
+    }
+
+    /// [`Remote::send`] with the body's JSON already written.
+    fn send_text(&self, method: &str, url: &str, body: Option<String>) -> Result<Answer> {
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let with_auth = |request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match &auth {
             Some(auth) => request.header("Authorization", auth),
@@ -88,7 +96,7 @@ impl Remote {
                 };
                 with_body_auth(request)
                     .header("Content-Type", "application/json")
-                    .send(body.map(Value::to_string).unwrap_or_default())
+                    .send(body.unwrap_or_default())
             }
         }
         .map_err(unreachable)?;
@@ -102,7 +110,16 @@ impl Remote {
     /// A request whose answer must be a 2xx with a JSON body; an error answer becomes the
     /// server's message. The status, the JSON, and its text as it came.
     fn json(&self, method: &str, url: &str, body: Option<&Value>) -> Result<(u16, Value, String)> {
-        let mut answer = self.send(method, url, body)?;
+        let answer = self.send(method, url, body)?;
+        let (status, value, text) = self.read_json(answer)?;
+        if (200..300).contains(&status) {
+            return Ok((status, value, text));
+        }
+        Err(self.refused(status, &value))
+    }
+
+    /// An answer's JSON, whatever its status: the status, the JSON and its text.
+    fn read_json(&self, mut answer: Answer) -> Result<(u16, Value, String)> {
         let text = answer
             .body
             .with_config()
@@ -117,20 +134,14 @@ impl Remote {
                 output::shorten(&text, 200)
             )
         })?;
-        if (200..300).contains(&answer.status) {
-            return Ok((answer.status, value, text));
-        }
+        Ok((answer.status, value, text))
+    }
+
+    /// An error answer as the error the command reports: the server's message.
+    fn refused(&self, status: u16, value: &Value) -> anyhow::Error {
         match value["error"]["message"].as_str() {
-            Some(message) => Err(anyhow!(
-                "{message} (server {}, {})",
-                self.base,
-                answer.status
-            )),
-            None => Err(anyhow!(
-                "the server at {} answered {}: {value}",
-                self.base,
-                answer.status
-            )),
+            Some(message) => anyhow!("{message} (server {}, {status})", self.base),
+            None => anyhow!("the server at {} answered {status}: {value}", self.base),
         }
     }
 }
@@ -301,6 +312,11 @@ pub fn run(cli: &Cli, server: &str) -> Result<()> {
             output::text(&commands::stats_text(&stats))
         }
         Command::Export(args) => export(&remote, args.path.as_deref(), json),
+        Command::Import(args) => {
+            import::check_args(args)?;
+            let signals = import::Signals::watch()?;
+            import::run(&mut RemoteSpace::connect(remote)?, &signals, args, json)
+        }
         other => bail!(
             "`engram {}` works on a store file, not over --server: run it where the store is",
             command_name(other)
@@ -323,7 +339,6 @@ fn str_of(value: &Value) -> String {
 
 fn command_name(command: &Command) -> &'static str {
     match command {
-        Command::Import(_) => "import",
         Command::SetPrecision(_) => "set-precision",
         Command::Info => "info",
         Command::Bench(_) => "bench",
@@ -386,4 +401,135 @@ fn export(remote: &Remote, path: Option<&std::path::Path>, json: bool) -> Result
         "exported {memories} memories and {associations} associations to {}\n",
         path.display()
     ))
+}
+
+/// A space of a running server, as an import's [`Target`]: what it needs to start comes from
+/// `GET /v1/spaces/{space}/imports`, and each batch is one `POST /v1/spaces/{space}/batch`.
+struct RemoteSpace {
+    remote: Remote,
+    dim: usize,
+    embedder: Option<engram_text::HashEmbedder>,
+}
+
+/// `GET /v1/spaces/{space}/imports`'s answer.
+#[derive(serde::Deserialize)]
+struct Imports {
+    dim: usize,
+    embedder: String,
+    imports: Vec<ImportRecord>,
+}
+
+/// `POST /v1/spaces/{space}/batch`'s body, as the client writes it.
+#[derive(serde::Serialize)]
+struct BatchBody<'a> {
+    memories: &'a [Record],
+    associations: Vec<BatchAssociation>,
+    import: ImportBatch,
+}
+
+impl RemoteSpace {
+    fn connect(remote: Remote) -> Result<Self> {
+        let imports = Self::imports_of(&remote)?;
+        let embedder = match imports.embedder.as_str() {
+            "none" => None,
+            spec => Some(engram_text::HashEmbedder::from_spec(spec).with_context(|| {
+                format!(
+                    "space {:?} on {} embeds text with {spec}, which this engram does not know; upgrade engram",
+                    remote.space, remote.base
+                )
+            })?),
+        };
+        Ok(Self {
+            dim: imports.dim,
+            embedder,
+            remote,
+        })
+    }
+
+    fn imports_of(remote: &Remote) -> Result<Imports> {
+        let (_, answer, _) = remote.json("GET", &remote.url("/imports"), None)?;
+        serde_json::from_value(answer).context("the server's list of imports")
+    }
+}
+
+impl Target for RemoteSpace {
+    fn words(&self) -> Vec<String> {
+        vec![
+            "--server".to_owned(),
+            import::shell_word(&self.remote.base),
+            "--space".to_owned(),
+            import::shell_word(&self.remote.space),
+        ]
+    }
+
+    fn spool_dir(&self) -> std::path::PathBuf {
+        std::env::temp_dir()
+    }
+
+    fn dimension(&self) -> usize {
+        self.dim
+    }
+
+    fn embedder(&self) -> Option<&engram_text::HashEmbedder> {
+        self.embedder.as_ref()
+    }
+
+    fn imports(&mut self) -> Result<Vec<(String, Progress)>> {
+        Ok(Self::imports_of(&self.remote)?
+            .imports
+            .into_iter()
+            .map(|record| (record.key, record.progress))
+            .collect())
+    }
+
+    fn write(&mut self, batch: Batch) -> Result<Vec<engram_graph::MemoryId>, BatchFailure> {
+        let count = batch.memories.len();
+        let body = BatchBody {
+            memories: &batch.memories,
+            associations: batch
+                .associations
+                .iter()
+                .map(|&(from, to, weight)| BatchAssociation {
+                    from: from.into(),
+                    to: to.into(),
+                    weight: Some(weight),
+                })
+                .collect(),
+            import: ImportBatch {
+                key: batch.key,
+                progress: batch.progress,
+                previous: batch.previous,
+            },
+        };
+        let other = BatchFailure::Other;
+        let text = serde_json::to_string(&body)
+            .map_err(|e| other(anyhow!("cannot write the batch as JSON: {e}")))?;
+        let answer = self
+            .remote
+            .send_text("POST", &self.remote.url("/batch"), Some(text))
+            .map_err(other)?;
+        let (status, value, _) = self.remote.read_json(answer).map_err(other)?;
+        if (200..300).contains(&status) {
+            let ids: Vec<u64> = serde_json::from_value(value["ids"].clone())
+                .map_err(|e| other(anyhow!("the server's ids: {e}")))?;
+            return Ok(ids.into_iter().map(engram_graph::MemoryId::new).collect());
+        }
+        if let (Some(index), Some(message)) = (
+            value["error"]["item"].as_u64(),
+            value["error"]["message"].as_str(),
+        ) {
+            return Err(BatchFailure::Item {
+                index: usize::try_from(index).unwrap_or(usize::MAX),
+                message: format!("{message} (server {}, {status})", self.remote.base),
+            });
+        }
+        let error = self.remote.refused(status, &value);
+        Err(other(if status == 413 {
+            error.context(format!(
+                "a batch of {count} records is larger than the server takes: import with a smaller --batch"
+            ))
+        } else {
+            error
+        }))
+    }
 }

@@ -10,23 +10,27 @@
 //! Each batch records the import's progress in the same transaction ([`crate::progress`]), so
 //! importing the same records again continues after the last committed batch, and an import
 //! stopped by an error, SIGINT or SIGTERM says what it committed and how to continue.
+//!
+//! Both passes run here, whatever the import writes to: a store file ([`LocalStore`]) or, with
+//! `--server`, a space of a running server (`client::RemoteSpace`, one request per batch).
+//! Each is a [`Target`], and each stores a batch with [`progress::write_batch`].
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use engram_graph::{Engram, MemoryRef, NewMemory, WriteBatch};
+use engram_graph::{Engram, MemoryId, MemoryRef, NewMemory, WriteBatch};
 use engram_text::HashEmbedder;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{DEFAULT_BATCH, ImportArgs, ImportFormat};
 use crate::output;
-use crate::progress::{self, Progress, RecordHash};
+use crate::progress::{self, BatchError, Progress, RecordHash, Stored};
 use crate::source::{Item, Source};
 use crate::store::{self, engine_error};
 
@@ -323,7 +327,8 @@ pub struct Signals {
 }
 
 impl Signals {
-    fn watch() -> Result<Self> {
+    /// Starts watching for SIGINT and SIGTERM.
+    pub fn watch() -> Result<Self> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         use signal_hook::flag;
         let received = Arc::new(AtomicUsize::new(0));
@@ -419,20 +424,166 @@ struct Summary {
     interrupted: Option<&'static str>,
 }
 
-/// `engram import`.
-pub fn run(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
+/// Where an import writes: a store opened here ([`LocalStore`]) or a space of a running
+/// server (`client::RemoteSpace`). Everything else (the checks, resuming, links, progress,
+/// signals, messages) is written once, over this.
+pub trait Target {
+    /// The command-line words that name it, in the command that continues an import:
+    /// `--db PATH`, or `--server URL --space NAME`.
+    fn words(&self) -> Vec<String>;
+    /// A directory for the copy of standard input or a pipe.
+    fn spool_dir(&self) -> PathBuf;
+    /// Its embedding dimension.
+    fn dimension(&self) -> usize;
+    /// Its text embedder, if it has one.
+    fn embedder(&self) -> Option<&HashEmbedder>;
+    /// Every import record it holds, by key.
+    fn imports(&mut self) -> Result<Vec<(String, Progress)>>;
+    /// Writes `batch` in one transaction, with its import's record completed by the ids its
+    /// memories get ([`progress::write_batch`]); those ids.
+    fn write(&mut self, batch: Batch) -> Result<Vec<MemoryId>, BatchFailure>;
+}
+
+/// One transaction of an import.
+pub struct Batch {
+    /// The records to remember, checked, without their links.
+    pub memories: Vec<Record>,
+    /// Associations among them ([`MemoryRef::New`]) and records stored before
+    /// ([`MemoryRef::Existing`]), with their weights.
+    pub associations: Vec<(MemoryRef, MemoryRef, f32)>,
+    /// The import's record's key.
+    pub key: String,
+    /// The record after this batch, but for its memories' ids.
+    pub progress: Progress,
+    /// What the record said before it (`None` before the import's first batch).
+    pub previous: Option<Stored>,
+}
+
+/// Why a batch was not stored (nothing of it was).
+pub enum BatchFailure {
+    /// Item `index` was refused (the memories first, then the associations).
+    Item {
+        /// The item's position.
+        index: usize,
+        /// Why.
+        message: String,
+    },
+    /// Anything else, said in full.
+    Other(anyhow::Error),
+}
+
+/// A store file, opened here.
+pub struct LocalStore {
+    engram: Engram,
+    db: PathBuf,
+    embedder: Option<HashEmbedder>,
+}
+
+impl LocalStore {
+    /// Opens `db` for writing.
+    pub fn open(db: &Path) -> Result<Self> {
+        let engram = store::open(db, store::Access::Write)?;
+        let embedder = store::embedder(&engram)?;
+        Ok(Self {
+            engram,
+            db: db.to_owned(),
+            embedder,
+        })
+    }
+}
+
+impl Target for LocalStore {
+    fn words(&self) -> Vec<String> {
+        vec![
+            "--db".to_owned(),
+            shell_word(&self.db.display().to_string()),
+        ]
+    }
+
+    fn spool_dir(&self) -> PathBuf {
+        match self.db.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn dimension(&self) -> usize {
+        self.engram.dimension()
+    }
+
+    fn embedder(&self) -> Option<&HashEmbedder> {
+        self.embedder.as_ref()
+    }
+
+    fn imports(&mut self) -> Result<Vec<(String, Progress)>> {
+        progress::load(&self.engram)
+    }
+
+    fn write(&mut self, batch: Batch) -> Result<Vec<MemoryId>, BatchFailure> {
+        let now = engram_graph::unix_now();
+        let memories = batch.memories.len();
+        let mut write = WriteBatch::new();
+        for (index, record) in batch.memories.into_iter().enumerate() {
+            let memory = new_memory(record, self.embedder.as_ref(), now).map_err(|e| {
+                BatchFailure::Item {
+                    index,
+                    message: format!("{e:#}"),
+                }
+            })?;
+            write.remember(memory);
+        }
+        for (from, to, weight) in batch.associations {
+            write.associate(from, to, weight);
+        }
+        progress::write_batch(
+            &self.engram,
+            write,
+            memories,
+            &batch.key,
+            &batch.progress,
+            batch.previous.as_ref(),
+        )
+        .map(|(ids, _)| ids)
+        .map_err(|failure| match failure {
+            BatchError::Engine(engram_graph::Error::InBatch { index, source }) => {
+                BatchFailure::Item {
+                    index,
+                    message: source.to_string(),
+                }
+            }
+            BatchError::Engine(error) => BatchFailure::Other(engine_error(error, &self.db)),
+            BatchError::Changed(problem) | BatchError::Invalid(problem) => {
+                BatchFailure::Other(anyhow!("{problem}"))
+            }
+        })
+    }
+}
+
+/// What is wrong with the arguments, before anything is opened.
+pub fn check_args(args: &ImportArgs) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
+    Ok(())
+}
+
+/// `engram import` into the store file `db`.
+pub fn run_local(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
+    check_args(args)?;
     let signals = Signals::watch()?;
-    let engram = store::open(db, store::Access::Write)?;
-    let embedder = store::embedder(&engram)?;
+    run(&mut LocalStore::open(db)?, &signals, args, json)
+}
+
+/// `engram import` into `target`, with `signals` watched since before it was opened.
+pub fn run(
+    target: &mut dyn Target,
+    signals: &Signals,
+    args: &ImportArgs,
+    json: bool,
+) -> Result<()> {
+    check_args(args)?;
     let started = Instant::now();
     let limit = args.limit.unwrap_or(usize::MAX);
-    let spool_dir = match db.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
     let before_writing = || {
         signals.stop().map(|stop| {
             anyhow::Error::new(Interrupted {
@@ -444,13 +595,19 @@ pub fn run(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
             })
         })
     };
-    let source = Source::open(&args.path, args.format, limit, spool_dir, &before_writing)?;
-    let imports = progress::load(&engram)?;
+    let source = Source::open(
+        &args.path,
+        args.format,
+        limit,
+        &target.spool_dir(),
+        &before_writing,
+    )?;
+    let imports = target.imports()?;
     let mut plan = check(
         &source,
         limit,
-        engram.dimension(),
-        embedder.as_ref(),
+        target.dimension(),
+        target.embedder(),
         &imports,
         &before_writing,
     )?;
@@ -508,21 +665,22 @@ pub fn run(db: &Path, args: &ImportArgs, json: bool) -> Result<()> {
         Ok(())
     } else {
         let cache = plan.cache.take();
+        let words = target.words();
+        let stored = (progress.records > 0).then(|| progress.stored_records());
         let mut writer = Writer {
-            engram: &engram,
-            db,
+            target,
             source: &source,
             plan: &plan,
             key: &key,
             progress,
-            embedder: embedder.as_ref(),
+            stored,
             summary: &mut summary,
-            signals: &signals,
+            signals,
             cache,
         };
         let result = writer.write(args.batch, limit, json);
         let progress = writer.progress;
-        result.map_err(|failure| stopped(failure, db, args, &source, &progress))
+        result.map_err(|failure| stopped(failure, &words, args, &source, &progress))
     };
     summary.seconds = started.elapsed().as_secs_f64();
     if let Err(error) = &result {
@@ -571,7 +729,7 @@ fn describe(summary: &Summary) -> String {
 }
 
 /// A word for a shell command line, quoted if it needs to be.
-fn shell_word(word: &str) -> String {
+pub fn shell_word(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .bytes()
@@ -584,14 +742,11 @@ fn shell_word(word: &str) -> String {
 }
 
 /// The command that continues this import.
-fn resume_command(db: &Path, args: &ImportArgs) -> String {
-    let mut words = vec![
-        "engram".to_owned(),
-        "--db".to_owned(),
-        shell_word(&db.display().to_string()),
-        "import".to_owned(),
-        shell_word(&args.path.display().to_string()),
-    ];
+fn resume_command(target: &[String], args: &ImportArgs) -> String {
+    let mut words = vec!["engram".to_owned()];
+    words.extend(target.iter().cloned());
+    words.push("import".to_owned());
+    words.push(shell_word(&args.path.display().to_string()));
     match args.format {
         ImportFormat::Auto => {}
         ImportFormat::Jsonl => words.push("--format jsonl".into()),
@@ -610,7 +765,7 @@ fn resume_command(db: &Path, args: &ImportArgs) -> String {
 /// committed, how to continue.
 fn stopped(
     failure: anyhow::Error,
-    db: &Path,
+    target: &[String],
     args: &ImportArgs,
     source: &Source,
     progress: &Progress,
@@ -618,12 +773,12 @@ fn stopped(
     let how = if args.path.as_os_str() == "-" {
         format!(
             "give the same input to `{}` again to continue after them",
-            resume_command(db, args)
+            resume_command(target, args)
         )
     } else {
         format!(
             "run `{}` again to continue after them",
-            resume_command(db, args)
+            resume_command(target, args)
         )
     };
     let committed = if progress.records == 0 {
@@ -820,14 +975,14 @@ pub fn new_memory(record: Record, embedder: Option<&HashEmbedder>, now: i64) -> 
 
 /// The second pass.
 struct Writer<'a> {
-    engram: &'a Engram,
-    db: &'a Path,
+    target: &'a mut dyn Target,
     source: &'a Source,
     plan: &'a Plan,
     key: &'a str,
     /// What is committed, as the store records it.
     progress: Progress,
-    embedder: Option<&'a HashEmbedder>,
+    /// What the store's record says, for the next batch to check (`None` while it has none).
+    stored: Option<Stored>,
     summary: &'a mut Summary,
     signals: &'a Signals,
     /// The first pass's records, if it kept them: written instead of the source read again.
@@ -845,6 +1000,8 @@ impl Writer<'_> {
     /// and the import's progress, stopping after a batch commits if a signal came.
     fn write(&mut self, batch: usize, limit: usize, quiet: bool) -> Result<()> {
         let unit = self.source.unit();
+        // One time for the whole import: a record without one gets it here, as it would
+        // from the store, so that a local and a server import store the same memories.
         let now = engram_graph::unix_now();
         let start = self.progress.records;
         let total = self.plan.records;
@@ -889,7 +1046,8 @@ impl Writer<'_> {
         let mut first = start;
         while first < total {
             let end = total.min(first + batch);
-            let mut write = WriteBatch::new();
+            let mut memories = Vec::with_capacity(end - first);
+            let mut associations = Vec::new();
             let mut records = Vec::with_capacity(end - first);
             for (_, (item, after)) in items.by_ref().take(end - first) {
                 advance(&mut hash, &item, after);
@@ -898,10 +1056,11 @@ impl Writer<'_> {
                     at: item.at,
                     links: std::mem::take(&mut record.links),
                 });
-                write.remember(
-                    new_memory(record, self.embedder, now)
-                        .with_context(|| format!("{unit} {}", item.at))?,
-                );
+                record.id = None;
+                if record.time.is_none() && record.created.is_none() {
+                    record.time = Some(TimeValue::Seconds(now));
+                }
+                memories.push(record);
             }
             if records.len() != end - first {
                 bail!(
@@ -919,7 +1078,7 @@ impl Writer<'_> {
                     match self.plan.index.get(&link.to.key()) {
                         None => self.summary.skipped_links += 1,
                         Some(&j) if j < end => {
-                            write.associate(self.end(i, first)?, self.end(j, first)?, weight);
+                            associations.push((self.end(i, first)?, self.end(j, first)?, weight));
                             item_at.push(record.at);
                             links += 1;
                         }
@@ -927,32 +1086,41 @@ impl Writer<'_> {
                     }
                 }
                 for (k, weight) in waiting.remove(&i).unwrap_or_default() {
-                    write.associate(self.end(k, first)?, self.end(i, first)?, weight);
+                    associations.push((self.end(k, first)?, self.end(i, first)?, weight));
                     item_at.push(record.at);
                     links += 1;
                 }
             }
-            let first_id = self.engram.snapshot().next_id();
             let mut next = self.progress.clone();
-            next.push(first, first_id, end - first);
             next.records = end;
             next.sha256 = hash.hex();
             next.associations += links;
             next.updated = engram_graph::unix_now();
-            write.set_property(self.key, Some(&next.to_json()));
-            write.require_first_id(first_id);
-            let ids = self.engram.write(&write).map_err(|error| match error {
-                engram_graph::Error::InBatch { index, source } => anyhow!(
-                    "{unit} {}: {source}",
+            let count = memories.len();
+            let written = self.target.write(Batch {
+                memories,
+                associations,
+                key: self.key.to_owned(),
+                progress: next.clone(),
+                previous: self.stored.clone(),
+            });
+            let ids = written.map_err(|failure| match failure {
+                BatchFailure::Item { index, message } => anyhow!(
+                    "{unit} {}: {message}",
                     item_at.get(index).copied().unwrap_or(0)
                 ),
-                other => engine_error(other, self.db),
+                BatchFailure::Other(error) => error,
             })?;
-            if ids.first() != Some(&first_id) || ids.len() != end - first {
-                bail!(
-                    "internal error (this is a bug in engram): a batch got other ids than it recorded"
-                );
-            }
+            let first_id = match ids.first() {
+                Some(&id) if ids.len() == count => id,
+                _ => bail!(
+                    "internal error (this is a bug in engram): a batch of {count} memories got {} ids",
+                    ids.len()
+                ),
+            };
+            // What the target stored: the same record, with these ids.
+            next.push(first, first_id, count);
+            self.stored = Some(next.stored_records());
             self.progress = next;
             self.summary.memories += ids.len();
             self.summary.associations += links;

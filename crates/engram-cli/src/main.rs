@@ -62,7 +62,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Forget(args) => commands::forget(db, args, cli.json),
         Command::Show(args) => commands::show(db, args, cli.json),
         Command::Recall(args) => recall::run(db, args, cli.json),
-        Command::Import(args) => import::run(db, args, cli.json),
+        Command::Import(args) => import::run_local(db, args, cli.json),
         Command::Export(args) => export::run(db, args, cli.json),
         Command::Stats => commands::stats(db, cli.json),
         Command::SetPrecision(args) => commands::set_precision(db, args, cli.json),

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 pub const KEY_PREFIX: &str = "engram.import.";
 
 /// Version of the record's JSON layout.
-const VERSION: u32 = 1;
+pub const VERSION: u32 = 1;
 
 /// What an import stored, over every run that continued it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,14 +128,131 @@ pub fn load(engram: &Engram) -> Result<Vec<(String, Progress)>> {
         if !key.starts_with(KEY_PREFIX) {
             continue;
         }
-        match serde_json::from_str::<Progress>(&value) {
-            Ok(progress) if progress.version == VERSION => imports.push((key, progress)),
-            _ => crate::output::note(&format!(
+        match parse(&value) {
+            Some(progress) => imports.push((key, progress)),
+            None => crate::output::note(&format!(
                 "engram: note: the store's import record {key} is not one this version reads; it is ignored"
             )),
         }
     }
     Ok(imports)
+}
+
+/// Which records an import's record said were stored: what a batch expects to find before it
+/// writes, so that two imports never write one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stored {
+    /// [`Progress::records`].
+    pub records: usize,
+    /// [`Progress::sha256`].
+    pub sha256: String,
+}
+
+impl Progress {
+    /// What it says is stored, as a batch after it expects it.
+    pub fn stored_records(&self) -> Stored {
+        Stored {
+            records: self.records,
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// Why an import's batch was not written. Nothing of it was stored.
+#[derive(Debug)]
+pub enum BatchError {
+    /// The store's record is not the one the batch continues: another import of these
+    /// records wrote it (the message says what each holds).
+    Changed(String),
+    /// The record is not one: its segments do not cover the records before the batch's.
+    Invalid(String),
+    /// The engine refused the batch.
+    Engine(engram_graph::Error),
+}
+
+/// Times a batch is tried again when another write takes the next id between reading it and
+/// writing: each try costs one read and one refused transaction.
+const ID_RACES: usize = 16;
+
+/// Writes an import's `batch`, whose memories are the last `memories` records of
+/// `progress`, with `progress` as the record `key` once those memories' ids are added to
+/// it; the ids, and the record stored.
+///
+/// Only if the store's record `key` is still what the import stored last (`previous`;
+/// `None` before its first batch): two imports of the same records, from two processes or
+/// through a server, cannot both write them. The record is read, then the batch requires
+/// its first memory to get the next id read after it; every import batch remembers memories,
+/// so a write that came in between moves the next id, the batch is refused, and it is tried
+/// again with the record read again.
+pub fn write_batch(
+    engram: &Engram,
+    mut batch: engram_graph::WriteBatch,
+    memories: usize,
+    key: &str,
+    progress: &Progress,
+    previous: Option<&Stored>,
+) -> Result<(Vec<MemoryId>, Progress), BatchError> {
+    let Some(first_record) = progress.records.checked_sub(memories) else {
+        return Err(BatchError::Changed(format!(
+            "the import's record {key} holds {} records, fewer than the batch's {memories} memories",
+            progress.records
+        )));
+    };
+    let mut before = progress.clone();
+    before.records = first_record;
+    check(key, &before).map_err(|_| {
+        BatchError::Invalid(format!(
+            "the segments of record {key} must give ids (1 and up) to its first {first_record} records, in order, the {memories} records of the batch being the last of its {}",
+            progress.records
+        ))
+    })?;
+    let mut tries = 0;
+    loop {
+        let stored = engram
+            .property(key)
+            .map_err(BatchError::Engine)?
+            .map(|value| parse(&value).map(|p| p.stored_records()));
+        let expected = previous.cloned().map(Some);
+        if stored != expected {
+            let describe = |s: &Option<Option<Stored>>| match s {
+                None => "nothing".to_owned(),
+                Some(None) => "a record this version does not read".to_owned(),
+                Some(Some(s)) => format!("{} records", s.records),
+            };
+            return Err(BatchError::Changed(format!(
+                "another import of these records is writing them: the store's import record {key} says {} are stored, where this import stored {}",
+                describe(&stored),
+                describe(&expected)
+            )));
+        }
+        let first_id = engram.snapshot().next_id();
+        let mut next = progress.clone();
+        if memories > 0 {
+            next.push(first_record, first_id, memories);
+            batch.require_first_id(first_id);
+        }
+        // Items apply in order, so this record replaces one an earlier try added.
+        batch.set_property(key, Some(&next.to_json()));
+        match engram.write(&batch) {
+            Ok(ids) => return Ok((ids, next)),
+            Err(engram_graph::Error::NextIdChanged { .. }) if tries < ID_RACES => tries += 1,
+            Err(error) => return Err(BatchError::Engine(error)),
+        }
+    }
+}
+
+/// An import record from its property value, if this version reads it.
+pub fn parse(value: &str) -> Option<Progress> {
+    serde_json::from_str::<Progress>(value)
+        .ok()
+        .filter(|progress| progress.version == VERSION)
+}
+
+/// Whether `key` names an import record: [`KEY_PREFIX`] and a number.
+pub fn is_key(key: &str) -> bool {
+    key.strip_prefix(KEY_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A key no import record has yet.
@@ -169,17 +286,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Checks that a record's segments cover exactly its `records` records.
+/// Checks that a record's segments cover exactly its `records` records, in order, with ids
+/// from 1 up. A record can come from a client (`POST /v1/spaces/{space}/batch`), so its
+/// numbers may be anything: the arithmetic is checked.
 pub fn check(key: &str, progress: &Progress) -> Result<()> {
-    let covered: u64 = progress.memories();
-    let contiguous = progress
-        .segments
-        .windows(2)
-        .all(|w| w[0][0] + w[0][2] == w[1][0]);
-    if covered != progress.records as u64
-        || !contiguous
-        || progress.segments.first().is_some_and(|s| s[0] != 0)
-    {
+    // Each segment starts where the one before ended, the first at record 0, and neither
+    // its records nor its ids pass u64::MAX; then the last one ends at `records`.
+    let mut end = Some(0u64);
+    for &[first, id, count] in &progress.segments {
+        end = end
+            .filter(|&e| e == first && id > 0 && id.checked_add(count).is_some())
+            .and_then(|e| e.checked_add(count));
+    }
+    if end != Some(progress.records as u64) {
         bail!(
             "the store's import record {key} is inconsistent (its ids do not cover its {} records); \
              import with --again to import the source as a new import",
@@ -217,6 +336,39 @@ mod tests {
         assert!(check("k", &progress).is_ok());
         progress.records = 11;
         assert!(check("k", &progress).is_err());
+    }
+
+    #[test]
+    fn check_refuses_gaps_overlaps_id_zero_and_overflow_without_panicking() {
+        let record = |segments: Vec<[u64; 3]>, records: usize| Progress {
+            segments,
+            records,
+            ..Progress::new("f".into(), records)
+        };
+        assert!(check("k", &record(vec![], 0)).is_ok());
+        assert!(check("k", &record(vec![[0, 1, 2], [2, 9, 3]], 5)).is_ok());
+        for (segments, records) in [
+            (vec![[1, 1, 2]], 2),                          // does not start at record 0
+            (vec![[0, 1, 2], [3, 9, 1]], 4),               // a gap
+            (vec![[0, 1, 2], [1, 9, 2]], 3),               // an overlap
+            (vec![[0, 0, 2]], 2),                          // id 0 is never given
+            (vec![[0, u64::MAX, 2]], 2),                   // ids past u64::MAX
+            (vec![[0, 1, u64::MAX], [u64::MAX, 1, 2]], 1), // records past u64::MAX
+        ] {
+            assert!(
+                check("k", &record(segments.clone(), records)).is_err(),
+                "{segments:?}"
+            );
+        }
+        assert!(is_key("engram.import.12"));
+        for key in [
+            "engram.import.",
+            "engram.import.1a",
+            "engram.embedder",
+            "engram.import.-1",
+        ] {
+            assert!(!is_key(key), "{key}");
+        }
     }
 
     #[test]

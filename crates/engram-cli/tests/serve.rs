@@ -1095,7 +1095,7 @@ fn commands_sent_with_server_print_what_they_print_on_the_store() {
     for (args, says) in [
         (&["show", "9"][..], "has no memory with id 9"),
         (&["forget", "1", "9"], "has no memory with id 9"),
-        (&["import", "x.jsonl"], "works on a store file"),
+        (&["set-precision", "int8"], "works on a store file"),
         (
             &["recall", "x", "--compare-backends"],
             "does not work with --server",
@@ -1181,4 +1181,247 @@ fn a_space_token_opens_its_own_space_and_no_other() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
+}
+
+/// 60 records with ids, times and links both ways across batches of 7 (to records before
+/// and after them), one per line.
+fn linked_records() -> String {
+    // Odd records have text ids, even ones numbers.
+    let id = |i: usize| {
+        if i % 2 == 1 {
+            json!(format!("r{i}"))
+        } else {
+            json!(i)
+        }
+    };
+    (0..60)
+        .map(|i| {
+            let mut links = vec![json!({"to": id((i + 13) % 60), "weight": 0.25})];
+            if i % 4 == 0 {
+                links.push(json!({"to": id((i + 59) % 60)}));
+            }
+            let mut record = json!({
+                "id": id(i),
+                "text": format!("record {i} on topic {}", i % 7),
+                "time": 1_790_000_000 + i,
+                "links": links,
+            });
+            if i % 10 == 3 {
+                record["strength"] = json!(0.5);
+            }
+            record.to_string() + "\n"
+        })
+        .collect()
+}
+
+/// `engram --server URL --space NAME import` stores what `engram import` stores and says
+/// what it says; stopped by SIGTERM, the same command continues it; the batch route refuses
+/// what would break an import's record.
+#[test]
+fn import_with_server_stores_what_a_local_import_stores_and_resumes_after_sigterm() {
+    let sandbox = Sandbox::new().with_db("local.engram");
+    std::fs::write(sandbox.path("in.jsonl"), linked_records()).expect("write");
+    let dir = sandbox.path("spaces");
+    let server = Server::start(&sandbox, &dir, &[], &[]);
+    let run = |args: &[&str], space: Option<&str>| -> std::process::Output {
+        let mut command = sandbox.std_command(&[]);
+        if let Some(space) = space {
+            command.args(["--server", &server.url, "--space", space]);
+        }
+        command
+            .args(args)
+            .env_remove("ENGRAM_TOKEN")
+            .output()
+            .expect("runs")
+    };
+    let ok = |output: std::process::Output| -> String {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+    let import = ["--json", "import", "in.jsonl", "--batch", "7"];
+    let summary = |text: &str| {
+        let mut summary: Value = serde_json::from_str(text).expect("JSON");
+        summary["seconds"] = Value::Null;
+        summary
+    };
+    ok(run(&["init", "--dim", "64"], None));
+    let local = summary(&ok(run(&import, None)));
+    assert_eq!(local["associations"], 75, "{local}");
+    ok(run(&["init", "--dim", "64"], Some("notes")));
+    assert_eq!(summary(&ok(run(&import, Some("notes")))), local);
+    let expected = ok(run(&["export"], None));
+    assert_eq!(ok(run(&["export"], Some("notes"))), expected);
+    assert_eq!(
+        ok(run(&["import", "in.jsonl"], Some("notes"))),
+        "in.jsonl is already imported into this store (60 records, import engram.import.1); nothing to do (--again imports it once more)\n"
+    );
+    let imports = server.ok(200, "GET", "/v1/spaces/notes/imports", None);
+    assert_eq!(
+        (
+            &imports["dim"],
+            &imports["next_id"],
+            &imports["imports"][0]["key"]
+        ),
+        (&json!(64), &json!(61), &json!("engram.import.1"))
+    );
+    assert_eq!(
+        imports["imports"][0]["progress"]["segments"],
+        json!([[0, 1, 60]])
+    );
+
+    // SIGTERM while a batch is sent (each request is two sendto calls; the first is
+    // GET .../imports, so the 9th is in the 4th batch): that batch is stored, then the import
+    // stops and says how to continue; the same command finishes the same store.
+    ok(run(&["init", "--dim", "64"], Some("again")));
+    let mut command = run_under_strace(&sandbox, "sendto:signal=SIGTERM:when=9");
+    command
+        .args(["--server", &server.url, "--space", "again"])
+        .args(&import[1..]);
+    let out = command.output().expect("strace runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let stored = server.ok(200, "GET", "/v1/spaces/again/stats", None)["memories"]
+        .as_u64()
+        .expect("memories");
+    assert!(
+        stored.is_multiple_of(7) && (7..60).contains(&stored),
+        "{stored}"
+    );
+    let resume = format!(
+        "run `engram --server {} --space again import in.jsonl --batch 7` again to continue",
+        server.url
+    );
+    assert!(
+        stderr.contains(&format!(
+            "interrupted by SIGTERM; stored before it stopped: {stored} of 60 records"
+        )) && stderr.contains(&resume),
+        "{stderr}"
+    );
+    let done = ok(run(&import[1..], Some("again")));
+    assert!(done.contains("all 60 are now imported"), "{done}");
+    assert_eq!(ok(run(&["export"], Some("again"))), expected);
+
+    // What the batch route refuses, and why.
+    let batch = |body: Value| {
+        server.request(
+            "POST",
+            "/v1/spaces/notes/batch",
+            Some(&body.to_string()),
+            None,
+        )
+    };
+    // The record after a batch of one more memory, but for its id.
+    let mut progress = imports["imports"][0]["progress"].clone();
+    progress["records"] = json!(61);
+    let error = |(status, text): (u16, String)| -> (u16, Value) {
+        let value: Value = serde_json::from_str(&text).expect("JSON");
+        (status, value["error"].clone())
+    };
+    // Another import's batch, which expects the record to be absent: 409, nothing stored.
+    let (status, refused) = error(batch(json!({
+        "memories": [{"text": "one more"}],
+        "import": {"key": "engram.import.1", "progress": progress},
+    })));
+    assert_eq!(
+        (status, &refused["code"]),
+        (409, &json!("import_changed")),
+        "{refused}"
+    );
+    // A property that is not an import record's; a record whose ids do not add up; an
+    // association to a memory the batch does not have (its position in "item").
+    let (status, refused) = error(batch(json!({
+        "memories": [{"text": "x"}],
+        "import": {"key": "engram.embedder", "progress": progress},
+    })));
+    assert_eq!(
+        (status, &refused["code"]),
+        (400, &json!("invalid_request")),
+        "{refused}"
+    );
+    let mut hostile = progress.clone();
+    hostile["segments"] = json!([[0, u64::MAX, 60]]);
+    hostile["records"] = json!(61);
+    let (status, refused) = error(batch(json!({
+        "memories": [{"text": "x"}],
+        "import": {"key": "engram.import.9", "progress": hostile},
+    })));
+    assert_eq!(
+        (status, &refused["code"]),
+        (400, &json!("invalid_request")),
+        "{refused}"
+    );
+    let (status, refused) = error(batch(json!({
+        "memories": [{"text": "x"}, {"text": "y"}],
+        "associations": [{"from": {"new": 0}, "to": {"id": 1}}, {"from": {"new": 1}, "to": {"new": 2}}],
+    })));
+    assert_eq!((status, &refused["item"]), (400, &json!(3)), "{refused}");
+    let (status, refused) = error(batch(
+        json!({"memories": [{"text": "x", "links": [{"to": 1}]}]}),
+    ));
+    assert_eq!((status, &refused["item"]), (400, &json!(0)), "{refused}");
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces/notes/stats", None)["memories"],
+        60
+    );
+    // A batch without an import record: its ids.
+    let written = server.ok(
+        201,
+        "POST",
+        "/v1/spaces/notes/batch",
+        Some(json!({
+            "memories": [{"text": "x"}, {"embedding": vec![0.5; 64]}],
+            "associations": [{"from": {"new": 1}, "to": {"id": 1}, "weight": -0.5}],
+        })),
+    );
+    assert_eq!(written, json!({"ids": [61, 62]}));
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces/notes/memories/62", None)["links"],
+        json!([{"to": 1, "weight": -0.5}])
+    );
+    // The next batch of import 1, which expects the record the import stored: the server
+    // adds the id its memory got (63: the batch above took 61 and 62).
+    server.ok(
+        201,
+        "POST",
+        "/v1/spaces/notes/batch",
+        Some(json!({
+            "memories": [{"text": "one more"}],
+            "associations": [{"from": {"new": 0}, "to": {"id": 60}}],
+            "import": {"key": "engram.import.1", "progress": progress, "previous": {
+                "records": 60, "sha256": imports["imports"][0]["progress"]["sha256"],
+            }},
+        })),
+    );
+    let after = server.ok(200, "GET", "/v1/spaces/notes/imports", None);
+    assert_eq!(
+        after["imports"][0]["progress"]["segments"],
+        json!([[0, 1, 60], [60, 63, 1]])
+    );
+    check_openapi(
+        &sandbox,
+        &server,
+        &[("Imports", imports), ("Imports", after)],
+    );
+}
+
+/// `strace -f -o /dev/null -e inject=SPEC engram` in the sandbox, with no ENGRAM_TOKEN: the
+/// caller adds the arguments.
+fn run_under_strace(sandbox: &Sandbox, inject: &str) -> Command {
+    let engram = sandbox.std_command(&[]);
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-f", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={inject}"))
+        .arg(engram.get_program())
+        .args(engram.get_args())
+        .current_dir(sandbox.dir.path())
+        .env_remove("ENGRAM_TOKEN")
+        .env_remove("ENGRAM_DB")
+        .env_remove("ENGRAM_SERVER")
+        .env_remove("ENGRAM_SPACE");
+    strace
 }

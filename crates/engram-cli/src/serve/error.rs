@@ -15,6 +15,9 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for a person.
     pub message: String,
+    /// For a rejected item of a batch (`POST /v1/spaces/{space}/batch`), its position:
+    /// the memories first, then the associations.
+    pub item: Option<usize>,
 }
 
 impl ApiError {
@@ -24,6 +27,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            item: None,
+        }
+    }
+
+    /// The same error, for the batch item at `index`.
+    pub fn at_item(self, index: usize) -> Self {
+        Self {
+            item: Some(index),
+            ..self
         }
     }
 
@@ -78,6 +90,7 @@ impl ApiError {
             | E::TooManyMemories { .. }
             | E::InBatch { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             E::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            E::NextIdChanged { .. } => (StatusCode::CONFLICT, "next_id_changed"),
             E::AlreadyExists { .. } => (StatusCode::CONFLICT, "space_exists"),
             E::Io(io) if is_storage_full(io) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
@@ -104,6 +117,8 @@ struct Body<'a> {
 struct Detail<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<usize>,
 }
 
 impl IntoResponse for ApiError {
@@ -112,6 +127,7 @@ impl IntoResponse for ApiError {
             error: Detail {
                 code: self.code,
                 message: &self.message,
+                item: self.item,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -174,6 +190,14 @@ mod tests {
                 E::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)),
                 507,
                 "storage_full",
+            ),
+            (
+                E::NextIdChanged {
+                    expected: MemoryId::new(3),
+                    found: MemoryId::new(5),
+                },
+                409,
+                "next_id_changed",
             ),
             (E::Corrupt("a page".into()), 500, "store_error"),
             (E::Internal("a bug".into()), 500, "store_error"),

@@ -13,7 +13,7 @@ mod auth;
 mod error;
 pub mod mcp;
 mod metrics;
-mod ops;
+pub mod ops;
 mod routes;
 mod spaces;
 #[cfg(test)]

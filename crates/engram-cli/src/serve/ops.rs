@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use engram_graph::{MemoryId, MemoryRef, RecallParams, WriteBatch};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -19,6 +19,7 @@ use crate::cli::{
     RECALL_LIMIT, RECALL_THRESHOLD,
 };
 use crate::import::{self, DEFAULT_LINK_WEIGHT, Record, TimeValue};
+use crate::progress::{self, BatchError, Progress, Stored};
 use crate::{commands, recall, store};
 
 /// Runs `work` (which blocks: files, fsyncs, kernels) on the blocking pool. A panic in it is a
@@ -107,6 +108,219 @@ pub fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Vec<u64>
         .write(&batch)
         .map_err(|e| ApiError::engine(e, &space.name))?;
     Ok(ids.into_iter().map(MemoryId::get).collect())
+}
+
+/// `POST /v1/spaces/{space}/batch`'s body: memories, associations among them and the space's
+/// memories, and an import's record of progress, in one transaction. `engram --server URL
+/// import` sends its batches this way.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// New memories, as records without `id` or `links` (default none).
+    #[serde(default)]
+    pub memories: Vec<Record>,
+    /// Associations, in order, after the memories (default none).
+    #[serde(default)]
+    pub associations: Vec<BatchAssociation>,
+    /// An import's record of progress to store with the batch.
+    pub import: Option<ImportBatch>,
+}
+
+/// An association of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchAssociation {
+    /// Where it starts.
+    pub from: BatchEnd,
+    /// Where it ends.
+    pub to: BatchEnd,
+    /// Weight in [-1, 1] (default [`DEFAULT_LINK_WEIGHT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f32>,
+}
+
+/// An end of a batch's association: `{"new": i}`, the batch's `i`-th memory (from 0), or
+/// `{"id": n}`, a memory of the space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum BatchEnd {
+    /// The batch's `i`-th memory.
+    New(usize),
+    /// A memory of the space.
+    Id(u64),
+}
+
+impl From<MemoryRef> for BatchEnd {
+    fn from(end: MemoryRef) -> Self {
+        match end {
+            MemoryRef::New(i) => BatchEnd::New(i),
+            MemoryRef::Existing(id) => BatchEnd::Id(id.get()),
+        }
+    }
+}
+
+/// An import's record of progress, as a batch stores it ([`progress::write_batch`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBatch {
+    /// `engram.import.N`.
+    pub key: String,
+    /// The record after this batch, but for the ids of its memories (the last records of
+    /// it), which the server adds as they are given.
+    pub progress: Progress,
+    /// What the space's record `key` must say now: what the import stored last (absent
+    /// before its first batch). Otherwise another import is writing these records, and
+    /// nothing is stored (409 `import_changed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Stored>,
+}
+
+/// An import record under its key, as `GET /v1/spaces/{space}/imports` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRecord {
+    /// `engram.import.N`.
+    pub key: String,
+    /// What the import stored.
+    pub progress: Progress,
+}
+
+/// Writes a batch in one transaction; the new memories' ids. A rejected item's error says
+/// which it is ([`ApiError::item`]).
+pub fn write_batch(space: &Space, request: BatchRequest) -> Result<Vec<u64>, ApiError> {
+    let BatchRequest {
+        memories,
+        associations,
+        import,
+    } = request;
+    if memories.is_empty() && associations.is_empty() && import.is_none() {
+        return Err(ApiError::bad_request(
+            "the batch holds nothing to write (memories, associations or import)",
+        ));
+    }
+    let n = memories.len();
+    let dim = space.engram.dimension();
+    for (i, record) in memories.iter().enumerate() {
+        let problem = if record.id.is_some() || !record.links.is_empty() {
+            Err(
+                "a batch's memories take no \"id\" or \"links\": give its associations in \"associations\", by position ({\"new\": i}) or by id ({\"id\": n})"
+                    .to_owned(),
+            )
+        } else {
+            import::check_record(record, dim, space.embedder.as_ref())
+        };
+        problem
+            .map_err(|p| ApiError::bad_request(format!("memory {i} (from 0): {p}")).at_item(i))?;
+    }
+    if let Some(import) = &import {
+        if !progress::is_key(&import.key) {
+            return Err(ApiError::bad_request(format!(
+                "import key {:?} is not {}N (N a number): a batch sets no other property",
+                import.key.chars().take(80).collect::<String>(),
+                progress::KEY_PREFIX
+            )));
+        }
+        if import.progress.version != progress::VERSION {
+            return Err(ApiError::bad_request(format!(
+                "the import's progress has version {}; this server reads version {}",
+                import.progress.version,
+                progress::VERSION
+            )));
+        }
+    }
+    let now = engram_graph::unix_now();
+    let mut batch = WriteBatch::new();
+    for (i, record) in memories.into_iter().enumerate() {
+        let memory = import::new_memory(record, space.embedder.as_ref(), now)
+            .map_err(|e| ApiError::bad_request(format!("memory {i} (from 0): {e:#}")).at_item(i))?;
+        batch.remember(memory);
+    }
+    for (j, association) in associations.iter().enumerate() {
+        let end = |end: BatchEnd| {
+            match end {
+            BatchEnd::New(i) if i < n => Ok(MemoryRef::New(i)),
+            BatchEnd::New(i) => Err(ApiError::bad_request(format!(
+                "association {j} (from 0): {{\"new\": {i}}} names no memory of this batch, which has {n}"
+            ))
+            .at_item(n + j)),
+            BatchEnd::Id(id) => Ok(MemoryRef::Existing(MemoryId::new(id))),
+        }
+        };
+        batch.associate(
+            end(association.from)?,
+            end(association.to)?,
+            association.weight.unwrap_or(DEFAULT_LINK_WEIGHT),
+        );
+    }
+    let engine = |error: engram_graph::Error| match error {
+        engram_graph::Error::InBatch { index, .. } => {
+            ApiError::engine(error, &space.name).at_item(index)
+        }
+        other => ApiError::engine(other, &space.name),
+    };
+    let ids = match &import {
+        None => space.engram.write(&batch).map_err(engine)?,
+        Some(import) => {
+            let written = progress::write_batch(
+                &space.engram,
+                batch,
+                n,
+                &import.key,
+                &import.progress,
+                import.previous.as_ref(),
+            );
+            match written {
+                Ok((ids, _)) => ids,
+                Err(BatchError::Engine(error)) => return Err(engine(error)),
+                Err(BatchError::Invalid(problem)) => {
+                    return Err(ApiError::bad_request(format!(
+                        "the import's progress: {problem}"
+                    )));
+                }
+                Err(BatchError::Changed(problem)) => {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "import_changed",
+                        format!("space {:?}: {problem}", space.name),
+                    ));
+                }
+            }
+        }
+    };
+    Ok(ids.into_iter().map(MemoryId::get).collect())
+}
+
+/// `GET /v1/spaces/{space}/imports`: what an import needs before it starts (the space's
+/// dimension, embedder and next id) and every import record the space holds.
+pub fn imports(space: &Space) -> Result<Value, ApiError> {
+    let next_id = space.engram.snapshot().next_id().get();
+    let properties = space
+        .engram
+        .properties()
+        .map_err(|e| ApiError::engine(e, &space.name))?;
+    let mut imports = Vec::new();
+    for (key, value) in properties {
+        if !key.starts_with(progress::KEY_PREFIX) {
+            continue;
+        }
+        match progress::parse(&value) {
+            Some(progress) => imports.push(ImportRecord { key, progress }),
+            None => {
+                tracing::warn!(space = %space.name, %key, "an import record this version does not read is left out")
+            }
+        }
+    }
+    let embedder = space
+        .embedder
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), engram_text::HashEmbedder::spec);
+    Ok(json!({
+        "space": space.name,
+        "dim": space.engram.dimension(),
+        "embedder": embedder,
+        "next_id": next_id,
+        "imports": imports,
+    }))
 }
 
 /// Memory `id` as `engram show --json` prints it (with its embedding if asked).

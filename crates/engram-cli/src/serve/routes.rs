@@ -41,6 +41,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/spaces/{space}/memories", &["post"]),
     ("/v1/spaces/{space}/memories/{id}", &["get", "delete"]),
     ("/v1/spaces/{space}/forget", &["post"]),
+    ("/v1/spaces/{space}/batch", &["post"]),
+    ("/v1/spaces/{space}/imports", &["get"]),
     (
         "/v1/spaces/{space}/associations/{from}/{to}",
         &["put", "delete"],
@@ -62,6 +64,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/spaces/{space}/memories", post(remember))
         .route("/v1/spaces/{space}/memories/{id}", get(show).delete(forget))
         .route("/v1/spaces/{space}/forget", post(forget_many))
+        .route("/v1/spaces/{space}/batch", post(batch))
+        .route("/v1/spaces/{space}/imports", get(imports))
         .route(
             "/v1/spaces/{space}/associations/{from}/{to}",
             put(associate).delete(dissociate),
@@ -319,6 +323,32 @@ async fn remember(
     let space = space_of(&app, name).await?;
     let ids = blocking(move || ops::write_records(&space, records)).await?;
     ok(StatusCode::CREATED, &json!({ "ids": ids }))
+}
+
+/// `POST /v1/spaces/{space}/batch`: memories, associations and an import's progress in one
+/// transaction (what `engram --server URL import` sends).
+async fn batch(
+    State(app): State<Arc<App>>,
+    space: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let name = path_param(space)?;
+    let request: ops::BatchRequest = json_body(&headers, body, None)?;
+    let space = space_of(&app, name).await?;
+    let ids = blocking(move || ops::write_batch(&space, request)).await?;
+    ok(StatusCode::CREATED, &json!({ "ids": ids }))
+}
+
+/// `GET /v1/spaces/{space}/imports`.
+async fn imports(
+    State(app): State<Arc<App>>,
+    space: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let name = path_param(space)?;
+    let space = space_of(&app, name).await?;
+    let answer = blocking(move || ops::imports(&space)).await?;
+    ok(StatusCode::OK, &answer)
 }
 
 /// `GET /v1/spaces/{space}/memories/{id}`'s query.

@@ -88,6 +88,8 @@ fn every_documented_route_answers_and_other_methods_get_405() {
                 } else if uri.ends_with("/forget") {
                     // Memory 3, remembered by the POST /memories above.
                     br#"{"ids": [3]}"#
+                } else if uri.ends_with("/batch") {
+                    br#"{"memories": [{"text": "owl"}], "associations": [{"from": {"new": 0}, "to": {"id": 1}}]}"#
                 } else if uri.ends_with("/spaces/s") {
                     br#"{"dim": 4}"#
                 } else {
@@ -143,6 +145,9 @@ fn mangled_requests_get_4xx_never_5xx() {
             ("/v1/spaces/s/memories", br#"[{"id": 7, "text": "x", "strength": 0.5, "time": 1700000000, "links": [{"to": 1, "weight": -0.5}, {"to": "8"}]}, {"id": "8", "embedding": [1e-30, 2, 3, 4]}]"#),
             ("/v1/spaces/s/associations/1/2", br#"{"weight": 0.25, "both": true}"#),
             ("/v1/spaces/t", br#"{"dim": 3, "embedder": "none", "precision": "int8"}"#),
+            // An import's batch: its record's numbers are the client's, so anything.
+            ("/v1/spaces/s/batch", br#"{"memories": [{"text": "x", "time": 1700000000}, {"embedding": [1, 2, 3, 4], "strength": 0.5}], "associations": [{"from": {"new": 0}, "to": {"id": 1}, "weight": 0.5}, {"from": {"new": 1}, "to": {"new": 0}}], "import": {"key": "engram.import.5", "progress": {"version": 1, "source": "f", "records": 3, "sha256": "ab", "total": 3, "segments": [[0, 4294967296, 1]], "associations": 2, "updated": 0}}}"#),
+            ("/v1/spaces/s/batch", br#"{"memories": [{"text": "y"}], "associations": [{"from": {"id": 2}, "to": {"new": 0}}]}"#),
         ];
         let hostile: &[&[u8]] = &[
             b"1e999", b"-0", b"18446744073709551616", b"\"\\ud800\"", b"null", b"[]", b"{}",
