@@ -181,10 +181,10 @@ const ID_RACES: usize = 16;
 ///
 /// Only if the store's record `key` is still what the import stored last (`previous`;
 /// `None` before its first batch): two imports of the same records, from two processes or
-/// through a server, cannot both write them. The record is read, then the batch requires
-/// its first memory to get the next id read after it; every import batch remembers memories,
-/// so a write that came in between moves the next id, the batch is refused, and it is tried
-/// again with the record read again.
+/// through a server, cannot both write them. The next id is read, then the record, and the
+/// batch requires the next id to be the one read: every import batch remembers memories, so
+/// if another one committed after the next id was read, the batch is refused and tried again
+/// with both read again; if it committed before, the record read shows it.
 pub fn write_batch(
     engram: &Engram,
     mut batch: engram_graph::WriteBatch,
@@ -209,6 +209,8 @@ pub fn write_batch(
     })?;
     let mut tries = 0;
     loop {
+        // The next id first: see above.
+        let first_id = engram.snapshot().next_id();
         let stored = engram
             .property(key)
             .map_err(BatchError::Engine)?
@@ -226,12 +228,11 @@ pub fn write_batch(
                 describe(&expected)
             )));
         }
-        let first_id = engram.snapshot().next_id();
         let mut next = progress.clone();
         if memories > 0 {
             next.push(first_record, first_id, memories);
-            batch.require_first_id(first_id);
         }
+        batch.require_first_id(first_id);
         // Items apply in order, so this record replaces one an earlier try added.
         batch.set_property(key, Some(&next.to_json()));
         match engram.write(&batch) {
@@ -369,6 +370,74 @@ mod tests {
         ] {
             assert!(!is_key(key), "{key}");
         }
+    }
+
+    /// A batch of `n` memories for a store of dimension 2.
+    fn memories(n: usize) -> engram_graph::WriteBatch {
+        let mut batch = engram_graph::WriteBatch::new();
+        for i in 0..n {
+            batch.remember(engram_graph::NewMemory::new(vec![1.0, i as f32]));
+        }
+        batch
+    }
+
+    #[test]
+    fn a_batch_writes_only_after_what_its_import_stored_last_and_records_its_ids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engram =
+            Engram::create(dir.path().join("s.engram"), 2, Default::default()).expect("create");
+        let key = "engram.import.1";
+        let mut progress = Progress::new("f".into(), 5);
+        progress.records = 2;
+        // The first batch: nothing may be stored under the key yet.
+        let (ids, first) =
+            write_batch(&engram, memories(2), 2, key, &progress, None).expect("first batch");
+        assert_eq!(ids, [MemoryId::new(1), MemoryId::new(2)]);
+        assert_eq!(first.segments, [[0, 1, 2]]);
+        assert_eq!(
+            load(&engram).expect("load"),
+            [(key.to_owned(), first.clone())]
+        );
+        // Another import that saw nothing stored, or an older record, is refused.
+        let mut second = first.clone();
+        second.records = 4;
+        for stale in [None, Some(Progress::new("f".into(), 5).stored_records())] {
+            let refused = write_batch(&engram, memories(2), 2, key, &second, stale.as_ref());
+            assert!(
+                matches!(refused, Err(BatchError::Changed(_))),
+                "{refused:?}"
+            );
+        }
+        // Other writes meanwhile move the ids, not the record.
+        engram.write(&memories(3)).expect("3 more");
+        let (ids, after) = write_batch(
+            &engram,
+            memories(2),
+            2,
+            key,
+            &second,
+            Some(&first.stored_records()),
+        )
+        .expect("second batch");
+        assert_eq!(ids, [MemoryId::new(6), MemoryId::new(7)]);
+        assert_eq!(after.segments, [[0, 1, 2], [2, 6, 2]]);
+        assert_eq!(load(&engram).expect("load")[0].1, after);
+        // A record whose segments do not cover the records before the batch's.
+        let mut bad = after.clone();
+        bad.records = 9;
+        let refused = write_batch(
+            &engram,
+            memories(1),
+            1,
+            key,
+            &bad,
+            Some(&after.stored_records()),
+        );
+        assert!(
+            matches!(refused, Err(BatchError::Invalid(_))),
+            "{refused:?}"
+        );
+        assert_eq!(engram.snapshot().len(), 7);
     }
 
     #[test]
