@@ -995,6 +995,34 @@ fn sigkill_under_load_loses_no_acknowledged_write() {
     );
 }
 
+/// `engram args...` in the sandbox, on `server`'s space if given (else on the sandbox's
+/// store), without ENGRAM_TOKEN.
+fn engram_on(
+    sandbox: &Sandbox,
+    on: Option<(&Server, &str)>,
+    args: &[&str],
+) -> std::process::Output {
+    let mut command = sandbox.std_command(&[]);
+    if let Some((server, space)) = on {
+        command.args(["--server", &server.url, "--space", space]);
+    }
+    command
+        .args(args)
+        .env_remove("ENGRAM_TOKEN")
+        .output()
+        .expect("runs")
+}
+
+/// The standard output of a command that must have succeeded.
+fn ok(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
 /// `engram --server URL --space NAME COMMAND` prints what the command prints on the store
 /// itself, and refuses what needs the file.
 #[test]
@@ -1002,23 +1030,7 @@ fn commands_sent_with_server_print_what_they_print_on_the_store() {
     let sandbox = Sandbox::new().with_db("spaces/notes.engram");
     let dir = sandbox.path("spaces");
     let server = Server::start(&sandbox, &dir, &[], &[]);
-    let remote = |args: &[&str]| -> std::process::Output {
-        let mut command = sandbox.std_command(&[]);
-        command
-            .args(["--server", &server.url, "--space", "notes"])
-            .args(args)
-            .env_remove("ENGRAM_TOKEN")
-            .output()
-            .expect("runs")
-    };
-    let ok = |output: std::process::Output| -> String {
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("UTF-8")
-    };
+    let remote = |args: &[&str]| engram_on(&sandbox, Some((&server, "notes")), args);
     let local = |args: &[&str]| ok(sandbox.std_command(args).output().expect("runs"));
     assert!(ok(remote(&["init", "--dim", "64"])).starts_with("created space notes on http://"));
     assert_eq!(ok(remote(&["remember", "cat: a small feline"])), "1\n");
@@ -1223,24 +1235,8 @@ fn import_with_server_stores_what_a_local_import_stores_and_resumes_after_sigter
     std::fs::write(sandbox.path("in.jsonl"), linked_records()).expect("write");
     let dir = sandbox.path("spaces");
     let server = Server::start(&sandbox, &dir, &[], &[]);
-    let run = |args: &[&str], space: Option<&str>| -> std::process::Output {
-        let mut command = sandbox.std_command(&[]);
-        if let Some(space) = space {
-            command.args(["--server", &server.url, "--space", space]);
-        }
-        command
-            .args(args)
-            .env_remove("ENGRAM_TOKEN")
-            .output()
-            .expect("runs")
-    };
-    let ok = |output: std::process::Output| -> String {
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("UTF-8")
+    let run = |args: &[&str], space: Option<&str>| {
+        engram_on(&sandbox, space.map(|space| (&server, space)), args)
     };
     let import = ["--json", "import", "in.jsonl", "--batch", "7"];
     let summary = |text: &str| {
