@@ -1,11 +1,18 @@
-//! A deterministic text embedder that needs no model: signed feature hashing of words, word
-//! bigrams and character n-grams into `D` dimensions, L2-normalized.
+//! Text embedders for engram: [`Embedder`] is what a store records and uses, one of
+//! - `hash-v1` ([`HashEmbedder`], always built): deterministic and model-free, described below;
+//! - `minilm-l6-v2` ([`minilm`], with the `minilm` feature): sentence-transformers'
+//!   `all-MiniLM-L6-v2`, a small BERT that embeds by meaning, read from a local directory.
+//!
+//! # `hash-v1`
+//! Signed feature hashing of words, word bigrams and character n-grams into `D` dimensions,
+//! L2-normalized.
 //!
 //! **It is lexical.** Two texts are similar when they share words, word pairs or pieces of
 //! words ("maned" and "mane" share `<ma`, `man`, `ane`); it knows nothing of meaning, so
 //! "feline" and "cat" are unrelated to it. That is enough to find memories by what they say,
 //! and to show spreading activation at work (the associations supply the meaning). Users with
-//! a real embedding model compute their own vectors and give them to the engine instead.
+//! a real embedding model use `minilm-l6-v2`, or compute their own vectors and give them to the
+//! engine instead.
 //!
 //! ```
 //! use engram_text::HashEmbedder;
@@ -45,6 +52,12 @@ use std::fmt;
 
 use rust_stemmers::{Algorithm, Stemmer};
 
+mod embedder;
+#[cfg(feature = "minilm")]
+pub mod minilm;
+
+pub use embedder::{Embedded, Embedder};
+
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Weight of each word.
@@ -74,7 +87,7 @@ pub const SLOTS_PER_FEATURE: u64 = 4;
 /// Hash seed (slot `j` uses `SEED + j`): fixed forever for this embedder's name.
 const SEED: u64 = 0x656e_6772_616d_0001; // "engram" · 1
 
-/// Why text could not be embedded.
+/// Why text could not be embedded, or an embedder not made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The dimension is outside `1..=`[`HashEmbedder::MAX_DIMENSION`].
@@ -82,12 +95,46 @@ pub enum Error {
         /// The dimension asked for.
         dim: usize,
     },
-    /// The text has no alphanumeric characters, so nothing to embed.
+    /// The text has nothing to embed: for `hash-v1` no alphanumeric characters, for
+    /// `minilm-l6-v2` nothing but white space.
     NoWords,
-    /// A spec string ([`HashEmbedder::from_spec`]) names another embedder or is malformed.
+    /// A spec string ([`Embedder::from_spec`]) names another embedder or is malformed.
     UnknownSpec {
         /// The spec given.
         spec: String,
+    },
+    /// The spec names an embedder this build leaves out (`minilm-l6-v2` without the `minilm`
+    /// feature).
+    NotBuilt {
+        /// The embedder's name.
+        name: String,
+        /// The cargo feature that builds it.
+        feature: String,
+    },
+    /// The model's directory, or a file in it, is missing or unreadable.
+    ModelNotFound {
+        /// The directory looked in, if one was named.
+        dir: Option<std::path::PathBuf>,
+        /// What is missing.
+        problem: String,
+    },
+    /// A model file has other contents than the ones this embedder was checked with.
+    ModelMismatch {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The SHA-256 expected, in hexadecimal.
+        expected: String,
+        /// The file's SHA-256.
+        found: String,
+    },
+    /// The model's files could not be used, or running it failed.
+    Model(String),
+    /// Text `index` of a batch could not be embedded.
+    InBatch {
+        /// Its index in the batch.
+        index: usize,
+        /// Why.
+        source: Box<Error>,
     },
 }
 
@@ -102,9 +149,33 @@ impl fmt::Display for Error {
             Error::NoWords => write!(f, "the text has no words (letters or digits) to embed"),
             Error::UnknownSpec { spec } => write!(
                 f,
-                "unknown text embedder {spec:?}: this version knows \"{} dim=D\"",
-                HashEmbedder::NAME
+                "unknown text embedder {spec:?}: this version knows \"{} dim=D\" and \"{}\"",
+                HashEmbedder::NAME,
+                embedder::minilm_spec()
             ),
+            Error::NotBuilt { name, feature } => write!(
+                f,
+                "this engram was built without the {name} embedder: build it with `--features {feature}`"
+            ),
+            Error::ModelNotFound { dir, problem } => {
+                write!(f, "the minilm-l6-v2 model is not installed")?;
+                if let Some(dir) = dir {
+                    write!(f, " in {}", dir.display())?;
+                }
+                write!(f, " ({problem}): {}", embedder::INSTALL_HINT)
+            }
+            Error::ModelMismatch {
+                file,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{} is not the minilm-l6-v2 model's file (its SHA-256 is {found}, the model's is {expected}): {}",
+                file.display(),
+                embedder::INSTALL_HINT
+            ),
+            Error::Model(problem) => write!(f, "the minilm-l6-v2 model failed: {problem}"),
+            Error::InBatch { index, source } => write!(f, "text {index} of the batch: {source}"),
         }
     }
 }
