@@ -114,6 +114,16 @@ impl Embedder {
         }
     }
 
+    /// How many tokens of a text it reads (the rest is truncated, and reported in
+    /// [`Embedded::truncated`]): 256 for `minilm-l6-v2`, `None` (all of it) for `hash-v1`.
+    pub fn max_tokens(&self) -> Option<usize> {
+        match self {
+            Self::Hash(_) => None,
+            #[cfg(feature = "minilm")]
+            Self::MiniLm { .. } => Some(crate::minilm::MAX_TOKENS),
+        }
+    }
+
     /// Loads and checks the model now, if it has one (else does nothing): for commands that
     /// should fail before they start rather than at their first text.
     ///
@@ -208,6 +218,7 @@ mod tests {
         let hash = Embedder::from_spec("hash-v1 dim=64", None).expect("hash");
         assert_eq!(hash.spec(), "hash-v1 dim=64");
         assert_eq!((hash.name(), hash.dim()), ("hash-v1", 64));
+        assert_eq!(hash.max_tokens(), None);
         let other_model = format!("{MINILM_NAME} sha256={}", "0".repeat(64));
         for spec in [
             "minilm-l6-v2",
@@ -232,8 +243,8 @@ mod tests {
         {
             let made = made.expect("minilm");
             assert_eq!(
-                (made.name(), made.dim(), made.spec()),
-                (MINILM_NAME, 384, minilm_spec())
+                (made.name(), made.dim(), made.spec(), made.max_tokens()),
+                (MINILM_NAME, 384, minilm_spec(), Some(256))
             );
         }
         #[cfg(not(feature = "minilm"))]
