@@ -9,6 +9,10 @@ pub(crate) const MINILM_NAME: &str = "minilm-l6-v2";
 /// The SHA-256 of `all-MiniLM-L6-v2`'s `model.safetensors`, recorded in the spec.
 pub(crate) const MINILM_WEIGHTS_SHA256: &str =
     "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
+/// The dimension of `minilm-l6-v2`'s vectors.
+pub(crate) const MINILM_DIMENSION: usize = 384;
+/// The most tokens of a text `minilm-l6-v2` reads (with `[CLS]` and `[SEP]`).
+pub(crate) const MINILM_MAX_TOKENS: usize = 256;
 /// The cargo feature that builds `minilm-l6-v2`.
 #[cfg(not(feature = "minilm"))]
 const MINILM_FEATURE: &str = "minilm";
@@ -26,22 +30,33 @@ pub struct Embedded {
     /// One unit-length vector per text, in the order given.
     pub vectors: Vec<Vec<f32>>,
     /// The indices of the texts longer than the model reads, embedded from their beginning
-    /// only (`minilm-l6-v2` reads 256 tokens; `hash-v1` reads everything).
+    /// only (`minilm-l6-v2` reads 256 tokens; `hash-v1` reads everything), in increasing order.
     pub truncated: Vec<usize>,
+}
+
+/// The vector of one text ([`Embedder::embed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// The unit-length vector.
+    pub vector: Vec<f32>,
+    /// Whether the text is longer than the model reads, so that only its beginning was
+    /// embedded ([`Embedder::max_tokens`]).
+    pub truncated: bool,
 }
 
 /// A text embedder, as a store names it in its spec: [`spec`](Self::spec) writes the name,
 /// [`from_spec`](Self::from_spec) reads it back, so a store is always filled by one embedder.
 ///
-/// `minilm-l6-v2` loads its model on first use (once per process and directory), so a
-/// command that brings its own vectors never reads it.
-#[derive(Debug, Clone)]
+/// Every build knows every embedder's spec, dimension and rules for what text it takes, so a
+/// store made with `minilm-l6-v2` opens, lists and takes vectors in any build; only embedding
+/// text with it needs the `minilm` feature (and the model, which is loaded on first use, once
+/// per process and directory: a command that brings its own vectors never reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Embedder {
     /// `hash-v1 dim=D`.
     Hash(HashEmbedder),
     /// `minilm-l6-v2 sha256=…`, with the directory to read the model from (`None`:
     /// `ENGRAM_MODEL_DIR`, read when the model is first needed).
-    #[cfg(feature = "minilm")]
     MiniLm {
         /// The model's directory, if one was given.
         dir: Option<std::path::PathBuf>,
@@ -49,24 +64,11 @@ pub enum Embedder {
 }
 
 impl Embedder {
-    /// `minilm-l6-v2`, reading its model from `dir` (or `ENGRAM_MODEL_DIR` if `None`).
-    ///
-    /// # Errors
-    /// [`Error::NotBuilt`] without the `minilm` feature.
-    pub fn minilm(dir: Option<&Path>) -> Result<Self, Error> {
-        #[cfg(feature = "minilm")]
-        {
-            Ok(Self::MiniLm {
-                dir: dir.map(Path::to_owned),
-            })
-        }
-        #[cfg(not(feature = "minilm"))]
-        {
-            let _ = dir;
-            Err(Error::NotBuilt {
-                name: MINILM_NAME.into(),
-                feature: MINILM_FEATURE.into(),
-            })
+    /// `minilm-l6-v2`, reading its model from `dir` (or `ENGRAM_MODEL_DIR` if `None`) when it
+    /// first embeds. Nothing is read yet ([`load`](Self::load) does).
+    pub fn minilm(dir: Option<&Path>) -> Self {
+        Self::MiniLm {
+            dir: dir.map(Path::to_owned),
         }
     }
 
@@ -75,14 +77,13 @@ impl Embedder {
     ///
     /// # Errors
     /// [`Error::UnknownSpec`] for another name, another model digest or a malformed string;
-    /// [`Error::NotBuilt`] for `minilm-l6-v2` without the `minilm` feature;
     /// [`Error::InvalidDimension`] for a bad dimension.
     pub fn from_spec(spec: &str, model_dir: Option<&Path>) -> Result<Self, Error> {
         if let Some(rest) = spec.strip_prefix(MINILM_NAME) {
             if rest != format!(" sha256={MINILM_WEIGHTS_SHA256}") {
                 return Err(Error::UnknownSpec { spec: spec.into() });
             }
-            return Self::minilm(model_dir);
+            return Ok(Self::minilm(model_dir));
         }
         HashEmbedder::from_spec(spec).map(Self::Hash)
     }
@@ -91,7 +92,6 @@ impl Embedder {
     pub fn spec(&self) -> String {
         match self {
             Self::Hash(hash) => hash.spec(),
-            #[cfg(feature = "minilm")]
             Self::MiniLm { .. } => minilm_spec(),
         }
     }
@@ -100,7 +100,6 @@ impl Embedder {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Hash(_) => HashEmbedder::NAME,
-            #[cfg(feature = "minilm")]
             Self::MiniLm { .. } => MINILM_NAME,
         }
     }
@@ -109,8 +108,7 @@ impl Embedder {
     pub fn dim(&self) -> usize {
         match self {
             Self::Hash(hash) => hash.dim(),
-            #[cfg(feature = "minilm")]
-            Self::MiniLm { .. } => crate::minilm::DIMENSION,
+            Self::MiniLm { .. } => MINILM_DIMENSION,
         }
     }
 
@@ -119,8 +117,16 @@ impl Embedder {
     pub fn max_tokens(&self) -> Option<usize> {
         match self {
             Self::Hash(_) => None,
-            #[cfg(feature = "minilm")]
-            Self::MiniLm { .. } => Some(crate::minilm::MAX_TOKENS),
+            Self::MiniLm { .. } => Some(MINILM_MAX_TOKENS),
+        }
+    }
+
+    /// Whether this build can embed text with it: always for `hash-v1`; for `minilm-l6-v2`,
+    /// only with the `minilm` feature.
+    pub fn is_built(&self) -> bool {
+        match self {
+            Self::Hash(_) => true,
+            Self::MiniLm { .. } => cfg!(feature = "minilm"),
         }
     }
 
@@ -128,46 +134,50 @@ impl Embedder {
     /// should fail before they start rather than at their first text.
     ///
     /// # Errors
-    /// As [`minilm::MiniLm::load`](crate::minilm::MiniLm::load).
+    /// [`Error::NotBuilt`] for `minilm-l6-v2` without the `minilm` feature; otherwise as
+    /// `minilm::MiniLm::load`.
     pub fn load(&self) -> Result<(), Error> {
         match self {
             Self::Hash(_) => Ok(()),
-            #[cfg(feature = "minilm")]
-            Self::MiniLm { dir } => self::load_minilm(dir.as_deref()).map(drop),
+            Self::MiniLm { dir } => load_minilm(dir.as_deref()).map(drop),
         }
     }
 
-    /// Whether `text` can be embedded, without embedding it.
+    /// Whether `text` can be embedded, without embedding it (and in any build).
     ///
     /// # Errors
     /// [`Error::NoWords`] if it has nothing to embed.
     pub fn check_text(&self, text: &str) -> Result<(), Error> {
         let empty = match self {
             Self::Hash(_) => crate::words(text).is_empty(),
-            #[cfg(feature = "minilm")]
             Self::MiniLm { .. } => text.trim().is_empty(),
         };
         if empty { Err(Error::NoWords) } else { Ok(()) }
     }
 
-    /// The unit-length embedding of `text`.
+    /// The unit-length embedding of `text`, and whether it was truncated.
     ///
     /// # Errors
-    /// [`Error::NoWords`] if it has nothing to embed; for `minilm-l6-v2`, any error of
-    /// loading the model or running it.
-    pub fn embed(&self, text: &str) -> Result<Vec<f32>, Error> {
+    /// [`Error::NoWords`] if it has nothing to embed; for `minilm-l6-v2`, [`Error::NotBuilt`]
+    /// without the `minilm` feature, or any error of loading the model or running it.
+    pub fn embed(&self, text: &str) -> Result<Embedding, Error> {
         match self {
-            Self::Hash(hash) => hash.embed(text),
-            #[cfg(feature = "minilm")]
+            Self::Hash(hash) => Ok(Embedding {
+                vector: hash.embed(text)?,
+                truncated: false,
+            }),
             Self::MiniLm { .. } => {
-                let mut embedded = self.embed_batch(&[text]).map_err(|e| match e {
-                    Error::InBatch { source, .. } => *source,
-                    other => other,
-                })?;
-                embedded
-                    .vectors
+                let Embedded {
+                    mut vectors,
+                    truncated,
+                } = self.embed_batch(&[text]).map_err(Error::unbatched)?;
+                let vector = vectors
                     .pop()
-                    .ok_or_else(|| Error::Model("no vector for the text".into()))
+                    .ok_or_else(|| Error::Model("no vector for the text".into()))?;
+                Ok(Embedding {
+                    vector,
+                    truncated: !truncated.is_empty(),
+                })
             }
         }
     }
@@ -177,7 +187,8 @@ impl Embedder {
     ///
     /// # Errors
     /// [`Error::InBatch`] naming the first text that cannot be embedded; for
-    /// `minilm-l6-v2`, any error of loading the model or running it.
+    /// `minilm-l6-v2`, [`Error::NotBuilt`] without the `minilm` feature, or any error of
+    /// loading the model or running it.
     pub fn embed_batch(&self, texts: &[&str]) -> Result<Embedded, Error> {
         match self {
             Self::Hash(hash) => {
@@ -196,7 +207,6 @@ impl Embedder {
                     truncated: Vec::new(),
                 })
             }
-            #[cfg(feature = "minilm")]
             Self::MiniLm { dir } => load_minilm(dir.as_deref())?.embed_batch(texts),
         }
     }
@@ -207,6 +217,26 @@ impl Embedder {
 fn load_minilm(dir: Option<&Path>) -> Result<std::sync::Arc<crate::minilm::MiniLm>, Error> {
     let dir = crate::minilm::model_dir(dir)?;
     crate::minilm::shared(&dir)
+}
+
+/// Without the feature there is no model to load.
+#[cfg(not(feature = "minilm"))]
+fn load_minilm(_dir: Option<&Path>) -> Result<NotBuilt, Error> {
+    Err(Error::NotBuilt {
+        name: MINILM_NAME.into(),
+        feature: MINILM_FEATURE.into(),
+    })
+}
+
+/// What [`load_minilm`] would return in a build without the model (it never does).
+#[cfg(not(feature = "minilm"))]
+enum NotBuilt {}
+
+#[cfg(not(feature = "minilm"))]
+impl NotBuilt {
+    fn embed_batch(&self, _texts: &[&str]) -> Result<Embedded, Error> {
+        match *self {}
+    }
 }
 
 #[cfg(test)]
@@ -237,20 +267,22 @@ mod tests {
     }
 
     #[test]
-    fn a_minilm_spec_is_recognized_with_or_without_the_feature() {
-        let made = Embedder::from_spec(&minilm_spec(), None);
-        #[cfg(feature = "minilm")]
-        {
-            let made = made.expect("minilm");
-            assert_eq!(
-                (made.name(), made.dim(), made.spec(), made.max_tokens()),
-                (MINILM_NAME, 384, minilm_spec(), Some(256))
-            );
-        }
+    fn a_minilm_spec_is_known_to_every_build_and_only_embedding_needs_the_feature() {
+        let made = Embedder::from_spec(&minilm_spec(), None).expect("minilm");
+        assert_eq!(
+            (made.name(), made.dim(), made.spec(), made.max_tokens()),
+            (MINILM_NAME, 384, minilm_spec(), Some(256))
+        );
+        assert_eq!(made.check_text(" \t"), Err(Error::NoWords));
+        assert_eq!(made.check_text("!!"), Ok(()));
+        assert_eq!(made.is_built(), cfg!(feature = "minilm"));
         #[cfg(not(feature = "minilm"))]
-        {
-            let error = made.expect_err("not built");
-            assert!(matches!(error, Error::NotBuilt { .. }));
+        for error in [
+            made.load().expect_err("not built"),
+            made.embed("a cat").expect_err("not built"),
+            made.embed_batch(&["a cat"]).expect_err("not built"),
+        ] {
+            assert!(matches!(error, Error::NotBuilt { .. }), "{error:?}");
             assert!(error.to_string().contains("--features minilm"), "{error}");
         }
     }
@@ -259,7 +291,8 @@ mod tests {
     fn a_hash_batch_is_each_text_embedded_alone_and_names_a_bad_text() {
         let hash = Embedder::Hash(HashEmbedder::new(32).expect("dim"));
         let embedded = hash.embed_batch(&["a cat", "a dog"]).expect("batch");
-        assert_eq!(embedded.vectors[1], hash.embed("a dog").expect("dog"));
+        let dog = hash.embed("a dog").expect("dog");
+        assert_eq!((&embedded.vectors[1], dog.truncated), (&dog.vector, false));
         assert!(embedded.truncated.is_empty());
         assert_eq!(
             hash.embed_batch(&["a cat", "!!"]),
@@ -269,5 +302,6 @@ mod tests {
             })
         );
         assert_eq!(hash.check_text("..."), Err(Error::NoWords));
+        assert_eq!(hash.embed("!!"), Err(Error::NoWords));
     }
 }

@@ -56,7 +56,7 @@ mod embedder;
 #[cfg(feature = "minilm")]
 pub mod minilm;
 
-pub use embedder::{Embedded, Embedder};
+pub use embedder::{Embedded, Embedder, Embedding};
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -181,6 +181,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The error itself, for a batch of one text: [`Error::InBatch`]'s source, any other
+    /// error as it is.
+    pub fn unbatched(self) -> Self {
+        match self {
+            Error::InBatch { source, .. } => *source,
+            other => other,
+        }
+    }
+}
 
 /// The feature-hashing text embedder; see the [crate docs](crate) for its exact rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

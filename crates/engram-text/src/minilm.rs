@@ -36,10 +36,10 @@ use crate::{Embedded, Error};
 /// The embedder's name, as recorded in [`spec`].
 pub const NAME: &str = crate::embedder::MINILM_NAME;
 /// The dimension of its vectors.
-pub const DIMENSION: usize = 384;
+pub const DIMENSION: usize = crate::embedder::MINILM_DIMENSION;
 /// The most tokens of a text it reads (with `[CLS]` and `[SEP]`); checked against the model's
 /// `sentence_bert_config.json` when it is loaded.
-pub const MAX_TOKENS: usize = 256;
+pub const MAX_TOKENS: usize = crate::embedder::MINILM_MAX_TOKENS;
 /// Texts run through the network at once. Texts are sorted by length first, so a batch pads
 /// little. (Not tuned yet: BENCHMARKS.md will say what other sizes give.)
 pub const BATCH: usize = 32;
