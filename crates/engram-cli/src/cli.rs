@@ -35,6 +35,12 @@ pub struct Cli {
     )]
     pub server: Option<String>,
 
+    /// The directory of the minilm-l6-v2 model, for stores that embed text with it (`engram
+    /// init --embedder minilm`); `scripts/install-model` installs it and prints the directory.
+    /// [default: $ENGRAM_MODEL_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+
     /// With --server: the space to act on. [env: ENGRAM_SPACE]
     #[arg(
         long,
@@ -180,14 +186,59 @@ pub enum EmbedderChoice {
     /// The built-in lexical embedder: feature hashing of words, word pairs and character
     /// n-grams (engram-text's `hash-v1`). Deterministic, no model, no network.
     Hash,
+    /// sentence-transformers' all-MiniLM-L6-v2 (`minilm-l6-v2`): a small BERT that embeds by
+    /// meaning, in 384 dimensions, run locally on the CPU from the model `scripts/install-model`
+    /// installs (`--model-dir` or ENGRAM_MODEL_DIR). Needs engram built with `--features
+    /// minilm`. Texts longer than 256 tokens (about 190 words) are embedded from their
+    /// beginning, and the command says so.
+    Minilm,
     /// None: every memory and cue must come with its own vector.
     None,
+}
+
+impl EmbedderChoice {
+    /// The word `init --embedder` and a space's `"embedder"` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hash => "hash",
+            Self::Minilm => "minilm",
+            Self::None => "none",
+        }
+    }
+
+    /// The embedder a new store of dimension `dim` gets (`None` for `none`), reading the
+    /// model, if it has one, from `model_dir` (else ENGRAM_MODEL_DIR); or why `dim` does
+    /// not suit it.
+    pub fn embedder(
+        self,
+        dim: usize,
+        model_dir: Option<&std::path::Path>,
+    ) -> Result<Option<engram_text::Embedder>, String> {
+        match self {
+            Self::Hash => engram_text::HashEmbedder::new(dim)
+                .map(|hash| Some(engram_text::Embedder::Hash(hash)))
+                .map_err(|e| e.to_string()),
+            Self::Minilm => {
+                let embedder = engram_text::Embedder::minilm(model_dir);
+                if dim != embedder.dim() {
+                    return Err(format!(
+                        "{} embeds text in {} dimensions, not {dim}: leave the dimension out, or give {}",
+                        embedder.name(),
+                        embedder.dim(),
+                        embedder.dim()
+                    ));
+                }
+                Ok(Some(embedder))
+            }
+            Self::None => Ok(None),
+        }
+    }
 }
 
 /// `engram init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Embedding dimension of every memory.
+    /// Embedding dimension of every memory (minilm: 384, its only one).
     #[arg(long, default_value_t = DEFAULT_DIM)]
     pub dim: usize,
     /// How text is embedded.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{Cli, Command};
 use crate::commands::{self, Stats};
-use crate::import::{self, Batch, BatchFailure, Record, Target};
+use crate::import::{self, Batch, BatchFailure, Record, Target, Written};
 use crate::progress::Progress;
 use crate::recall::{self, Row};
 use crate::serve::ops::{BatchAssociation, ImportBatch, ImportRecord};
@@ -154,10 +154,7 @@ pub fn run(cli: &Cli, server: &str) -> Result<()> {
         Command::Init(args) => {
             let body = json!({
                 "dim": args.dim,
-                "embedder": match args.embedder {
-                    crate::cli::EmbedderChoice::Hash => "hash",
-                    crate::cli::EmbedderChoice::None => "none",
-                },
+                "embedder": args.embedder.name(),
                 "precision": engram_graph::Precision::from(args.precision).as_str(),
             });
             let (status, space, _) = remote.json("PUT", &remote.url(""), Some(&body))?;
@@ -195,8 +192,17 @@ pub fn run(cli: &Cli, server: &str) -> Result<()> {
             let id = answer["ids"][0]
                 .as_u64()
                 .ok_or_else(|| anyhow!("the server answered no id: {answer}"))?;
+            let truncated = answer.get("truncated").is_some();
+            if truncated {
+                // Rare: only then is the space's embedder asked for, to name it in the note.
+                let (_, stats, _) = remote.json("GET", &remote.url("/stats"), None)?;
+                let spec = stats["embedder"].as_str().unwrap_or_default();
+                if let Ok(embedder) = engram_text::Embedder::from_spec(spec, None) {
+                    output::note(&store::truncated_note(&embedder, "the text is"));
+                }
+            }
             if json {
-                return output::json(&json!({ "id": id }));
+                return output::json(&commands::remembered_json(id, truncated));
             }
             output::text(&format!("{id}\n"))
         }
@@ -408,7 +414,7 @@ fn export(remote: &Remote, path: Option<&std::path::Path>, json: bool) -> Result
 struct RemoteSpace {
     remote: Remote,
     dim: usize,
-    embedder: Option<engram_text::HashEmbedder>,
+    embedder: Option<engram_text::Embedder>,
 }
 
 /// `GET /v1/spaces/{space}/imports`'s answer.
@@ -432,7 +438,7 @@ impl RemoteSpace {
         let imports = Self::imports_of(&remote)?;
         let embedder = match imports.embedder.as_str() {
             "none" => None,
-            spec => Some(engram_text::HashEmbedder::from_spec(spec).with_context(|| {
+            spec => Some(engram_text::Embedder::from_spec(spec, None).with_context(|| {
                 format!(
                     "space {:?} on {} embeds text with {spec}, which this engram does not know; upgrade engram",
                     remote.space, remote.base
@@ -470,7 +476,7 @@ impl Target for RemoteSpace {
         self.dim
     }
 
-    fn embedder(&self) -> Option<&engram_text::HashEmbedder> {
+    fn embedder(&self) -> Option<&engram_text::Embedder> {
         self.embedder.as_ref()
     }
 
@@ -482,7 +488,8 @@ impl Target for RemoteSpace {
             .collect())
     }
 
-    fn write(&mut self, batch: Batch) -> Result<Vec<engram_graph::MemoryId>, BatchFailure> {
+    /// The server embeds the batch's texts: `_embedded` is never called.
+    fn write(&mut self, batch: Batch, _embedded: &dyn Fn(usize)) -> Result<Written, BatchFailure> {
         let count = batch.memories.len();
         let body = BatchBody {
             memories: &batch.memories,
@@ -512,7 +519,16 @@ impl Target for RemoteSpace {
         if (200..300).contains(&status) {
             let ids: Vec<u64> = serde_json::from_value(value["ids"].clone())
                 .map_err(|e| other(anyhow!("the server's ids: {e}")))?;
-            return Ok(ids.into_iter().map(engram_graph::MemoryId::new).collect());
+            // Absent when no text was truncated.
+            let truncated: Vec<usize> = match value.get("truncated") {
+                Some(list) => serde_json::from_value(list.clone())
+                    .map_err(|e| other(anyhow!("the server's truncated texts: {e}")))?,
+                None => Vec::new(),
+            };
+            return Ok(Written {
+                ids: ids.into_iter().map(engram_graph::MemoryId::new).collect(),
+                truncated,
+            });
         }
         if let (Some(index), Some(message)) = (
             value["error"]["item"].as_u64(),

@@ -8,11 +8,10 @@ use engram_graph::{
     Association, Engram, Kernels, Memory, MemoryId, NewMemory, Options, WriteBatch,
 };
 use engram_kernels::{BACKEND_ENV, CpuLevel, LEVEL_ENV};
-use engram_text::HashEmbedder;
 use serde::Serialize;
 
 use crate::cli::{
-    AssociateArgs, DissociateArgs, EmbedderChoice, ForgetArgs, InitArgs, MigrateArgs, RememberArgs,
+    AssociateArgs, DissociateArgs, ForgetArgs, InitArgs, MigrateArgs, RememberArgs,
     SetPrecisionArgs, ShowArgs,
 };
 use crate::import::{FileId, Link, Record, TimeValue};
@@ -64,12 +63,23 @@ pub fn migrate(args: &MigrateArgs, json: bool) -> Result<()> {
 /// `engram init`: a new store and its embedder, created atomically: after a crash there is no
 /// store at `db` (and `init` works again) or a whole one with its embedder recorded.
 pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
-    let spec = match args.embedder {
-        EmbedderChoice::Hash => HashEmbedder::new(args.dim)
-            .map_err(|e| anyhow!("--dim: {e}"))?
-            .spec(),
-        EmbedderChoice::None => "none".to_owned(),
-    };
+    let embedder = args
+        .embedder
+        .embedder(args.dim, store::model_dir())
+        .map_err(|e| {
+            anyhow!(
+                "--embedder {} --dim {}: {e}",
+                args.embedder.name(),
+                args.dim
+            )
+        })?;
+    if let Some(embedder) = &embedder {
+        // A store this machine could not fill is no use: say how to install the model now.
+        embedder
+            .load()
+            .map_err(|e| anyhow!("--embedder {}: {e}", args.embedder.name()))?;
+    }
+    let spec = embedder.map_or_else(|| "none".to_owned(), |e| e.spec());
     // The engine refuses an existing file, before making anything and again when it moves
     // the new store into place.
     let precision = engram_graph::Precision::from(args.precision);
@@ -115,7 +125,7 @@ pub fn init(db: &Path, args: &InitArgs, json: bool) -> Result<()> {
 pub fn remember(db: &Path, args: &RememberArgs, json: bool) -> Result<()> {
     let engram = store::open(db, store::Access::Write)?;
     let embedding = store::embedding(&engram, args.text.as_deref(), &args.vector)?;
-    let mut memory = NewMemory::new(embedding).with_strength(args.strength);
+    let mut memory = NewMemory::new(embedding.vector).with_strength(args.strength);
     if let Some(text) = &args.text {
         memory = memory.with_content(text.as_str());
     }
@@ -125,9 +135,19 @@ pub fn remember(db: &Path, args: &RememberArgs, json: bool) -> Result<()> {
     }
     let id = engram.remember(memory).map_err(|e| engine_error(e, db))?;
     if json {
-        return output::json(&serde_json::json!({ "id": id.get() }));
+        return output::json(&remembered_json(id.get(), embedding.truncated));
     }
     output::text(&format!("{id}\n"))
+}
+
+/// What `remember --json` prints: the id, and `"truncated": true` if the text was longer
+/// than the embedder reads.
+pub fn remembered_json(id: u64, truncated: bool) -> serde_json::Value {
+    let mut value = serde_json::json!({ "id": id });
+    if truncated {
+        value["truncated"] = true.into();
+    }
+    value
 }
 
 /// `engram associate`.

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use engram_graph::{Engram, MemoryId, MemoryRef, NewMemory, WriteBatch};
-use engram_text::HashEmbedder;
+use engram_text::Embedder;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
@@ -416,6 +416,9 @@ struct Summary {
     committed: usize,
     /// Whether every record is stored.
     complete: bool,
+    /// Texts this run stored that were longer than the embedder reads (embedded from their
+    /// beginning only).
+    truncated: usize,
     /// The store property that records this import's progress.
     import: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -436,12 +439,23 @@ pub trait Target {
     /// Its embedding dimension.
     fn dimension(&self) -> usize;
     /// Its text embedder, if it has one.
-    fn embedder(&self) -> Option<&HashEmbedder>;
+    fn embedder(&self) -> Option<&Embedder>;
     /// Every import record it holds, by key.
     fn imports(&mut self) -> Result<Vec<(String, Progress)>>;
     /// Writes `batch` in one transaction, with its import's record completed by the ids its
-    /// memories get ([`progress::write_batch`]); those ids.
-    fn write(&mut self, batch: Batch) -> Result<Vec<MemoryId>, BatchFailure>;
+    /// memories get ([`progress::write_batch`]); those ids, and which texts were truncated.
+    /// `embedded(n)` may be called as the first `n` of the batch's memories are embedded,
+    /// before the transaction (for the progress bar).
+    fn write(&mut self, batch: Batch, embedded: &dyn Fn(usize)) -> Result<Written, BatchFailure>;
+}
+
+/// What a [`Target`] stored of a batch.
+pub struct Written {
+    /// The ids its memories got, in order.
+    pub ids: Vec<MemoryId>,
+    /// The positions (in the batch) of the memories whose texts were longer than the embedder
+    /// reads, embedded from their beginning only.
+    pub truncated: Vec<usize>,
 }
 
 /// One transaction of an import.
@@ -476,7 +490,7 @@ pub enum BatchFailure {
 pub struct LocalStore {
     engram: Engram,
     db: PathBuf,
-    embedder: Option<HashEmbedder>,
+    embedder: Option<Embedder>,
 }
 
 impl LocalStore {
@@ -511,7 +525,7 @@ impl Target for LocalStore {
         self.engram.dimension()
     }
 
-    fn embedder(&self) -> Option<&HashEmbedder> {
+    fn embedder(&self) -> Option<&Embedder> {
         self.embedder.as_ref()
     }
 
@@ -519,16 +533,26 @@ impl Target for LocalStore {
         progress::load(&self.engram)
     }
 
-    fn write(&mut self, batch: Batch) -> Result<Vec<MemoryId>, BatchFailure> {
+    fn write(
+        &mut self,
+        mut batch: Batch,
+        embedded: &dyn Fn(usize),
+    ) -> Result<Written, BatchFailure> {
         let now = engram_graph::unix_now();
         let memories = batch.memories.len();
+        let truncated = embed_records(&mut batch.memories, self.embedder.as_ref(), embedded)
+            .map_err(|failure| match failure.record {
+                Some(index) => BatchFailure::Item {
+                    index,
+                    message: failure.error.to_string(),
+                },
+                None => BatchFailure::Other(anyhow!("{}", failure.error)),
+            })?;
         let mut write = WriteBatch::new();
         for (index, record) in batch.memories.into_iter().enumerate() {
-            let memory = new_memory(record, self.embedder.as_ref(), now).map_err(|e| {
-                BatchFailure::Item {
-                    index,
-                    message: format!("{e:#}"),
-                }
+            let memory = new_memory(record, now).map_err(|e| BatchFailure::Item {
+                index,
+                message: format!("{e:#}"),
             })?;
             write.remember(memory);
         }
@@ -543,7 +567,7 @@ impl Target for LocalStore {
             &batch.progress,
             batch.previous.as_ref(),
         )
-        .map(|(ids, _)| ids)
+        .map(|(ids, _)| Written { ids, truncated })
         .map_err(|failure| match failure {
             BatchError::Engine(engram_graph::Error::InBatch { index, source }) => {
                 BatchFailure::Item {
@@ -648,6 +672,7 @@ pub fn run(
         resumed_after,
         committed: resumed_after,
         complete: resumed_after == plan.records,
+        truncated: 0,
         import: key.clone(),
         error: None,
         interrupted: None,
@@ -677,9 +702,13 @@ pub fn run(
             summary: &mut summary,
             signals,
             cache,
+            truncated_at: Vec::new(),
         };
         let result = writer.write(args.batch, limit, json);
-        let progress = writer.progress;
+        let (progress, truncated_at) = (writer.progress, writer.truncated_at);
+        if let Some(embedder) = target.embedder() {
+            note_truncated(embedder, source.unit(), &truncated_at);
+        }
         result.map_err(|failure| stopped(failure, &words, args, &source, &progress))
     };
     summary.seconds = started.elapsed().as_secs_f64();
@@ -696,6 +725,26 @@ pub fn run(
         return output::json(&summary);
     }
     output::text(&(describe(&summary) + "\n"))
+}
+
+/// Says which texts were embedded from their beginning only: how many, and the first lines.
+fn note_truncated(embedder: &Embedder, unit: &str, at: &[usize]) {
+    if at.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = at.iter().take(MAX_REPORTED).map(usize::to_string).collect();
+    let more = if at.len() > MAX_REPORTED { ", ..." } else { "" };
+    let what = if at.len() == 1 {
+        "1 text is".to_owned()
+    } else {
+        format!("{} texts are", at.len())
+    };
+    output::note(&format!(
+        "{} ({unit}{} {}{more})",
+        store::truncated_note(embedder, &what),
+        if at.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    ));
 }
 
 /// The text summary of an import that finished.
@@ -805,7 +854,7 @@ fn check(
     source: &Source,
     limit: usize,
     dim: usize,
-    embedder: Option<&HashEmbedder>,
+    embedder: Option<&Embedder>,
     imports: &[(String, Progress)],
     interrupted: &dyn Fn() -> Option<anyhow::Error>,
 ) -> Result<Plan> {
@@ -917,14 +966,17 @@ fn check(
 pub fn check_record(
     record: &Record,
     dim: usize,
-    embedder: Option<&HashEmbedder>,
+    embedder: Option<&Embedder>,
 ) -> Result<(), String> {
     let engine_rule = |result: engram_graph::Result<()>| result.map_err(|e| e.to_string());
     match (&record.embedding, &record.text, embedder) {
         (Some(embedding), _, _) => engine_rule(engram_graph::check_embedding(embedding, dim))?,
-        (None, Some(text), Some(_)) => {
-            if engram_text::words(text).is_empty() {
-                return Err("text has no words to embed, and there is no embedding".into());
+        (None, Some(text), Some(embedder)) => {
+            if embedder.check_text(text).is_err() {
+                return Err(format!(
+                    "text has nothing {} can embed, and there is no embedding",
+                    embedder.name()
+                ));
             }
         }
         (None, Some(_), None) => {
@@ -950,12 +1002,70 @@ pub fn check_record(
     Ok(())
 }
 
-/// The memory a checked record becomes.
-pub fn new_memory(record: Record, embedder: Option<&HashEmbedder>, now: i64) -> Result<NewMemory> {
-    let embedding = match (record.embedding, &record.text, embedder) {
-        (Some(embedding), _, _) => embedding,
-        (None, Some(text), Some(embedder)) => embedder.embed(text)?,
-        _ => bail!("record has neither an embedding nor text to embed"),
+/// Why the texts of some records could not be embedded ([`embed_records`]).
+#[derive(Debug)]
+pub struct EmbedFailure {
+    /// The record whose text it was, or `None` if no record is to blame (a model that cannot
+    /// be loaded).
+    pub record: Option<usize>,
+    /// The embedder's error.
+    pub error: engram_text::Error,
+}
+
+/// Texts embedded together between two calls of [`embed_records`]' `embedded`: large enough
+/// for `minilm-l6-v2`'s batches (32) to pad little once sorted by length, small enough that a
+/// progress bar moves every second or so.
+const EMBED_CHUNK: usize = 256;
+
+/// Embeds the text of every record that has no embedding (together, which `minilm-l6-v2` does
+/// many times faster than one by one) and stores the vector in it; the positions of the
+/// records whose texts were longer than the embedder reads. `embedded(n)` is called as the
+/// first `n` records are done. Records with an embedding, and all records when there is no
+/// embedder, are left as they are ([`check_record`] refuses a text without one).
+pub fn embed_records(
+    records: &mut [Record],
+    embedder: Option<&Embedder>,
+    embedded: &dyn Fn(usize),
+) -> Result<Vec<usize>, EmbedFailure> {
+    let Some(embedder) = embedder else {
+        return Ok(Vec::new());
+    };
+    let positions: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].embedding.is_none() && records[i].text.is_some())
+        .collect();
+    let mut truncated = Vec::new();
+    for chunk in positions.chunks(EMBED_CHUNK) {
+        let texts: Vec<&str> = chunk
+            .iter()
+            .map(|&i| records[i].text.as_deref().unwrap_or_default())
+            .collect();
+        let done = embedder.embed_batch(&texts).map_err(|error| match error {
+            engram_text::Error::InBatch { index, source } => EmbedFailure {
+                record: chunk.get(index).copied(),
+                error: *source,
+            },
+            error => EmbedFailure {
+                record: None,
+                error,
+            },
+        })?;
+        truncated.extend(done.truncated.iter().map(|&j| chunk[j]));
+        for (&i, vector) in chunk.iter().zip(done.vectors) {
+            records[i].embedding = Some(vector);
+        }
+        if let Some(&last) = chunk.last() {
+            embedded(last + 1);
+        }
+    }
+    Ok(truncated)
+}
+
+/// The memory a checked record becomes, once its text is embedded ([`embed_records`]).
+pub fn new_memory(record: Record, now: i64) -> Result<NewMemory> {
+    let Some(embedding) = record.embedding else {
+        bail!(
+            "internal error (this is a bug in engram): a record reached the store without its embedding"
+        );
     };
     let time = record.time.as_ref().map(TimeValue::seconds).transpose()?;
     let created = record
@@ -987,6 +1097,8 @@ struct Writer<'a> {
     signals: &'a Signals,
     /// The first pass's records, if it kept them: written instead of the source read again.
     cache: Option<Vec<Cached>>,
+    /// The lines of the texts stored so far that were longer than the embedder reads.
+    truncated_at: Vec<usize>,
 }
 
 /// A record of the batch being built: its line, and its links.
@@ -1097,14 +1209,16 @@ impl Writer<'_> {
             next.associations += links;
             next.updated = engram_graph::unix_now();
             let count = memories.len();
-            let written = self.target.write(Batch {
+            let batch = Batch {
                 memories,
                 associations,
                 key: self.key.to_owned(),
                 progress: next.clone(),
                 previous: self.stored.clone(),
-            });
-            let ids = written.map_err(|failure| match failure {
+            };
+            let embedded = |n: usize| bar.set_position((first + n) as u64);
+            let written = self.target.write(batch, &embedded);
+            let Written { ids, truncated } = written.map_err(|failure| match failure {
                 BatchFailure::Item { index, message } => anyhow!(
                     "{unit} {}: {message}",
                     item_at.get(index).copied().unwrap_or(0)
@@ -1124,11 +1238,14 @@ impl Writer<'_> {
             self.progress = next;
             self.summary.memories += ids.len();
             self.summary.associations += links;
+            self.summary.truncated += truncated.len();
+            self.truncated_at
+                .extend(truncated.iter().filter_map(|&i| item_at.get(i)));
             self.summary.committed = end;
             self.summary.complete = end == total;
             self.summary.first_id = self.summary.first_id.or(Some(first_id.get()));
             self.summary.last_id = ids.last().map(|id| id.get());
-            bar.inc(ids.len() as u64);
+            bar.set_position(end as u64);
             first = end;
             if let Some(stop) = self.signals.stop()
                 && first < total

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let db = cli.db.as_path();
+    store::set_model_dir(cli.model_dir.as_deref());
     // `serve` and `mcp` are servers themselves: ENGRAM_SERVER, set for the shell, does not
     // send them anywhere.
     if let Some(server) = &cli.server

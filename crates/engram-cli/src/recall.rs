@@ -46,7 +46,7 @@ pub fn run(db: &Path, args: &RecallArgs, json: bool) -> Result<()> {
         store::Access::Read
     };
     let engram = store::open(db, access)?;
-    let cue = store::embedding(&engram, args.text.as_deref(), &args.vector)?;
+    let cue = store::embedding(&engram, args.text.as_deref(), &args.vector)?.vector;
     let params = RecallParams {
         k: args.k,
         hops: args.hops,

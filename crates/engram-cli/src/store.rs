@@ -2,16 +2,35 @@
 //! vectors) into what the engine takes — each failure one line saying what and what to do.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use engram_graph::{DecayCurve, Engram, MemoryId, Options};
-use engram_text::HashEmbedder;
+use engram_text::{Embedder, Embedding};
 
 use crate::cli::{DecayArgs, VectorArgs};
+use crate::output;
 
-/// The store property naming the text embedder (`hash-v1 dim=384`, or `none`).
+/// The store property naming the text embedder (`hash-v1 dim=384`,
+/// `minilm-l6-v2 sha256=53aa…`, or `none`).
 pub const EMBEDDER_PROPERTY: &str = "engram.embedder";
+
+/// `--model-dir`, once for the whole process: every store that embeds with a model reads it
+/// from there (unset: ENGRAM_MODEL_DIR, which the embedder reads itself).
+static MODEL_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets the model directory `--model-dir` gave (the first call wins; `None` changes nothing).
+pub fn set_model_dir(dir: Option<&Path>) {
+    if let Some(dir) = dir {
+        let _ = MODEL_DIR.set(dir.to_owned());
+    }
+}
+
+/// The model directory `--model-dir` gave, if it did.
+pub fn model_dir() -> Option<&'static Path> {
+    MODEL_DIR.get().map(PathBuf::as_path)
+}
 
 /// Whether a command only reads the store (then it opens it read-only: the file is never
 /// written, and it works on a read-only mount) or also writes.
@@ -92,15 +111,16 @@ pub fn engine_error(error: engram_graph::Error, path: &Path) -> anyhow::Error {
     anyhow!("{}: {error}{hint}", path.display())
 }
 
-/// The store's text embedder, or `None` if it takes vectors only.
-pub fn embedder(engram: &Engram) -> Result<Option<HashEmbedder>> {
+/// The store's text embedder, or `None` if it takes vectors only. A model it needs is not
+/// read yet: only embedding text does that.
+pub fn embedder(engram: &Engram) -> Result<Option<Embedder>> {
     let spec = engram
         .property(EMBEDDER_PROPERTY)
         .context("reading the store's embedder")?;
     match spec.as_deref() {
         None | Some("none") => Ok(None),
         Some(spec) => {
-            let embedder = HashEmbedder::from_spec(spec)
+            let embedder = Embedder::from_spec(spec, model_dir())
                 .with_context(|| "this store was made by a newer engram; upgrade engram")?;
             if embedder.dim() != engram.dimension() {
                 bail!(
@@ -113,8 +133,19 @@ pub fn embedder(engram: &Engram) -> Result<Option<HashEmbedder>> {
     }
 }
 
-/// The embedding to use: the vector given, or the text embedded by the store's embedder.
-pub fn embedding(engram: &Engram, text: Option<&str>, vector: &VectorArgs) -> Result<Vec<f32>> {
+/// The note for a text longer than `embedder` reads, embedded from its beginning; `what`
+/// names it ("the text", "3 texts").
+pub fn truncated_note(embedder: &Embedder, what: &str) -> String {
+    format!(
+        "engram: note: {what} longer than {} reads ({} tokens): embedded from the beginning only",
+        embedder.name(),
+        embedder.max_tokens().unwrap_or(usize::MAX)
+    )
+}
+
+/// The embedding to use: the vector given, or the text embedded by the store's embedder
+/// (with a note on standard error if it was too long to embed whole).
+pub fn embedding(engram: &Engram, text: Option<&str>, vector: &VectorArgs) -> Result<Embedding> {
     if let Some(vector) = read_vector(vector)? {
         if vector.len() != engram.dimension() {
             bail!(
@@ -123,19 +154,26 @@ pub fn embedding(engram: &Engram, text: Option<&str>, vector: &VectorArgs) -> Re
                 engram.dimension()
             );
         }
-        return Ok(vector);
+        return Ok(Embedding {
+            vector,
+            truncated: false,
+        });
     }
     let Some(text) = text else {
         bail!("give a TEXT, or a vector with --vector '[...]' or --vector-file PATH");
     };
-    match embedder(engram)? {
-        Some(embedder) => embedder
-            .embed(text)
-            .map_err(|e| anyhow!("cannot embed {text:?}: {e}")),
-        None => bail!(
+    let Some(embedder) = embedder(engram)? else {
+        bail!(
             "this store has no text embedder (it was created with --embedder none): give a vector with --vector or --vector-file"
-        ),
+        );
+    };
+    let embedding = embedder
+        .embed(text)
+        .map_err(|e| anyhow!("cannot embed {:?}: {e}", output::shorten(text, 60)))?;
+    if embedding.truncated {
+        output::note(&truncated_note(&embedder, "the text is"));
     }
+    Ok(embedding)
 }
 
 /// The largest vector `--vector-file` (or standard input) may hold: a JSON array of a million

@@ -110,7 +110,12 @@ fn a_text_alone_gets_the_vector_it_gets_in_a_batch() {
     let embedder = Embedder::from_spec(&minilm::spec(), Some(&model_dir())).expect("spec");
     for g in golden.iter().step_by(7) {
         let alone = embedder.embed(&g.text).expect("embeds");
-        assert_eq!(alone.truncated, g.tokens > minilm::MAX_TOKENS, "{:?}", g.text);
+        assert_eq!(
+            alone.truncated,
+            g.tokens > minilm::MAX_TOKENS,
+            "{:?}",
+            g.text
+        );
         let alone = alone.vector;
         let distance = cosine_distance(&alone, &g.vector);
         assert!(

@@ -67,6 +67,23 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
+    /// The error of embedding a text for `space`: 400 for a text with nothing to embed; 500
+    /// `embedder_unavailable` when the server cannot run the space's embedder (a build without
+    /// it, a model that is not installed or not the one the space was made with), with what
+    /// the operator should do.
+    pub fn embedder(error: &engram_text::Error, space: &str) -> Self {
+        match error {
+            engram_text::Error::NoWords => {
+                Self::bad_request(format!("space {space:?}: cannot embed the text: {error}"))
+            }
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "embedder_unavailable",
+                format!("space {space:?}: the server cannot embed text: {error}"),
+            ),
+        }
+    }
+
     /// The error the engine returned for an operation on `space`: its message, with the status
     /// that says whose fault it is (the request's: 4xx; a busy store: 503; the server's: 5xx).
     pub fn engine(error: engram_graph::Error, space: &str) -> Self {

@@ -143,8 +143,12 @@ impl MemoryServer {
             let record: Record = serde_json::to_value(&args)
                 .and_then(serde_json::from_value)
                 .map_err(|e| ApiError::bad_request(format!("the arguments: {e}")))?;
-            let ids = ops::write_records(space, vec![record])?;
-            Ok(json!({ "id": ids.first() }))
+            let written = ops::write_records(space, vec![record])?;
+            let mut answer = json!({ "id": written.ids.first() });
+            if !written.truncated.is_empty() {
+                answer["truncated"] = true.into();
+            }
+            Ok(answer)
         })
         .await
     }

@@ -32,10 +32,45 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))?
 }
 
-/// Remembers `records` (checked first, all of them) in one transaction; their new ids.
-/// A link's `to` is the `id` of a record of the same call if one has it, else an existing
-/// memory's id.
-pub fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Vec<u64>, ApiError> {
+/// What a write stored: the new ids, in order, and the positions of the texts longer than the
+/// space's embedder reads (embedded from their beginning only; omitted when none were).
+#[derive(Debug, Serialize)]
+pub struct Written {
+    /// The new memories' ids.
+    pub ids: Vec<u64>,
+    /// The truncated texts' positions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<usize>,
+}
+
+/// Embeds the texts of `records` that have no embedding, all together; the truncated ones'
+/// positions. A text that cannot be embedded is a 400 naming its record (`which`), and with
+/// `at_item` its position in the batch.
+fn embed(
+    space: &Space,
+    records: &mut [Record],
+    which: impl Fn(usize) -> String,
+    at_item: bool,
+) -> Result<Vec<usize>, ApiError> {
+    import::embed_records(records, space.embedder.as_ref(), &|_| {}).map_err(|failure| {
+        let error = ApiError::embedder(&failure.error, &space.name);
+        match failure.record {
+            Some(i) if error.status == StatusCode::BAD_REQUEST => {
+                let error = ApiError::bad_request(format!(
+                    "{}cannot embed the text: {}",
+                    which(i),
+                    failure.error
+                ));
+                if at_item { error.at_item(i) } else { error }
+            }
+            _ => error,
+        }
+    })
+}
+
+/// Remembers `records` (checked first, all of them) in one transaction. A link's `to` is the
+/// `id` of a record of the same call if one has it, else an existing memory's id.
+pub fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Written, ApiError> {
     let which = |i: usize, n: usize| {
         if n == 1 {
             String::new()
@@ -59,6 +94,7 @@ pub fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Vec<u64>
             )));
         }
     }
+    let truncated = embed(space, &mut records, |i| which(i, n), false)?;
     let snapshot = space.engram.snapshot();
     let now = engram_graph::unix_now();
     let mut batch = WriteBatch::new();
@@ -66,7 +102,7 @@ pub fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Vec<u64>
     let mut links = Vec::with_capacity(n);
     for (i, record) in records.iter_mut().enumerate() {
         links.push(std::mem::take(&mut record.links));
-        let memory = import::new_memory(std::mem::take(record), space.embedder.as_ref(), now)
+        let memory = import::new_memory(std::mem::take(record), now)
             .map_err(|e| ApiError::bad_request(format!("{}{e:#}", which(i, n))))?;
         refs.push(batch.remember(memory));
     }
@@ -107,7 +143,10 @@ pub fn write_records(space: &Space, mut records: Vec<Record>) -> Result<Vec<u64>
         .engram
         .write(&batch)
         .map_err(|e| ApiError::engine(e, &space.name))?;
-    Ok(ids.into_iter().map(MemoryId::get).collect())
+    Ok(Written {
+        ids: ids.into_iter().map(MemoryId::get).collect(),
+        truncated,
+    })
 }
 
 /// `POST /v1/spaces/{space}/batch`'s body: memories, associations among them and the space's
@@ -187,9 +226,9 @@ pub struct ImportRecord {
 
 /// Writes a batch in one transaction; the new memories' ids. A rejected item's error says
 /// which it is ([`ApiError::item`]).
-pub fn write_batch(space: &Space, request: BatchRequest) -> Result<Vec<u64>, ApiError> {
+pub fn write_batch(space: &Space, request: BatchRequest) -> Result<Written, ApiError> {
     let BatchRequest {
-        memories,
+        mut memories,
         associations,
         import,
     } = request;
@@ -228,10 +267,16 @@ pub fn write_batch(space: &Space, request: BatchRequest) -> Result<Vec<u64>, Api
             )));
         }
     }
+    let truncated = embed(
+        space,
+        &mut memories,
+        |i| format!("memory {i} (from 0): "),
+        true,
+    )?;
     let now = engram_graph::unix_now();
     let mut batch = WriteBatch::new();
     for (i, record) in memories.into_iter().enumerate() {
-        let memory = import::new_memory(record, space.embedder.as_ref(), now)
+        let memory = import::new_memory(record, now)
             .map_err(|e| ApiError::bad_request(format!("memory {i} (from 0): {e:#}")).at_item(i))?;
         batch.remember(memory);
     }
@@ -287,7 +332,10 @@ pub fn write_batch(space: &Space, request: BatchRequest) -> Result<Vec<u64>, Api
             }
         }
     };
-    Ok(ids.into_iter().map(MemoryId::get).collect())
+    Ok(Written {
+        ids: ids.into_iter().map(MemoryId::get).collect(),
+        truncated,
+    })
 }
 
 /// `GET /v1/spaces/{space}/imports`: what an import needs before it starts (the space's
@@ -310,14 +358,10 @@ pub fn imports(space: &Space) -> Result<Value, ApiError> {
             }
         }
     }
-    let embedder = space
-        .embedder
-        .as_ref()
-        .map_or_else(|| "none".to_owned(), engram_text::HashEmbedder::spec);
     Ok(json!({
         "space": space.name,
         "dim": space.engram.dimension(),
-        "embedder": embedder,
+        "embedder": space.embedder_spec(),
         "next_id": next_id,
         "imports": imports,
     }))
@@ -536,9 +580,12 @@ pub fn recall(
                 .map_err(|e| ApiError::bad_request(format!("vector: {e}")))?;
             vector.clone()
         }
-        (None, Some(text), Some(embedder)) => embedder
-            .embed(text)
-            .map_err(|e| ApiError::bad_request(format!("cannot embed {text:?}: {e}")))?,
+        (None, Some(text), Some(embedder)) => {
+            embedder
+                .embed(text)
+                .map_err(|e| ApiError::embedder(&e, &space.name))?
+                .vector
+        }
         (None, Some(_), None) => {
             return Err(ApiError::bad_request(format!(
                 "space {:?} has no text embedder (it was created with \"embedder\": \"none\"): give a vector",

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::App;
 use super::error::ApiError;
@@ -21,7 +21,7 @@ use super::ops::{self, RecallRequest, blocking};
 use super::spaces::Space;
 use crate::cli::{DEFAULT_DIM, DEFAULT_WEIGHT, EmbedderChoice, PrecisionChoice};
 use crate::import::Record;
-use crate::{commands, export};
+use crate::{commands, export, store};
 
 /// The recall route, whose latencies the metrics' histogram keeps.
 pub const RECALL_ROUTE: &str = "/v1/spaces/{space}/recall";
@@ -163,7 +163,7 @@ fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("the request body: {e}")))
 }
 
-fn ok(status: StatusCode, value: &Value) -> Answer {
+fn ok(status: StatusCode, value: &impl serde::Serialize) -> Answer {
     Ok((status, axum::Json(value)).into_response())
 }
 
@@ -248,20 +248,22 @@ async fn create_space(
         }),
     )?;
     let dim = request.dim.unwrap_or(DEFAULT_DIM);
-    let spec = match request.embedder.unwrap_or(EmbedderChoice::Hash) {
-        EmbedderChoice::Hash => engram_text::HashEmbedder::new(dim)
-            .map_err(|e| ApiError::bad_request(format!("dim: {e}")))?
-            .spec(),
-        EmbedderChoice::None => "none".to_owned(),
-    };
+    let embedder = request
+        .embedder
+        .unwrap_or(EmbedderChoice::Hash)
+        .embedder(dim, store::model_dir())
+        .map_err(|e| ApiError::bad_request(format!("dim: {e}")))?;
     let precision =
         engram_graph::Precision::from(request.precision.unwrap_or(PrecisionChoice::F32));
-    let (space, created) =
-        blocking(move || app.spaces.create(&name, dim, &spec, precision)).await?;
-    let embedder = space
-        .embedder
-        .as_ref()
-        .map_or_else(|| "none".to_owned(), engram_text::HashEmbedder::spec);
+    let (space, created) = blocking(move || {
+        if let Some(embedder) = &embedder {
+            // A space this server cannot fill is refused before it is made.
+            embedder.load().map_err(|e| ApiError::embedder(&e, &name))?;
+        }
+        let spec = embedder.map_or_else(|| "none".to_owned(), |e| e.spec());
+        app.spaces.create(&name, dim, &spec, precision)
+    })
+    .await?;
     ok(
         if created {
             StatusCode::CREATED
@@ -271,7 +273,7 @@ async fn create_space(
         &json!({
             "space": space.name,
             "dim": space.engram.dimension(),
-            "embedder": embedder,
+            "embedder": space.embedder_spec(),
             "precision": space.engram.precision().as_str(),
             "created": created,
         }),
@@ -321,8 +323,8 @@ async fn remember(
         return Err(ApiError::bad_request("the array holds no memories"));
     }
     let space = space_of(&app, name).await?;
-    let ids = blocking(move || ops::write_records(&space, records)).await?;
-    ok(StatusCode::CREATED, &json!({ "ids": ids }))
+    let written = blocking(move || ops::write_records(&space, records)).await?;
+    ok(StatusCode::CREATED, &written)
 }
 
 /// `POST /v1/spaces/{space}/batch`: memories, associations and an import's progress in one
@@ -336,8 +338,8 @@ async fn batch(
     let name = path_param(space)?;
     let request: ops::BatchRequest = json_body(&headers, body, None)?;
     let space = space_of(&app, name).await?;
-    let ids = blocking(move || ops::write_batch(&space, request)).await?;
-    ok(StatusCode::CREATED, &json!({ "ids": ids }))
+    let written = blocking(move || ops::write_batch(&space, request)).await?;
+    ok(StatusCode::CREATED, &written)
 }
 
 /// `GET /v1/spaces/{space}/imports`.
@@ -574,7 +576,7 @@ mod tests {
     /// every operation has an id, a summary and responses.
     #[test]
     fn the_openapi_document_lists_every_route_and_only_those() {
-        let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..4]), Some("3.1."));
         let paths = doc["paths"].as_object().expect("paths");
         let mut documented: Vec<(String, Vec<String>)> = paths

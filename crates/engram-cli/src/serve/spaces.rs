@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result, bail};
 use engram_graph::{Engram, Options, Precision};
-use engram_text::HashEmbedder;
+use engram_text::Embedder;
 
 use super::error::ApiError;
 use crate::store::{self, EMBEDDER_PROPERTY};
@@ -28,9 +28,18 @@ pub struct Space {
     /// Its store, open for reading and writing.
     pub engram: Engram,
     /// Its text embedder, or `None` if it takes vectors only.
-    pub embedder: Option<HashEmbedder>,
+    pub embedder: Option<Embedder>,
     /// Its store file.
     pub path: PathBuf,
+}
+
+impl Space {
+    /// Its text embedder's spec (`hash-v1 dim=384`, `minilm-l6-v2 sha256=…`), or `none`.
+    pub fn embedder_spec(&self) -> String {
+        self.embedder
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), Embedder::spec)
+    }
 }
 
 /// Every space of a directory, opened as they are used.

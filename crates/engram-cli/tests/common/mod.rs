@@ -6,6 +6,9 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+/// `engram serve` on a loopback port, and commands sent to it.
+pub mod server;
+
 /// Deterministic crashes under strace, shared with the engine's crash tests.
 #[path = "../../../engram/tests/common/kill.rs"]
 pub mod kill;
