@@ -1,7 +1,10 @@
 //! Text embedders for engram: [`Embedder`] is what a store records and uses, one of
 //! - `hash-v1` ([`HashEmbedder`], always built): deterministic and model-free, described below;
-//! - `minilm-l6-v2` ([`minilm`], with the `minilm` feature): sentence-transformers'
+//! - `minilm-l6-v2` ([`minilm`], run with the `minilm` feature): sentence-transformers'
 //!   `all-MiniLM-L6-v2`, a small BERT that embeds by meaning, read from a local directory.
+//!   Every build knows its spec, dimension and what text it takes, so a store made with it
+//!   opens and takes vectors anywhere; embedding text without the feature is
+//!   [`Error::NotBuilt`].
 //!
 //! # `hash-v1`
 //! Signed feature hashing of words, word bigrams and character n-grams into `D` dimensions,
