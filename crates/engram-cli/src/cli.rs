@@ -99,7 +99,8 @@ pub enum Command {
     /// Change what recalls scan: rebuild every memory's codes at a precision (or drop them,
     /// for f32) from the f32 embeddings, which are always kept. One transaction.
     SetPrecision(SetPrecisionArgs),
-    /// Version, the kernels in use (backend, CPU level, Zig version) and how to switch.
+    /// Version, the kernels in use (backend, CPU level, Zig version) and how to switch, and
+    /// whether each text embedder can embed here (minilm: built in, its model found).
     Info,
     /// Time recalls on this store with every backend and CPU level, side by side.
     Bench(BenchArgs),

@@ -500,6 +500,12 @@ pub fn info(db: &Path, json: bool) -> Result<()> {
         }),
         Err(error) => serde_json::json!({ "db": db, "error": format!("{error:#}") }),
     };
+    // Whether minilm can embed here: built in, and its model found and checked (a load).
+    let minilm = engram_text::Embedder::minilm(store::model_dir());
+    let minilm_status = match minilm.load() {
+        Ok(()) => "ready".to_owned(),
+        Err(error) => error.to_string(),
+    };
     let levels: Vec<&str> = CpuLevel::ALL.iter().map(|level| level.name()).collect();
     let how = format!(
         "set {BACKEND_ENV}=rust|zig|auto and {LEVEL_ENV}={}|auto (default auto: the fastest this binary and CPU can run)",
@@ -515,6 +521,7 @@ pub fn info(db: &Path, json: bool) -> Result<()> {
             "cpu_level_detected": detected.to_string(),
             "available": available.iter().map(|k| format!("{} {}", k.backend(), k.level())).collect::<Vec<_>>(),
             "how_to_switch": how,
+            "embedders": { "hash-v1": "ready", minilm.name(): minilm_status },
             "store": store,
         }));
     }
@@ -539,6 +546,11 @@ pub fn info(db: &Path, json: bool) -> Result<()> {
         .collect();
     writeln!(out, "available    {}", names.join(", "))?;
     writeln!(out, "switch       {how}")?;
+    writeln!(
+        out,
+        "embedders    hash-v1: ready; {}: {minilm_status}",
+        minilm.name()
+    )?;
     match store.get("error").and_then(|e| e.as_str()) {
         Some(error) => writeln!(out, "store        {error}")?,
         None => writeln!(

@@ -21,6 +21,25 @@ fn jsonl(records: &[Value]) -> String {
     records.iter().map(|r| format!("{r}\n")).collect()
 }
 
+/// Asks `server` for a minilm space, which it must refuse with 500 `embedder_unavailable`
+/// and not make; the error's message.
+fn refuses_a_minilm_space(server: &Server) -> String {
+    let (status, value) = server.json("PUT", "/v1/spaces/m", Some(json!({"embedder": "minilm"})));
+    assert_eq!(
+        (status, value["error"]["code"].as_str()),
+        (500, Some("embedder_unavailable")),
+        "{value}"
+    );
+    assert_eq!(
+        server.ok(200, "GET", "/v1/spaces", None),
+        json!({"spaces": []})
+    );
+    value["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[cfg(feature = "minilm")]
 mod with_the_model {
     use std::path::PathBuf;
@@ -255,6 +274,16 @@ mod with_the_model {
             "{error}"
         );
         assert!(!sandbox.db.exists(), "no store is made");
+        // `info` says whether the model can run here, and why not.
+        let minilm = |output| json_of(output)["embedders"]["minilm-l6-v2"].clone();
+        assert_eq!(minilm(with_model(&sandbox, &["--json", "info"])), "ready");
+        let missing = minilm(without_model(&sandbox, &["--json", "info"]));
+        assert!(
+            missing
+                .as_str()
+                .is_some_and(|m| m.contains("ENGRAM_MODEL_DIR is not set")),
+            "{missing}"
+        );
 
         ok(with_model(&sandbox, &["init", "--embedder", "minilm"]));
         let refused = without_model(&sandbox, &["remember", "a cat"]);
@@ -399,19 +428,8 @@ mod with_the_model {
             &[],
             &[("ENGRAM_MODEL_DIR", missing.to_str().expect("UTF-8"))],
         );
-        let (status, value) =
-            server.json("PUT", "/v1/spaces/m", Some(json!({"embedder": "minilm"})));
-        assert_eq!(
-            (status, value["error"]["code"].as_str()),
-            (500, Some("embedder_unavailable")),
-            "{value}"
-        );
-        let message = value["error"]["message"].as_str().unwrap_or_default();
+        let message = refuses_a_minilm_space(&server);
         assert!(message.contains("scripts/install-model"), "{message}");
-        assert_eq!(
-            server.ok(200, "GET", "/v1/spaces", None),
-            json!({"spaces": []})
-        );
     }
 }
 
@@ -440,6 +458,10 @@ mod without_the_feature {
         let error = sandbox.fails(&["init", "--embedder", "minilm"]);
         assert!(error.contains(HINT), "{error}");
         assert!(!sandbox.db.exists());
+        let info = sandbox.json(&["info"]);
+        assert_eq!(info["embedders"]["hash-v1"], "ready");
+        let minilm = &info["embedders"]["minilm-l6-v2"];
+        assert!(minilm.as_str().is_some_and(|m| m.contains(HINT)), "{info}");
     }
 
     #[test]
@@ -473,19 +495,7 @@ mod without_the_feature {
         let sandbox = Sandbox::new();
         let dir = sandbox.path("spaces");
         let server = Server::start(&sandbox, &dir, &[], &[]);
-        let (status, value) =
-            server.json("PUT", "/v1/spaces/m", Some(json!({"embedder": "minilm"})));
-        assert_eq!(
-            (status, value["error"]["code"].as_str()),
-            (500, Some("embedder_unavailable")),
-            "{value}"
-        );
-        assert!(
-            value["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(HINT),
-            "{value}"
-        );
+        let message = refuses_a_minilm_space(&server);
+        assert!(message.contains(HINT), "{message}");
     }
 }
