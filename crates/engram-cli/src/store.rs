@@ -134,7 +134,7 @@ pub fn embedder(engram: &Engram) -> Result<Option<Embedder>> {
 }
 
 /// The note for a text longer than `embedder` reads, embedded from its beginning; `what`
-/// names it ("the text", "3 texts").
+/// names it with its verb ("the text is", "3 texts are").
 pub fn truncated_note(embedder: &Embedder, what: &str) -> String {
     format!(
         "engram: note: {what} longer than {} reads ({} tokens): embedded from the beginning only",
