@@ -58,6 +58,8 @@ use rust_stemmers::{Algorithm, Stemmer};
 mod embedder;
 #[cfg(feature = "minilm")]
 pub mod minilm;
+#[cfg(feature = "minilm")]
+mod weights;
 
 pub use embedder::{Embedded, Embedder, Embedding};
 

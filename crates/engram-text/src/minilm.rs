@@ -147,46 +147,42 @@ impl MiniLm {
                 problem: "there is no such directory".into(),
             });
         }
-        let mut contents = Vec::with_capacity(MODEL_FILES.len());
-        for (name, expected) in MODEL_FILES {
-            let path = dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| Error::ModelNotFound {
-                dir: Some(dir.to_owned()),
-                problem: format!("cannot read {name}: {e}"),
-            })?;
-            let found = hex(&Sha256::digest(&bytes));
-            if found != expected {
-                return Err(Error::ModelMismatch {
-                    file: path,
-                    expected: expected.into(),
-                    found,
-                });
-            }
-            contents.push(bytes);
+        let [(weights_name, weights_digest), small_files @ ..] = MODEL_FILES;
+        // The weights (90 MB, read and hashed at once on two threads: `weights.rs`) and the
+        // small files (checked, then the tokenizer parsed: about 20 ms) load side by side.
+        let (weights, small) = std::thread::scope(|scope| {
+            let small = std::thread::Builder::new()
+                .name("engram-tokenizer".into())
+                .spawn_scoped(scope, || load_small_files(dir, &small_files));
+            let weights = crate::weights::read(&dir.join(weights_name));
+            let small = match small {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => load_small_files(dir, &small_files),
+            };
+            (weights, small)
+        });
+        let weights = weights.map_err(|e| Error::ModelNotFound {
+            dir: Some(dir.to_owned()),
+            problem: format!("cannot read {weights_name}: {e}"),
+        })?;
+        if weights.digest != weights_digest {
+            return Err(Error::ModelMismatch {
+                file: dir.join(weights_name),
+                expected: weights_digest.into(),
+                found: weights.digest,
+            });
         }
-        let mut contents = contents.into_iter();
-        let mut next = || contents.next().unwrap_or_default();
-        let (weights, tokenizer, config, sentence_config, modules, pooling) =
-            (next(), next(), next(), next(), next(), next());
-        check_configuration(&sentence_config, &modules, &pooling)?;
-        let config: Config = serde_json::from_slice(&config)
-            .map_err(|e| Error::Model(format!("config.json: {e}")))?;
-        let mut tokenizer = Tokenizer::from_bytes(&tokenizer)
-            .map_err(|e| Error::Model(format!("tokenizer.json: {e}")))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| Error::Model(format!("tokenizer.json: {e}")))?;
-        // The file asks for padding to 128; texts are padded here, per batch, instead.
-        tokenizer.with_padding(None);
-        // The checked bytes themselves are what the model is built from (no second read that
-        // could see another file, and no memory map another process could change).
-        let weights = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
-            .map_err(|e| Error::Model(format!("model.safetensors: {e}")))?;
+        let tensors = weights
+            .tensors
+            .map_err(|e| Error::Model(format!("{weights_name}: {e}")))?;
+        let (tokenizer, config) = small?;
+        // The tensors hold the very bytes that were hashed (no second read that could see
+        // another file, and no memory map another process could change).
+        let weights = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         let model = BertModel::load(weights, &config)
-            .map_err(|e| Error::Model(format!("model.safetensors: {e}")))?;
+            .map_err(|e| Error::Model(format!("{weights_name}: {e}")))?;
         Ok(Self {
             model,
             tokenizer,
@@ -278,6 +274,45 @@ fn normalized(mut v: Vec<f32>) -> Vec<f32> {
     v
 }
 
+/// The model's files other than the weights, each checked against its digest before it is
+/// used: the tokenizer (set to truncate at [`MAX_TOKENS`], unpadded) and BERT's configuration,
+/// once the sentence-transformers configuration is the one this code runs.
+fn load_small_files(dir: &Path, files: &[(&str, &str)]) -> Result<(Tokenizer, Config), Error> {
+    let mut contents = Vec::with_capacity(files.len());
+    for &(name, expected) in files {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| Error::ModelNotFound {
+            dir: Some(dir.to_owned()),
+            problem: format!("cannot read {name}: {e}"),
+        })?;
+        let found = hex(&Sha256::digest(&bytes));
+        if found != expected {
+            return Err(Error::ModelMismatch {
+                file: path,
+                expected: expected.into(),
+                found,
+            });
+        }
+        contents.push(bytes);
+    }
+    let [tokenizer, config, sentence_config, modules, pooling] =
+        <[Vec<u8>; 5]>::try_from(contents).map_err(|_| Error::Model("model files".into()))?;
+    check_configuration(&sentence_config, &modules, &pooling)?;
+    let config: Config =
+        serde_json::from_slice(&config).map_err(|e| Error::Model(format!("config.json: {e}")))?;
+    let mut tokenizer = Tokenizer::from_bytes(&tokenizer)
+        .map_err(|e| Error::Model(format!("tokenizer.json: {e}")))?;
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: MAX_TOKENS,
+            ..TruncationParams::default()
+        }))
+        .map_err(|e| Error::Model(format!("tokenizer.json: {e}")))?;
+    // The file asks for padding to 128; texts are padded here, per batch, instead.
+    tokenizer.with_padding(None);
+    Ok((tokenizer, config))
+}
+
 /// Refuses a configuration this code does not run: other pooling, no normalization, another
 /// token limit. (The digests pin these files; this says why they matter.)
 fn check_configuration(sentence: &[u8], modules: &[u8], pooling: &[u8]) -> Result<(), Error> {
@@ -323,7 +358,7 @@ fn check_configuration(sentence: &[u8], modules: &[u8], pooling: &[u8]) -> Resul
 }
 
 /// Lowercase hexadecimal.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s

@@ -67,6 +67,14 @@ fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
     1.0 - dot / (norm(a) * norm(b))
 }
 
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn model() -> std::sync::Arc<MiniLm> {
     minilm::shared(&model_dir()).expect("the installed model loads")
 }
@@ -162,6 +170,24 @@ fn a_damaged_model_is_refused_before_use() {
         std::fs::copy(model_dir().join(name), &to).expect("copy");
     }
     MiniLm::load(dir.path()).expect("an exact copy loads");
+    // The weights are hashed as they are loaded: a changed value, or a byte more, is caught
+    // and reported with the digest of the file as it is.
+    let weights = dir.path().join(minilm::MODEL_FILES[0].0);
+    let exact = std::fs::read(&weights).expect("read");
+    let mut last_value_changed = exact.clone();
+    *last_value_changed.last_mut().expect("bytes") ^= 1;
+    let mut one_more_byte = exact.clone();
+    one_more_byte.push(0);
+    for damaged in [last_value_changed, one_more_byte] {
+        std::fs::write(&weights, &damaged).expect("write");
+        let error = MiniLm::load(dir.path()).expect_err("damaged weights");
+        let Error::ModelMismatch { file, found, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(file, &weights);
+        assert_eq!(found, &sha256(&damaged));
+    }
+    std::fs::write(&weights, exact).expect("write");
     let tokenizer = dir.path().join("tokenizer.json");
     let mut bytes = std::fs::read(&tokenizer).expect("read");
     bytes.push(b'\n');
