@@ -137,8 +137,19 @@ impl Remote {
         Ok((answer.status, value, text))
     }
 
-    /// An error answer as the error the command reports: the server's message.
+    /// An error answer as the error the command reports: the server's message, except that an
+    /// unknown space is told the command that creates it (the server's message names the
+    /// route, for HTTP clients).
     fn refused(&self, status: u16, value: &Value) -> anyhow::Error {
+        if value["error"]["code"] == "unknown_space" {
+            return anyhow!(
+                "there is no space {:?} on {}: create it with `engram --server {} --space {} init` (status {status})",
+                self.space,
+                self.base,
+                import::shell_word(&self.base),
+                import::shell_word(&self.space)
+            );
+        }
         match value["error"]["message"].as_str() {
             Some(message) => anyhow!("{message} (server {}, {status})", self.base),
             None => anyhow!("the server at {} answered {status}: {value}", self.base),
@@ -466,6 +477,10 @@ impl Target for RemoteSpace {
             "--space".to_owned(),
             import::shell_word(&self.remote.space),
         ]
+    }
+
+    fn noun(&self) -> &'static str {
+        "space"
     }
 
     fn spool_dir(&self) -> std::path::PathBuf {

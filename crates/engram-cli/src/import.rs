@@ -434,6 +434,8 @@ pub trait Target {
     /// The command-line words that name it, in the command that continues an import:
     /// `--db PATH`, or `--server URL --space NAME`.
     fn words(&self) -> Vec<String>;
+    /// What its messages call it: "store", or "space" for a server's.
+    fn noun(&self) -> &'static str;
     /// A directory for the copy of standard input or a pipe.
     fn spool_dir(&self) -> PathBuf;
     /// Its embedding dimension.
@@ -512,6 +514,10 @@ impl Target for LocalStore {
             "--db".to_owned(),
             shell_word(&self.db.display().to_string()),
         ]
+    }
+
+    fn noun(&self) -> &'static str {
+        "store"
     }
 
     fn spool_dir(&self) -> PathBuf {
@@ -648,7 +654,8 @@ pub fn run(
                 && let Some((_, other)) = imports.iter().find(|(_, p)| p.source == source.name())
             {
                 output::note(&format!(
-                    "engram: note: this store holds an earlier import from {} that these records do not continue ({}); importing them as a new import",
+                    "engram: note: this {} holds an earlier import from {} that these records do not continue ({}); importing them as a new import",
+                    target.noun(),
                     other.source,
                     other.describe()
                 ));
@@ -724,7 +731,7 @@ pub fn run(
     if json {
         return output::json(&summary);
     }
-    output::text(&(describe(&summary) + "\n"))
+    output::text(&(describe(&summary, target.noun()) + "\n"))
 }
 
 /// Says which texts were embedded from their beginning only: how many, and the first lines.
@@ -747,11 +754,11 @@ fn note_truncated(embedder: &Embedder, unit: &str, at: &[usize]) {
     ));
 }
 
-/// The text summary of an import that finished.
-fn describe(summary: &Summary) -> String {
+/// The text summary of an import that finished into a `noun` ([`Target::noun`]).
+fn describe(summary: &Summary, noun: &str) -> String {
     if summary.memories == 0 && summary.resumed_after > 0 {
         return format!(
-            "{} is already imported into this store ({} records, import {}); nothing to do (--again imports it once more)",
+            "{} is already imported into this {noun} ({} records, import {}); nothing to do (--again imports it once more)",
             summary.source, summary.resumed_after, summary.import
         );
     }

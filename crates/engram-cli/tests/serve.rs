@@ -929,6 +929,15 @@ fn commands_sent_with_server_print_what_they_print_on_the_store() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+    // An unknown space: the command that creates it, not the HTTP route.
+    let output = engram_on(&sandbox, Some((&server, "nothere")), &["remember", "x"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let init = format!("engram --server {} --space nothere init", server.url);
+    assert!(
+        stderr.contains("there is no space \"nothere\"") && stderr.contains(&init),
+        "{stderr}"
+    );
     // The refused forget of 1 and 9 forgot neither.
     assert!(ok(remote(&["show", "1"])).contains("cat: a small feline"));
     assert_eq!(ok(remote(&["forget", "2", "1", "2"])), "forgot 1, 2\n");
@@ -1062,7 +1071,7 @@ fn import_with_server_stores_what_a_local_import_stores_and_resumes_after_sigter
     assert_eq!(ok(run(&["export"], Some("notes"))), expected);
     assert_eq!(
         ok(run(&["import", "in.jsonl"], Some("notes"))),
-        "in.jsonl is already imported into this store (60 records, import engram.import.1); nothing to do (--again imports it once more)\n"
+        "in.jsonl is already imported into this space (60 records, import engram.import.1); nothing to do (--again imports it once more)\n"
     );
     let imports = server.ok(200, "GET", "/v1/spaces/notes/imports", None);
     assert_eq!(
