@@ -1,7 +1,8 @@
 //! The `minilm-l6-v2` embedder through the command and the server. With the `minilm` feature
 //! (and the model: `export ENGRAM_MODEL_DIR="$(scripts/install-model)"`, as scripts/test does):
-//! stores and spaces made with it, texts embedded alone and in an import's batches, truncation
-//! said, a missing or damaged model refused with how to install it. Without the feature: a
+//! stores and spaces made with it, texts embedded alone and in an import's batches, an agent's
+//! memories over MCP (the Python SDK, `tests/mcp/meaning.py`), truncation said, a missing or
+//! damaged model refused with how to install it. Without the feature: a
 //! store that records it still opens and takes vectors, and embedding text says how to build
 //! the command that can.
 
@@ -178,6 +179,39 @@ mod with_the_model {
         let stored: Vec<f32> = serde_json::from_value(shown["embedding"].clone()).expect("floats");
         let expected = Embedder::minilm(Some(&model_dir()))
             .embed(texts[1])
+            .expect("embeds")
+            .vector;
+        assert!(cosine_distance(&stored, &expected) < 1e-6);
+    }
+
+    #[test]
+    fn an_agent_recalls_by_meaning_over_mcp() {
+        let sandbox = Sandbox::new();
+        ok(with_model(&sandbox, &["init", "--embedder", "minilm"]));
+        let client = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/meaning.py");
+        let output = std::process::Command::new("python3")
+            .arg(&client)
+            .arg(assert_cmd::cargo::cargo_bin!("engram"))
+            .arg(&sandbox.db)
+            .arg(model_dir())
+            .env_remove("ENGRAM_MODEL_DIR")
+            .current_dir(sandbox.dir.path())
+            .output()
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.trim_end().ends_with("ok"),
+            "{stdout}{}",
+            stderr(&output)
+        );
+        // What the agent stored is the model's vector of its text.
+        let shown = json_of(with_model(
+            &sandbox,
+            &["--json", "show", "2", "--embedding"],
+        ));
+        let stored: Vec<f32> = serde_json::from_value(shown["embedding"].clone()).expect("floats");
+        let expected = Embedder::minilm(Some(&model_dir()))
+            .embed("penguins huddle together on the Antarctic ice")
             .expect("embeds")
             .vector;
         assert!(cosine_distance(&stored, &expected) < 1e-6);
