@@ -295,8 +295,8 @@ fn load_small_files(dir: &Path, files: &[(&str, &str)]) -> Result<(Tokenizer, Co
         }
         contents.push(bytes);
     }
-    let [tokenizer, config, sentence_config, modules, pooling] =
-        <[Vec<u8>; 5]>::try_from(contents).map_err(|_| Error::Model("model files".into()))?;
+    let [tokenizer, config, sentence_config, modules, pooling] = <[Vec<u8>; 5]>::try_from(contents)
+        .map_err(|c| Error::Model(format!("{} files besides the weights, not 5", c.len())))?;
     check_configuration(&sentence_config, &modules, &pooling)?;
     let config: Config =
         serde_json::from_slice(&config).map_err(|e| Error::Model(format!("config.json: {e}")))?;
