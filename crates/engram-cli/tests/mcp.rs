@@ -1,5 +1,5 @@
 //! `engram mcp` driven by a real MCP client: the official Python SDK (`mcp`, which scripts/test
-//! installs), running `tests/mcp/client.py`, which lists the tools, calls each, and checks that
+//! installs), running `tests/mcp/client.py` (with `tests/mcp/sdk.py`), which lists the tools, calls each, and checks that
 //! bad calls are MCP errors and the session goes on.
 
 mod common;
@@ -10,20 +10,7 @@ use common::Sandbox;
 fn the_python_sdk_lists_and_calls_every_tool_and_bad_calls_are_errors() {
     let sandbox = Sandbox::new();
     sandbox.engram(&["init", "--dim", "64"]).assert().success();
-    let client = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py");
-    let output = std::process::Command::new("python3")
-        .arg(&client)
-        .arg(assert_cmd::cargo::cargo_bin!("engram"))
-        .arg(&sandbox.db)
-        .current_dir(sandbox.dir.path())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.trim_end().ends_with("ok"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::mcp_client(&sandbox, "client.py", &[]);
     // What the agent stored is in the store, for the command to read.
     let shown = sandbox
         .engram(&["show", "2", "--json"])

@@ -188,22 +188,7 @@ mod with_the_model {
     fn an_agent_recalls_by_meaning_over_mcp() {
         let sandbox = Sandbox::new();
         ok(with_model(&sandbox, &["init", "--embedder", "minilm"]));
-        let client = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/meaning.py");
-        let output = std::process::Command::new("python3")
-            .arg(&client)
-            .arg(assert_cmd::cargo::cargo_bin!("engram"))
-            .arg(&sandbox.db)
-            .arg(model_dir())
-            .env_remove("ENGRAM_MODEL_DIR")
-            .current_dir(sandbox.dir.path())
-            .output()
-            .expect("python3 runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.trim_end().ends_with("ok"),
-            "{stdout}{}",
-            stderr(&output)
-        );
+        common::mcp_client(&sandbox, "meaning.py", &[&model_dir()]);
         // What the agent stored is the model's vector of its text.
         let shown = json_of(with_model(
             &sandbox,

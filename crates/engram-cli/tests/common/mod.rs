@@ -150,6 +150,33 @@ pub fn ids(value: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
+/// Runs `tests/mcp/{script}`, an MCP client written with the official Python SDK (which
+/// scripts/test installs), as `python3 SCRIPT ENGRAM DB [extra...]` in `sandbox`, without
+/// ENGRAM_MODEL_DIR (a script that needs the model is given its directory), and checks that
+/// it ended by printing "ok".
+pub fn mcp_client(sandbox: &Sandbox, script: &str, extra: &[&Path]) {
+    let client = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mcp")
+        .join(script);
+    let output = std::process::Command::new("python3")
+        .arg(&client)
+        .arg(assert_cmd::cargo::cargo_bin!("engram"))
+        .arg(&sandbox.db)
+        .args(extra)
+        .env_remove("ENGRAM_MODEL_DIR")
+        // The scripts import `sdk.py`: no __pycache__ in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(sandbox.dir.path())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.trim_end().ends_with("ok"),
+        "{script}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }

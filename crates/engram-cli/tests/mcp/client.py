@@ -3,26 +3,9 @@ tools, calls each, and checks that bad calls are MCP errors and the session goes
 Run by tests/mcp.rs as: python3 client.py ENGRAM DB. Prints "ok" when every check passed."""
 
 import asyncio
-import json
 import sys
 
-try:
-    from mcp import ClientSession, StdioServerParameters
-    from mcp.client.stdio import stdio_client
-    from mcp.shared.exceptions import MCPError
-except ImportError as e:
-    sys.exit(f"{e}: pip install mcp==2.3.0 (scripts/test does)")
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-def structured(result):
-    check(not result.is_error, f"tool error: {result}")
-    check(result.structured_content is not None, f"no structured content: {result}")
-    return result.structured_content
+from sdk import ClientSession, MCPError, StdioServerParameters, check, stdio_client, structured
 
 
 async def main(engram, db):

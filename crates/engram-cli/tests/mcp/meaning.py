@@ -7,21 +7,7 @@ check passed."""
 import asyncio
 import sys
 
-try:
-    from mcp import ClientSession, StdioServerParameters
-    from mcp.client.stdio import stdio_client
-except ImportError as e:
-    sys.exit(f"{e}: pip install mcp==2.3.0 (scripts/test does)")
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-def structured(result):
-    check(not result.is_error, f"tool error: {result}")
-    return result.structured_content
+from sdk import ClientSession, StdioServerParameters, check, stdio_client, structured
 
 
 async def main(engram, db, model_dir):
