@@ -277,9 +277,9 @@ fn normalized(mut v: Vec<f32>) -> Vec<f32> {
 /// The model's files other than the weights, each checked against its digest before it is
 /// used: the tokenizer (set to truncate at [`MAX_TOKENS`], unpadded) and BERT's configuration,
 /// once the sentence-transformers configuration is the one this code runs.
-fn load_small_files(dir: &Path, files: &[(&str, &str)]) -> Result<(Tokenizer, Config), Error> {
-    let mut contents = Vec::with_capacity(files.len());
-    for &(name, expected) in files {
+fn load_small_files(dir: &Path, files: &[(&str, &str); 5]) -> Result<(Tokenizer, Config), Error> {
+    let mut contents: [Vec<u8>; 5] = Default::default();
+    for (content, &(name, expected)) in contents.iter_mut().zip(files) {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).map_err(|e| Error::ModelNotFound {
             dir: Some(dir.to_owned()),
@@ -293,10 +293,10 @@ fn load_small_files(dir: &Path, files: &[(&str, &str)]) -> Result<(Tokenizer, Co
                 found,
             });
         }
-        contents.push(bytes);
+        *content = bytes;
     }
-    let [tokenizer, config, sentence_config, modules, pooling] = <[Vec<u8>; 5]>::try_from(contents)
-        .map_err(|c| Error::Model(format!("{} files besides the weights, not 5", c.len())))?;
+    // In MODEL_FILES' order.
+    let [tokenizer, config, sentence_config, modules, pooling] = contents;
     check_configuration(&sentence_config, &modules, &pooling)?;
     let config: Config =
         serde_json::from_slice(&config).map_err(|e| Error::Model(format!("config.json: {e}")))?;

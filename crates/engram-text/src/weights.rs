@@ -3,14 +3,14 @@
 //! Every byte of the file passes through SHA-256 on a second thread while this one moves each
 //! tensor's values straight into the `Vec` its [`Tensor`] will own. candle's own loaders
 //! either hold the whole file and then copy every tensor out of it (two copies of 90 MB, and
-//! the hashing after the reading) or map it (`unsafe`, and another process could change the
-//! pages after the check). Here the bytes that were hashed are the bytes that are used, once,
+//! nothing to hash with until the whole file is read) or map it (`unsafe`, and another process
+//! could change the pages after the check). Here the bytes that were hashed are the bytes that are used, once,
 //! and the hashing overlaps the reading: loading the model went from about 200 to about 100 ms
 //! on the Intel Xeon (BENCHMARKS.md, "Loading the model").
 //!
 //! The file's layout is only trusted once its digest is the model's: a file of another length
 //! is hashed without being parsed, and a file whose header does not parse is hashed to its end,
-//! so any other file gets [`Read::digest`] (and so `ModelMismatch`), never a parse error. What
+//! so any other file gets [`Loaded::digest`] (and so `ModelMismatch`), never a parse error. What
 //! a file of the model's length can make this allocate is bounded by that length.
 
 use std::collections::HashMap;
@@ -38,7 +38,7 @@ const CHUNK: usize = 1 << 20;
 const BUFFERS: usize = 3;
 
 /// What reading `model.safetensors` found.
-pub(crate) struct Read {
+pub(crate) struct Loaded {
     /// The SHA-256 of every byte of the file, in lowercase hexadecimal.
     pub(crate) digest: String,
     /// The f32 tensors by name; or why the file could not be read as the model (only
@@ -52,12 +52,12 @@ pub(crate) struct Read {
 /// # Errors
 /// The I/O error of opening or reading the file (including a file that got shorter while it
 /// was read).
-pub(crate) fn read(path: &Path) -> io::Result<Read> {
+pub(crate) fn read(path: &Path) -> io::Result<Loaded> {
     read_expecting(path, MODEL_BYTES)
 }
 
 /// [`read`], for a file whose expected size is `expected_len` (tests use small files).
-fn read_expecting(path: &Path, expected_len: u64) -> io::Result<Read> {
+fn read_expecting(path: &Path, expected_len: u64) -> io::Result<Loaded> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     std::thread::scope(|scope| {
@@ -93,7 +93,7 @@ fn read_expecting(path: &Path, expected_len: u64) -> io::Result<Read> {
         let tensors = tensors.and_then(|t| reader.drain().map(|()| t));
         drop(reader); // closes the channel, so the hasher finishes
         let digest = hasher.join().map_err(|_| stopped())?;
-        Ok(Read {
+        Ok(Loaded {
             digest: crate::minilm::hex(&digest),
             tensors: tensors?,
         })
